@@ -1,0 +1,112 @@
+// Every setting stack.ts reads, with its type, default and one line of doc.
+// localrc.example is checked against this table by a test, so the two cannot drift.
+// Defaults may refer to other settings with ${NAME}; they are expanded after the user's values.
+
+export type SettingType = 'string' | 'int' | 'bool' | 'list' | 'secret' | 'enum' | 'path';
+
+export interface SettingSpec {
+  readonly type: SettingType;
+  readonly default: string;
+  readonly doc: string;
+  readonly choices?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+  /** Section header under which localrc.example lists it. */
+  readonly group: string;
+}
+
+const s = (type: SettingType, def: string, group: string, doc: string, extra: Partial<SettingSpec> = {}): SettingSpec => ({
+  type,
+  default: def,
+  doc,
+  group,
+  ...extra,
+});
+
+export const SCHEMA = {
+  // --- Where to stack
+  TARGET_HOST: s('string', 'local', 'Hosts', 'Host to stack on: "local", or [user@]address[:port] reached over SSH.'),
+  SSH_KEY: s('path', '', 'Hosts', 'Private key for SSH hosts; empty means use ssh-agent ($SSH_AUTH_SOCK) or ~/.ssh/id_ed25519, id_rsa.'),
+  SSH_CONNECT_TIMEOUT: s('int', '15', 'Hosts', 'Seconds to wait for an SSH connection before giving up.', { min: 1, max: 600 }),
+  HOST_IP: s('string', '', 'Hosts', 'Address of the host the services bind to; empty means detect it (first global IPv4 address).'),
+  SERVICE_HOST: s('string', '${HOST_IP}', 'Hosts', 'The one name or address every endpoint URL and connection string is built from.'),
+  DATABASE_HOST: s('string', '${SERVICE_HOST}', 'Hosts', 'Where MariaDB runs, as seen by the services.'),
+  RABBIT_HOST: s('string', '${SERVICE_HOST}', 'Hosts', 'Where RabbitMQ runs, as seen by the services.'),
+
+  // --- What to run
+  ENABLED_SERVICES: s(
+    'list',
+    'mysql,rabbit,memcache,key,g-api,placement-api,n-api,n-cond,n-sch,n-cpu',
+    'Services',
+    'Comma list of services; enable_service/disable_service lines edit it.',
+  ),
+  VIRT_DRIVER: s('enum', 'libvirt', 'Services', 'Nova compute driver: libvirt on a real host, fake for tests (no hypervisor needed).', {
+    choices: ['libvirt', 'fake'],
+  }),
+  REGION_NAME: s('string', 'RegionOne', 'Services', 'Keystone region every endpoint and region_name is written with.'),
+  API_WORKERS: s('int', '1', 'Services', 'Worker processes per API service (1 keeps the cloud under 2 GB of memory).', { min: 1, max: 64 }),
+
+  // --- Passwords (asked on a TTY, else generated; stored 0600 in the secrets file)
+  ADMIN_PASSWORD: s('secret', '', 'Passwords', 'Keystone admin (and demo) user password.'),
+  DATABASE_PASSWORD: s('secret', '', 'Passwords', 'MariaDB root and service database users password.'),
+  RABBIT_PASSWORD: s('secret', '', 'Passwords', 'RabbitMQ password of the stackrabbit user.'),
+  SERVICE_PASSWORD: s('secret', '', 'Passwords', 'Password of the service users in Keystone (glance, placement, nova).'),
+  GLANCE_PASSWORD: s('secret', '${SERVICE_PASSWORD}', 'Passwords', 'Keystone password of the glance user.'),
+  PLACEMENT_PASSWORD: s('secret', '${SERVICE_PASSWORD}', 'Passwords', 'Keystone password of the placement user.'),
+  NOVA_PASSWORD: s('secret', '${SERVICE_PASSWORD}', 'Passwords', 'Keystone password of the nova user.'),
+  SECRETS_FILE: s('path', '', 'Passwords', 'Where generated passwords are kept (0600); empty means .stack-secrets beside the config file.'),
+
+  // --- Users
+  RABBIT_USERID: s('string', 'stackrabbit', 'Users', 'RabbitMQ user the services connect as (never guest).'),
+  DEMO_PROJECT: s('string', 'demo', 'Users', 'Name of the non-admin project and user created for testing.'),
+
+  // --- Image
+  CIRROS_VERSION: s('string', '0.6.2', 'Image', 'CirrOS release used by the default IMAGE_URLS.'),
+  IMAGE_URLS: s(
+    'list',
+    'https://github.com/cirros-dev/cirros/releases/download/${CIRROS_VERSION}/cirros-${CIRROS_VERSION}-${CIRROS_ARCH}-disk.img',
+    'Image',
+    'Comma list of images to upload: http(s)://, file:// or a local path.',
+  ),
+  CIRROS_ARCH: s('string', '', 'Image', 'Architecture in the CirrOS file name; empty means the target host\'s (x86_64, aarch64).'),
+  IMAGE_CACHE_DIR: s('path', 'files/images', 'Image', 'Where downloaded images are kept between runs (relative to the stack.ts checkout).'),
+
+  // --- Directories and logs
+  STACK_STATE_DIR: s('path', '/var/lib/stack-ts', 'Paths', 'State on each host: pidfiles, checkpoints, service data not owned by a package.'),
+  LOGDIR: s('path', '/var/log/stack-ts', 'Paths', 'Per-service logs of daemons stack.ts starts itself (no systemd).'),
+  RUN_LOG_DIR: s('path', '.stack/logs', 'Paths', 'Where each run\'s full command log is written on this machine (relative to the config file).'),
+
+  // --- Behaviour
+  SERVICE_TIMEOUT: s('int', '90', 'Behaviour', 'Seconds a service may take to answer after start before the run stops with its log tail.', {
+    min: 5,
+    max: 3600,
+  }),
+  COMMAND_TIMEOUT: s('int', '900', 'Behaviour', 'Seconds any single command (apt, db_sync) may run before it is stopped.', { min: 10, max: 86400 }),
+  INSTALL_RECOMMENDS: s('bool', 'False', 'Behaviour', 'Install packages\' Recommends too (adds ~1 GB and ~60 s).'),
+  APT_UNSAFE_IO: s('bool', 'False', 'Behaviour', 'Let dpkg skip fsync (faster by ~15 s; fine for throwaway test hosts, not for a real machine).'),
+  OFFLINE: s('bool', 'False', 'Behaviour', 'Do not refresh package lists or download images; use what is on the host and in the cache.'),
+} as const satisfies Record<string, SettingSpec>;
+
+export type SettingName = keyof typeof SCHEMA;
+
+type ValueOf<T extends SettingType> = T extends 'int' ? number : T extends 'bool' ? boolean : T extends 'list' ? readonly string[] : string;
+
+export type Settings = { readonly [K in SettingName]: ValueOf<(typeof SCHEMA)[K]['type']> };
+
+export const SECRET_NAMES = (Object.keys(SCHEMA) as SettingName[]).filter((k) => SCHEMA[k].type === 'secret');
+
+/** devstack's service names, in the order they start. */
+export const KNOWN_SERVICES = [
+  'mysql',
+  'rabbit',
+  'memcache',
+  'key',
+  'g-api',
+  'g-reg',
+  'placement-api',
+  'n-api',
+  'n-cond',
+  'n-sch',
+  'n-cpu',
+] as const;
+export type ServiceName = (typeof KNOWN_SERVICES)[number];

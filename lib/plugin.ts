@@ -1,0 +1,79 @@
+// The one lifecycle shape every service plugin has (devstack's lib/<service>, typed).
+// The runner calls the phases in this order, each service after the ones it needs:
+//   preflight -> install (one package transaction per host) -> configure -> init -> start -> register -> verify
+// `stop` and `clean` serve unstack and clean. A phase a service has nothing to do in is left out.
+
+import type { Config } from './config/types.ts';
+import type { Host, HostFacts } from './host/types.ts';
+import type { Logger } from './log-types.ts';
+import type { ServiceName } from './config/schema.ts';
+
+export const PHASES = ['preflight', 'install', 'configure', 'init', 'start', 'register', 'verify'] as const;
+export type Phase = (typeof PHASES)[number];
+
+/** What the installed packages say about the OpenStack release on a host. */
+export interface Release {
+  /** Lower-case release name, e.g. "zed"; "unknown" before packages are installed and none can be read. */
+  readonly name: string;
+  /** Major version of the keystone package, the release's most reliable marker (22 = Zed). */
+  readonly keystoneMajor: number | null;
+  /** glance-registry and the v1 API were removed in Ussuri. */
+  readonly hasGlanceRegistry: boolean;
+}
+
+export interface StackContext {
+  readonly config: Config;
+  readonly host: Host;
+  readonly facts: HostFacts;
+  readonly log: Logger;
+  /** Detected after install; before it, from the package candidates. */
+  readonly release: Release;
+  /** `plan`: read the host, change nothing. */
+  readonly dryRun: boolean;
+  /** Values phases hand to later phases of the same run (e.g. a Keystone token), keyed by plugin. */
+  readonly shared: Map<string, unknown>;
+}
+
+/** A whole config file as a plugin wants it. The runner diffs it (plan), writes it if changed, applies post-config. */
+export interface ConfigFile {
+  readonly path: string;
+  /** Variable name local.conf's [[post-config|$NAME]] uses for this file, e.g. GLANCE_API_CONF. */
+  readonly variable?: string;
+  readonly content: string;
+  readonly mode: number;
+  readonly owner?: string;
+}
+
+export interface ServicePlugin {
+  readonly name: string;
+  /** devstack service names that enable this plugin; it runs when any of them is enabled. */
+  readonly services: readonly ServiceName[];
+  /** Plugins that must have started before this one configures. */
+  readonly needs: readonly string[];
+  /** Distro packages, read from files/debs/<name> or files/rpms/<name>. */
+  packages(ctx: StackContext): Promise<readonly string[]>;
+  preflight?(ctx: StackContext): Promise<void>;
+  /** Computed from the host's current files; must not write anything. */
+  configFiles?(ctx: StackContext): Promise<readonly ConfigFile[]>;
+  /** Extra configure work besides writing configFiles (directories, ownership). */
+  configure?(ctx: StackContext): Promise<void>;
+  init?(ctx: StackContext): Promise<void>;
+  start?(ctx: StackContext): Promise<void>;
+  register?(ctx: StackContext): Promise<void>;
+  verify?(ctx: StackContext): Promise<void>;
+  stop?(ctx: StackContext): Promise<void>;
+  clean?(ctx: StackContext): Promise<void>;
+}
+
+/** A failure the user can act on: what broke, where, and what to do. Rendered without a stack trace. */
+export class StackError extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+    /** Lines from a service log that explain the failure (already masked). */
+    readonly logTail?: { file: string; lines: string },
+  ) {
+    super(message);
+    this.name = 'StackError';
+  }
+}
