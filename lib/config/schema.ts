@@ -30,8 +30,8 @@ export const SCHEMA = {
   SSH_CONNECT_TIMEOUT: s('int', '15', 'Hosts', 'Seconds to wait for an SSH connection before giving up.', { min: 1, max: 600 }),
   HOST_IP: s('string', '', 'Hosts', 'Address of the host the services bind to; empty means detect it (first global IPv4 address).'),
   SERVICE_HOST: s('string', '${HOST_IP}', 'Hosts', 'The one name or address every endpoint URL and connection string is built from.'),
-  DATABASE_HOST: s('string', '${SERVICE_HOST}', 'Hosts', 'Where MariaDB runs, as seen by the services.'),
-  RABBIT_HOST: s('string', '${SERVICE_HOST}', 'Hosts', 'Where RabbitMQ runs, as seen by the services.'),
+  DATABASE_HOST: s('string', '127.0.0.1', 'Hosts', 'Address services use for MariaDB (it binds there): 127.0.0.1 all-in-one, its host address for multi-host.'),
+  RABBIT_HOST: s('string', '127.0.0.1', 'Hosts', 'Address services use for RabbitMQ and memcached (they bind there): 127.0.0.1 all-in-one.'),
 
   // --- What to run
   ENABLED_SERVICES: s(
