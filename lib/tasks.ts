@@ -1,0 +1,286 @@
+// The runner: a tree of tasks (host -> service -> phase) run with listr2. Each leaf gets a
+// timeout that aborts it, a checkpoint that can skip it, a timing record, and masked output.
+// On a TTY listr2 draws the tree; in CI and with --verbose we print one plain line per step.
+
+import { Listr, PRESET_TIMER, type ListrTask } from 'listr2';
+import type { Checkpoint } from './checkpoint.ts';
+import { renderError } from './errors-render.ts';
+import type { Logger } from './log-types.ts';
+import type { TimingRecord, TimingStatus } from './timing.ts';
+
+export interface TaskNode {
+  /** Stable across runs, e.g. "h1/glance/init": the checkpoint key. */
+  id: string;
+  title: string;
+  /** Default from RunOptions; on expiry the task fails with "timed out after N s: TITLE". */
+  timeoutMs?: number;
+  /** If the checkpoint holds the same value for id, the task is skipped ("unchanged"). Leaves only. */
+  fingerprint?: string;
+  /** Reason to skip, or false to run. */
+  skip?: () => string | false;
+  run?: (t: TaskHandle) => Promise<void>;
+  children?: TaskNode[];
+  /** Children run in parallel (e.g. hosts). */
+  concurrent?: boolean;
+  phase?: string;
+  service?: string;
+  host?: string;
+}
+
+export interface TaskHandle {
+  /** A line shown under the task (masked). */
+  output(line: string): void;
+  title(t: string): void;
+  /** Aborted on timeout or when another task failed; pass it to anything that can be cancelled. */
+  signal: AbortSignal;
+}
+
+export interface RunOptions {
+  renderer: 'tty' | 'plain';
+  log: Logger;
+  checkpoint?: Checkpoint;
+  defaultTimeoutMs: number;
+}
+
+export interface RunSummary {
+  ok: boolean;
+  error?: unknown;
+  failedTask?: string;
+  /** The failure as shown to the user (masked), when ok is false. */
+  message?: string;
+  timings: TimingRecord[];
+  totalMs: number;
+}
+
+/** Thrown into a task whose time ran out. */
+export class TaskTimeoutError extends Error {
+  constructor(
+    readonly taskId: string,
+    readonly title: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`timed out after ${Math.round(timeoutMs) / 1000} s: ${title}`);
+    this.name = 'TaskTimeoutError';
+  }
+}
+
+/** Raised in tasks still running when another one failed; not the cause, so not reported as it. */
+class RunStoppedError extends Error {
+  constructor() {
+    super('stopped: another step failed');
+    this.name = 'RunStoppedError';
+  }
+}
+
+/** listr2's tree needs cursor movement; CI logs and --verbose want one line per event. */
+export function chooseRenderer(opts: { tty: boolean; ci: boolean; verbose: boolean }): 'tty' | 'plain' {
+  return opts.tty && !opts.ci && !opts.verbose ? 'tty' : 'plain';
+}
+
+interface Scope {
+  readonly host?: string;
+  readonly service?: string;
+  readonly phase?: string;
+}
+
+interface RunState {
+  readonly opts: RunOptions;
+  readonly timings: TimingRecord[];
+  readonly stop: AbortController;
+  readonly inFlight: Set<Promise<unknown>>;
+  failure?: { error: unknown; id: string };
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+const label = (scope: Scope, title: string): string =>
+  `${scope.host ? `[${scope.host}] ` : ''}${scope.service ? `${scope.service}: ` : ''}${title}`;
+
+const firstLine = (err: unknown): string =>
+  (err instanceof Error ? err.message || err.name : String(err)).split('\n')[0] ?? '';
+
+/** Plain mode prints to the terminal (and file); tty mode leaves the terminal to listr2 and logs to the file. */
+const progress = (state: RunState, line: string): void => {
+  if (state.opts.renderer === 'plain') state.opts.log.info(line);
+  else state.opts.log.debug(line);
+};
+
+const record = (state: RunState, node: TaskNode, scope: Scope, ms: number, status: TimingStatus): void => {
+  state.timings.push({ id: node.id, host: scope.host, service: scope.service, phase: scope.phase, ms, status });
+};
+
+/** Every leaf below node, with its scope, for a subtree that is skipped as a whole. */
+const leavesOf = (node: TaskNode, scope: Scope): Array<[TaskNode, Scope]> => {
+  const s = scopeOf(node, scope);
+  return node.children?.length ? node.children.flatMap((c) => leavesOf(c, s)) : [[node, s]];
+};
+
+const scopeOf = (node: TaskNode, parent: Scope): Scope => ({
+  host: node.host ?? parent.host,
+  service: node.service ?? parent.service,
+  phase: node.phase ?? parent.phase,
+});
+
+/**
+ * Runs node.run with the timeout and the run-wide stop signal. Resolves or rejects as soon as
+ * either fires, whether or not the task honours its signal: a hung task cannot hang the run.
+ */
+async function runLeaf(state: RunState, node: TaskNode, handle: (signal: AbortSignal) => TaskHandle): Promise<void> {
+  const ctl = new AbortController();
+  const timeoutMs = node.timeoutMs ?? state.opts.defaultTimeoutMs;
+  let timer: NodeJS.Timeout | undefined;
+  let onStop: (() => void) | undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    if (Number.isFinite(timeoutMs) && timeoutMs > 0) {
+      timer = setTimeout(() => {
+        const err = new TaskTimeoutError(node.id, node.title, timeoutMs);
+        ctl.abort(err);
+        reject(err);
+      }, timeoutMs);
+    }
+    onStop = () => {
+      const err = new RunStoppedError();
+      ctl.abort(err);
+      reject(err);
+    };
+    if (state.stop.signal.aborted) onStop();
+    else state.stop.signal.addEventListener('abort', onStop, { once: true });
+  });
+  const work = Promise.resolve().then(() => node.run?.(handle(ctl.signal)));
+  // The losing side of the race must not surface as an unhandled rejection.
+  work.catch(() => undefined);
+  stopped.catch(() => undefined);
+  try {
+    await Promise.race([work, stopped]);
+  } finally {
+    clearTimeout(timer);
+    if (onStop) state.stop.signal.removeEventListener('abort', onStop);
+  }
+}
+
+function leafTask(state: RunState, node: TaskNode, scope: Scope): ListrTask {
+  const { log, checkpoint } = state.opts;
+  let title = node.title;
+  return {
+    title: log.mask(node.title),
+    task: async (_ctx, task) => {
+      if (state.failure) {
+        task.skip('stopped: an earlier step failed');
+        return;
+      }
+      const reason = node.skip?.();
+      const unchanged = node.fingerprint !== undefined && checkpoint?.isDone(node.id, node.fingerprint);
+      if (reason || unchanged) {
+        const why = reason || 'unchanged';
+        record(state, node, scope, 0, 'skipped');
+        progress(state, `${label(scope, title)} ... skipped (${why})`);
+        task.skip(log.mask(why));
+        return;
+      }
+
+      const started = performance.now();
+      progress(state, `${label(scope, title)} ...`);
+      const handle = (signal: AbortSignal): TaskHandle => ({
+        signal,
+        output(line: string) {
+          const masked = log.mask(line);
+          task.output = masked;
+          progress(state, `${label(scope, title)} | ${masked}`);
+        },
+        title(t: string) {
+          title = t;
+          task.title = log.mask(t);
+        },
+      });
+      const run = runLeaf(state, node, handle);
+      state.inFlight.add(run);
+      try {
+        await run;
+        if (node.fingerprint !== undefined && checkpoint) await checkpoint.markDone(node.id, node.fingerprint);
+      } catch (err) {
+        const ms = performance.now() - started;
+        record(state, node, scope, ms, 'failed');
+        if (err instanceof RunStoppedError) {
+          progress(state, `${label(scope, title)} ... stopped (${seconds(ms)})`);
+        } else {
+          state.failure ??= { error: err, id: node.id };
+          progress(state, `${label(scope, title)} ... failed (${seconds(ms)})`);
+          state.stop.abort();
+        }
+        // listr2 shows this message in its tree; only the first line, masked.
+        throw new Error(log.mask(firstLine(err)));
+      } finally {
+        state.inFlight.delete(run);
+      }
+      const ms = performance.now() - started;
+      record(state, node, scope, ms, 'done');
+      progress(state, `${label(scope, title)} ... done (${seconds(ms)})`);
+    },
+  };
+}
+
+function toListr(state: RunState, node: TaskNode, parent: Scope): ListrTask {
+  const scope = scopeOf(node, parent);
+  if (!node.children?.length) return leafTask(state, node, scope);
+  const { log } = state.opts;
+  return {
+    title: log.mask(node.title),
+    task: (_ctx, task) => {
+      if (state.failure) {
+        task.skip('stopped: an earlier step failed');
+        return;
+      }
+      const reason = node.skip?.();
+      if (reason) {
+        for (const [leaf, s] of leavesOf(node, parent)) record(state, leaf, s, 0, 'skipped');
+        progress(state, `${label(scope, node.title)} ... skipped (${reason})`);
+        task.skip(log.mask(reason));
+        return;
+      }
+      return task.newListr(
+        node.children!.map((c) => toListr(state, c, scope)),
+        { concurrent: node.concurrent ?? false, exitOnError: true },
+      );
+    },
+  };
+}
+
+/** Run the tree; never throws for a task's failure: the summary says what failed, already rendered. */
+export async function runTasks(nodes: TaskNode[], opts: RunOptions): Promise<RunSummary> {
+  const state: RunState = { opts, timings: [], stop: new AbortController(), inFlight: new Set() };
+  const started = performance.now();
+  const tasks = nodes.map((n) => toListr(state, n, {}));
+  const listr =
+    opts.renderer === 'tty'
+      ? new Listr(tasks, {
+          concurrent: false,
+          exitOnError: true,
+          registerSignalListeners: false,
+          renderer: 'default',
+          rendererOptions: { timer: PRESET_TIMER, collapseSubtasks: false, collapseErrors: false },
+          fallbackRenderer: 'verbose',
+          fallbackRendererOptions: { timer: PRESET_TIMER },
+        })
+      : new Listr(tasks, { concurrent: false, exitOnError: true, registerSignalListeners: false, renderer: 'silent' });
+
+  let listrError: unknown;
+  try {
+    await listr.run();
+  } catch (err) {
+    listrError = err;
+  }
+  // Concurrent siblings of a failed task were aborted; let their last lines land before the summary.
+  await Promise.allSettled([...state.inFlight]);
+  const totalMs = performance.now() - started;
+
+  if (!state.failure && listrError === undefined) return { ok: true, timings: state.timings, totalMs };
+
+  const error = state.failure?.error ?? listrError;
+  const debug = (opts.log as { debugEnabled?: boolean }).debugEnabled ?? false;
+  const where = state.failure ? `Step failed: ${state.failure.id}\n` : '';
+  const message = where + renderError(error, opts.log.file, opts.log.mask, { debug });
+  const errorSink = (opts.log as { error?: (m: string) => void }).error;
+  if (errorSink) errorSink.call(opts.log, message);
+  else opts.log.warn(message);
+  return { ok: false, error, failedTask: state.failure?.id, message: opts.log.mask(message), timings: state.timings, totalMs };
+}
