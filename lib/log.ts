@@ -37,7 +37,8 @@ const encodeRfc3986 = (v: string): string =>
 export const escapedForms = (v: string): string[] => {
   const forms = new Set<string>([
     v,
-    v.replaceAll('$', '$$'),
+    // Not replaceAll('$', '$$'): in a replacement string '$$' means one '$'.
+    v.split('$').join('$$'),
     encodeURIComponent(v),
     encodeRfc3986(v),
     new URLSearchParams({ s: v }).toString().slice(2),
