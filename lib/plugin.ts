@@ -7,6 +7,7 @@ import type { Config } from './config/types.ts';
 import type { Host, HostFacts } from './host/types.ts';
 import type { Logger } from './log-types.ts';
 import type { ServiceName } from './config/schema.ts';
+import type { DaemonSpec } from './daemon.ts';
 
 export const PHASES = ['preflight', 'install', 'configure', 'init', 'start', 'register', 'verify'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -61,6 +62,8 @@ export interface ServicePlugin {
   start?(ctx: StackContext): Promise<void>;
   register?(ctx: StackContext): Promise<void>;
   verify?(ctx: StackContext): Promise<void>;
+  /** The processes this plugin runs on the host, for `status` (and the default `stop`). */
+  daemons?(ctx: StackContext): readonly DaemonSpec[];
   stop?(ctx: StackContext): Promise<void>;
   clean?(ctx: StackContext): Promise<void>;
 }

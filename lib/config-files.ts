@@ -1,0 +1,56 @@
+// The configure phase's data path: plugin.configFiles() -> local.conf's post-config merged in ->
+// unified diff against the host's current file (plan) or an atomic write when it changed (stack).
+
+import { createTwoFilesPatch } from 'diff';
+import type { Config, PostConfigEntry } from './config/types.ts';
+import { IniDoc } from './ini.ts';
+import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from './plugin.ts';
+
+const targets = (entry: PostConfigEntry, file: ConfigFile): boolean =>
+  entry.target === file.path || (file.variable !== undefined && entry.target === file.variable);
+
+/** Apply [[post-config|$FILE]] entries of local.conf to the files a plugin wants, after its own values. */
+export function withPostConfig(files: readonly ConfigFile[], postConfig: Config['postConfig']): ConfigFile[] {
+  return files.map((file) => {
+    const entries = postConfig.filter((e) => targets(e, file));
+    if (!entries.length) return file;
+    const doc = IniDoc.parse(file.content, { dialect: 'oslo' });
+    for (const e of entries) doc.set(e.section, e.key, e.value);
+    return { ...file, content: doc.toString() };
+  });
+}
+
+/** Every file the enabled plugins write, post-config applied. Reads the host, writes nothing. */
+export async function renderAll(ctx: StackContext, plugins: readonly ServicePlugin[]): Promise<Map<string, ConfigFile[]>> {
+  const out = new Map<string, ConfigFile[]>();
+  for (const p of plugins) {
+    if (!p.configFiles) continue;
+    out.set(p.name, withPostConfig(await p.configFiles(ctx), ctx.config.postConfig));
+  }
+  return out;
+}
+
+/** A post-config entry whose target no enabled plugin writes would silently do nothing: refuse it up front. */
+export function unmatchedPostConfig(config: Config, files: readonly ConfigFile[]): StackError | undefined {
+  const bad = config.postConfig.filter((e) => !files.some((f) => targets(e, f)));
+  if (!bad.length) return undefined;
+  const known = [...new Set(files.map((f) => (f.variable ? `$${f.variable} (${f.path})` : f.path)))].join(', ');
+  return new StackError(
+    bad.map((e) => `${e.origin}: [[post-config|${e.target.startsWith('/') ? e.target : '$' + e.target}]] names no file stack.ts writes`).join('\n'),
+    `Files that can be targeted: ${known}`,
+  );
+}
+
+/** The unified diff a plan shows: current file on the host -> what stack would write. */
+export function fileDiff(path: string, current: string | null, next: string, mask: (s: string) => string): string {
+  if (current === next) return '';
+  return mask(createTwoFilesPatch(current === null ? '/dev/null' : path, path, current ?? '', next, '', '', { context: 2 }));
+}
+
+/** Write a file only when its content (or nothing yet) differs: a re-run leaves mtimes alone. */
+export async function writeIfChanged(ctx: StackContext, file: ConfigFile): Promise<boolean> {
+  const current = await ctx.host.readFileIfExists(file.path);
+  if (current === file.content) return false;
+  await ctx.host.writeFile(file.path, file.content, { mode: file.mode, owner: file.owner });
+  return true;
+}

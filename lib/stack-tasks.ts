@@ -1,0 +1,167 @@
+// Plan -> tasks: the task tree each command runs on a host. Phases in order, each plugin after
+// what it needs; one package transaction per host; every phase a leaf with its own timeout.
+
+import { installPackages, missingPackages } from './packages.ts';
+import { detectRelease } from './release.ts';
+import { runPreflight, type Problem } from './preflight.ts';
+import { renderAll, unmatchedPostConfig, writeIfChanged } from './config-files.ts';
+import { stopDaemon } from './daemon.ts';
+import { StackError, type Release, type ServicePlugin, type StackContext } from './plugin.ts';
+import type { TaskNode } from './tasks.ts';
+import type { Config } from './config/types.ts';
+import type { Host, HostFacts } from './host/types.ts';
+import type { Logger } from './log-types.ts';
+
+/** StackContext whose release is filled in after the install phase. */
+export interface MutableContext extends StackContext {
+  setRelease(r: Release): void;
+}
+
+export function makeContext(args: { config: Config; host: Host; facts: HostFacts; log: Logger; release: Release; dryRun?: boolean }): MutableContext {
+  let release = args.release;
+  return {
+    config: args.config,
+    host: args.host,
+    facts: args.facts,
+    log: args.log,
+    dryRun: args.dryRun ?? false,
+    shared: new Map(),
+    get release() {
+      return release;
+    },
+    setRelease(r: Release) {
+      release = r;
+    },
+  };
+}
+
+/** Ports each plugin's services listen on: checked free (or ours) before anything is changed. */
+export const PORTS: Readonly<Record<string, readonly number[]>> = {
+  mariadb: [3306],
+  rabbitmq: [5672, 25672, 4369],
+  memcached: [11211],
+  keystone: [5000],
+  glance: [9292],
+  placement: [8778],
+  nova: [8774],
+};
+
+const phaseLeaf = (ctx: StackContext, p: ServicePlugin, phase: string, run: () => Promise<void>, timeoutMs?: number): TaskNode => ({
+  id: `${ctx.host.name}/${p.name}/${phase}`,
+  title: `${p.name}: ${phase}`,
+  host: ctx.host.name,
+  service: p.name,
+  phase,
+  timeoutMs,
+  run: async () => run(),
+});
+
+function formatProblems(host: string, problems: readonly Problem[]): string {
+  return problems.map((p) => `  - ${p.message}${p.hint ? `\n    What to do: ${p.hint}` : ''}`).join('\n');
+}
+
+export function preflightTask(ctx: MutableContext, plugins: readonly ServicePlugin[]): TaskNode {
+  return {
+    id: `${ctx.host.name}/preflight`,
+    title: 'preflight: memory, disk, ports, name resolution, config targets',
+    host: ctx.host.name,
+    service: 'host',
+    phase: 'preflight',
+    run: async () => {
+      const ports = plugins.flatMap((p) => (PORTS[p.name] ?? []).map((port) => ({ port, service: p.name })));
+      const found = await runPreflight(ctx.host, ctx.facts, { ports });
+      const problems = found.filter((p) => p.severity !== 'warning');
+      for (const w of found.filter((p) => p.severity === 'warning')) ctx.log.warn(`${ctx.host.name}: ${w.message}`);
+      if (problems.length) {
+        throw new StackError(`${ctx.host.name} is not ready; nothing was changed:\n${formatProblems(ctx.host.name, problems)}`);
+      }
+      for (const p of plugins) await p.preflight?.(ctx);
+      const files = [...(await renderAll(ctx, plugins)).values()].flat();
+      const bad = unmatchedPostConfig(ctx.config, files);
+      if (bad) throw bad;
+    },
+  };
+}
+
+export function installTask(ctx: MutableContext, plugins: readonly ServicePlugin[]): TaskNode {
+  const s = ctx.config.settings;
+  return {
+    id: `${ctx.host.name}/packages/install`,
+    title: 'packages: install (one transaction)',
+    host: ctx.host.name,
+    service: 'packages',
+    phase: 'install',
+    timeoutMs: s.COMMAND_TIMEOUT * 1000,
+    run: async () => {
+      const wanted = [...new Set((await Promise.all(plugins.map((p) => p.packages(ctx)))).flat())];
+      const missing = await missingPackages(ctx.host, ctx.facts, wanted);
+      if (missing.length) {
+        ctx.log.info(`${ctx.host.name}: installing ${missing.length} of ${wanted.length} packages: ${missing.join(' ')}`);
+        await installPackages(ctx.host, ctx.facts, missing, { recommends: s.INSTALL_RECOMMENDS, unsafeIo: s.APT_UNSAFE_IO, offline: s.OFFLINE });
+      }
+      ctx.setRelease(await detectRelease(ctx.host, ctx.facts));
+      if (!ctx.release.hasGlanceRegistry && ctx.config.services.has('g-reg')) {
+        ctx.log.warn(`${ctx.host.name}: OpenStack ${ctx.release.name} has no glance-registry (removed in Ussuri); g-reg is ignored.`);
+      }
+    },
+  };
+}
+
+/** configure -> init -> start -> register for one plugin. */
+export function serviceTasks(ctx: MutableContext, p: ServicePlugin): TaskNode {
+  const leaves: TaskNode[] = [];
+  if (p.configFiles || p.configure) {
+    leaves.push(
+      phaseLeaf(ctx, p, 'configure', async () => {
+        const files = (await renderAll(ctx, [p])).get(p.name) ?? [];
+        for (const f of files) if (await writeIfChanged(ctx, f)) ctx.log.debug(`${ctx.host.name}: wrote ${f.path}`);
+        await p.configure?.(ctx);
+      }),
+    );
+  }
+  if (p.init) leaves.push(phaseLeaf(ctx, p, 'init', () => p.init!(ctx), ctx.config.settings.COMMAND_TIMEOUT * 1000));
+  if (p.start) leaves.push(phaseLeaf(ctx, p, 'start', () => p.start!(ctx), (ctx.config.settings.SERVICE_TIMEOUT + 30) * 1000));
+  if (p.register) leaves.push(phaseLeaf(ctx, p, 'register', () => p.register!(ctx), ctx.config.settings.COMMAND_TIMEOUT * 1000));
+  return { id: `${ctx.host.name}/${p.name}`, title: p.name, host: ctx.host.name, service: p.name, children: leaves };
+}
+
+export function verifyTasks(ctx: MutableContext, plugins: readonly ServicePlugin[]): TaskNode {
+  return {
+    id: `${ctx.host.name}/verify`,
+    title: 'verify the pipeline',
+    host: ctx.host.name,
+    children: plugins
+      .filter((p) => p.verify)
+      .map((p) => phaseLeaf(ctx, p, 'verify', () => p.verify!(ctx), (ctx.config.settings.SERVICE_TIMEOUT * 2 + 30) * 1000)),
+  };
+}
+
+export function stackTasks(ctx: MutableContext, plugins: readonly ServicePlugin[]): TaskNode[] {
+  return [
+    {
+      id: ctx.host.name,
+      title: `${ctx.host.name}: all-in-one`,
+      host: ctx.host.name,
+      children: [preflightTask(ctx, plugins), installTask(ctx, plugins), ...plugins.map((p) => serviceTasks(ctx, p)), verifyTasks(ctx, plugins)],
+    },
+  ];
+}
+
+/** Stop in reverse order: APIs before the database and queue they hold connections to. */
+export function stopTasks(ctx: MutableContext, plugins: readonly ServicePlugin[], clean: boolean): TaskNode[] {
+  const phase = clean ? 'clean' : 'stop';
+  return [
+    {
+      id: ctx.host.name,
+      title: `${ctx.host.name}: ${clean ? 'clean' : 'unstack'}`,
+      host: ctx.host.name,
+      children: [...plugins].reverse().map((p) =>
+        phaseLeaf(ctx, p, phase, async () => {
+          const fn = clean ? p.clean : p.stop;
+          if (fn) return fn(ctx);
+          for (const d of p.daemons?.(ctx) ?? []) await stopDaemon(ctx.host, ctx.facts, d, ctx.config.settings.STACK_STATE_DIR);
+        }),
+      ),
+    },
+  ];
+}

@@ -1,0 +1,202 @@
+// What every OpenStack API service plugin shares: its config file rendered from the packaged one,
+// its [keystone_authtoken], its database, a db_sync whose outcome is checked, and its daemon.
+// Kept here so keystone/glance/placement/nova differ only in their own options.
+
+import { IniDoc } from '../../lib/ini.ts';
+import { dbConnectionUrl } from '../../lib/escape.ts';
+import { sh } from '../../lib/shell.ts';
+import { StackError, type ConfigFile, type StackContext } from '../../lib/plugin.ts';
+import { startDaemon, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
+import { waitForHttp } from '../../lib/wait.ts';
+import { withAdminDb, ensureServiceDatabase } from '../mariadb/index.ts';
+import { authenticate, ensureEndpoint, ensureService, ensureServiceUser, type Session } from '../../lib/openstack/keystone.ts';
+
+export type IniValues = Readonly<Record<string, Readonly<Record<string, string | number | boolean>>>>;
+
+export const KEYSTONE_PORT = 5000;
+
+export const serviceHost = (ctx: StackContext): string => ctx.config.settings.SERVICE_HOST;
+export const urlHost = (h: string): string => (h.includes(':') && !h.startsWith('[') ? `[${h}]` : h);
+export const keystoneUrl = (ctx: StackContext): string => `http://${urlHost(serviceHost(ctx))}:${KEYSTONE_PORT}`;
+
+/**
+ * A config file as the plugin wants it: the host's current file (or, before the first stack, the
+ * copy the package ships) with our values set. Starting from the packaged file keeps its comments,
+ * so a user diffing /etc/glance/glance-api.conf sees only what stack.ts changed.
+ */
+export async function renderIni(
+  ctx: StackContext,
+  file: { path: string; packaged?: string; variable?: string; owner?: string; mode?: number },
+  values: IniValues,
+): Promise<ConfigFile> {
+  const current =
+    (await ctx.host.readFileIfExists(file.path)) ?? (file.packaged ? await ctx.host.readFileIfExists(file.packaged) : null) ?? '';
+  const doc = IniDoc.parse(current, { dialect: 'oslo' });
+  for (const [section, kv] of Object.entries(values)) {
+    for (const [key, value] of Object.entries(kv)) doc.set(section, key, String(value));
+  }
+  return { path: file.path, variable: file.variable, content: doc.toString(), mode: file.mode ?? 0o640, owner: file.owner };
+}
+
+/** [keystone_authtoken] for a service user; region and URLs all come from one SERVICE_HOST. */
+export function authtoken(ctx: StackContext, username: string, password: string): Record<string, string> {
+  return {
+    www_authenticate_uri: `${keystoneUrl(ctx)}/`,
+    auth_url: `${keystoneUrl(ctx)}/`,
+    memcached_servers: `${urlHost(ctx.config.settings.RABBIT_HOST)}:11211`,
+    auth_type: 'password',
+    project_domain_name: 'Default',
+    user_domain_name: 'Default',
+    project_name: 'service',
+    username,
+    password,
+    region_name: ctx.config.settings.REGION_NAME,
+  };
+}
+
+/** keystoneauth options for a service-to-service client section ([placement], [service_user], ...). */
+export function serviceAuth(ctx: StackContext, username: string, password: string): Record<string, string> {
+  return {
+    auth_type: 'password',
+    auth_url: `${keystoneUrl(ctx)}/v3`,
+    project_domain_name: 'Default',
+    user_domain_name: 'Default',
+    project_name: 'service',
+    username,
+    password,
+    region_name: ctx.config.settings.REGION_NAME,
+  };
+}
+
+export const dbUrl = (ctx: StackContext, user: string, database: string): string =>
+  dbConnectionUrl({ user, password: ctx.config.settings.DATABASE_PASSWORD, host: ctx.config.settings.DATABASE_HOST, database });
+
+/** Create the service's databases and its DB user (grants limited to the hosts that need them). */
+export async function ensureDatabases(ctx: StackContext, user: string, databases: readonly string[]): Promise<void> {
+  await ensureServiceDatabase(ctx, { databases: [...databases], user, password: ctx.config.settings.DATABASE_PASSWORD });
+}
+
+/**
+ * Run a schema migration as the service's own user (so its log files are not root-owned) and then
+ * check the outcome: seed 001's db_sync exited 0, printed one harmless-looking line and made no tables.
+ */
+export async function dbSync(
+  ctx: StackContext,
+  step: { user: string; command: string; databases: readonly string[]; label: string; logFile?: string },
+): Promise<void> {
+  const run = await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', step.command, step.user), {
+    check: false,
+    timeoutMs: ctx.config.settings.COMMAND_TIMEOUT * 1000,
+  });
+  if (run.exitCode !== 0) {
+    throw new StackError(
+      `${step.label} failed on ${ctx.host.name} (exit ${run.exitCode}): ${step.command}`,
+      `Its output is below${step.logFile ? ` and in ${step.logFile}` : ''}; a wrong [database] connection or a database that refuses the user are the usual causes.`,
+      { file: step.logFile ?? 'output', lines: ctx.log.mask((run.stderr || run.stdout).split('\n').slice(-20).join('\n')) },
+    );
+  }
+  await withAdminDb(ctx, async (db) => {
+    for (const name of step.databases) {
+      const n = await db.tableCount(name);
+      if (n === 0) {
+        throw new StackError(
+          `${step.label} exited 0 but database "${name}" on ${ctx.config.settings.DATABASE_HOST} has no tables.`,
+          `The migration did nothing: check the [database] connection in the service's config and the output below.`,
+          { file: step.logFile ?? 'output', lines: ctx.log.mask((run.stdout + '\n' + run.stderr).trim().split('\n').slice(-20).join('\n')) },
+        );
+      }
+    }
+  });
+}
+
+/** Start a daemon and wait until its API really answers over HTTP (not just an open port). */
+export async function startApi(ctx: StackContext, spec: DaemonSpec, url: string): Promise<void> {
+  await startDaemon(ctx.host, ctx.facts, spec, ctx.config.settings.STACK_STATE_DIR);
+  await waitForHttp(url, {
+    name: spec.name,
+    timeoutMs: ctx.config.settings.SERVICE_TIMEOUT * 1000,
+    onTimeout: async () => logTail(ctx, spec.logFile),
+  });
+}
+
+export async function stopApi(ctx: StackContext, spec: DaemonSpec): Promise<void> {
+  await stopDaemon(ctx.host, ctx.facts, spec, ctx.config.settings.STACK_STATE_DIR);
+}
+
+/** The last lines of a service log on the host, masked: what explains a failure (seed 000's lesson). */
+export async function logTail(ctx: StackContext, file: string | undefined, lines = 30): Promise<string> {
+  if (!file) return '';
+  const r = await ctx.host.run(sh('tail', '-n', String(lines), file), { check: false });
+  return ctx.log.mask(r.stdout);
+}
+
+/** uWSGI apps (keystone, placement, nova-api) from Debian's ini, with our bind address and worker counts. */
+export function uwsgiArgv(ctx: StackContext, ini: string, port: number, extra: readonly string[] = []): string[] {
+  const bind = `${urlHost(serviceHost(ctx))}:${port}`;
+  return [
+    '/usr/bin/uwsgi_python3',
+    '--ini',
+    ini,
+    '--http-socket',
+    bind,
+    '--processes',
+    String(ctx.config.settings.API_WORKERS),
+    // Several threads per worker gave wrong role assignments in keystone under load; scale by processes.
+    '--threads',
+    '1',
+    // Debian's ini files don't all send it; without it clients that reuse connections fail after a 204.
+    '--add-header',
+    'Connection: close',
+    ...extra,
+  ];
+}
+
+/** An admin token for the register and verify phases, shared by every plugin of the run. */
+export async function adminSession(ctx: StackContext): Promise<Session> {
+  const cached = ctx.shared.get('keystone.admin') as Session | undefined;
+  if (cached && cached.expiresAt.getTime() - Date.now() > 60_000) return cached;
+  const session = await authenticate({
+    authUrl: `${keystoneUrl(ctx)}/v3`,
+    username: 'admin',
+    password: ctx.config.settings.ADMIN_PASSWORD,
+    projectName: 'admin',
+  });
+  ctx.shared.set('keystone.admin', session);
+  return session;
+}
+
+export const withDb = withAdminDb;
+
+/**
+ * What `clean` removes for an API service: its databases and DB user, its config files put back to
+ * the packaged copies (the package still owns them), and the data and logs stack.ts made.
+ */
+export async function cleanService(
+  ctx: StackContext,
+  what: { databases: readonly string[]; dbUser?: string; configs?: readonly { path: string; packaged?: string }[]; paths?: readonly string[] },
+): Promise<void> {
+  if (what.databases.length || what.dbUser) {
+    await withAdminDb(ctx, async (db) => {
+      for (const name of what.databases) await db.dropDatabase(name);
+      if (what.dbUser) for (const h of ['localhost', '127.0.0.1']) await db.dropUser(what.dbUser, h);
+    }).catch((err: Error) => ctx.log.warn(`${ctx.host.name}: could not drop databases ${what.databases.join(', ')}: ${err.message}`));
+  }
+  for (const c of what.configs ?? []) {
+    const cmd = c.packaged ? `if [ -f ${sh(c.packaged)} ]; then cp ${sh(c.packaged)} ${sh(c.path)}; else rm -f ${sh(c.path)}; fi` : sh('rm', '-f', c.path);
+    await ctx.host.run(cmd, { check: false });
+  }
+  if (what.paths?.length) await ctx.host.run(sh('rm', '-rf', '--', ...what.paths), { check: false });
+}
+
+/** Register a service user (admin in project service), the service and its three endpoints, all from SERVICE_HOST. */
+export async function registerService(
+  ctx: StackContext,
+  svc: { user: string; password: string; name: string; type: string; description: string; url: string },
+): Promise<void> {
+  const s = await adminSession(ctx);
+  await ensureServiceUser(s, { name: svc.user, password: svc.password });
+  const serviceId = await ensureService(s, { name: svc.name, type: svc.type, description: svc.description });
+  for (const iface of ['public', 'internal', 'admin'] as const) {
+    await ensureEndpoint(s, { serviceId, interface: iface, url: svc.url, regionId: ctx.config.settings.REGION_NAME });
+  }
+}

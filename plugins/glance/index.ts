@@ -1,0 +1,162 @@
+// Glance: the image service. glance-registry exists only on releases before Ussuri; on those the
+// same [database]/[keystone_authtoken]/[paste_deploy] go into glance-registry.conf and it is started too.
+
+import { readPackageList } from '../../lib/packages.ts';
+import { sh } from '../../lib/shell.ts';
+import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import type { DaemonSpec } from '../../lib/daemon.ts';
+import {
+  authtoken,
+  cleanService,
+  dbSync,
+  dbUrl,
+  ensureDatabases,
+  logTail,
+  registerService,
+  renderIni,
+  serviceHost,
+  startApi,
+  stopApi,
+  urlHost,
+  withDb,
+} from '../common/openstack.ts';
+
+export const GLANCE_PORT = 9292;
+const REGISTRY_PORT = 9191;
+const API_CONF = '/etc/glance/glance-api.conf';
+const REGISTRY_CONF = '/etc/glance/glance-registry.conf';
+const API_LOG = '/var/log/glance/glance-api.log';
+const REGISTRY_LOG = '/var/log/glance/glance-registry.log';
+export const IMAGE_DIR = '/var/lib/glance/images/';
+
+export const glanceUrl = (ctx: StackContext): string => `http://${urlHost(serviceHost(ctx))}:${GLANCE_PORT}`;
+
+const runtimeDirs = [
+  { path: '/run/glance', owner: 'glance:glance' },
+  { path: '/var/lock/glance', owner: 'glance:glance' },
+];
+
+const apiDaemon = (ctx: StackContext): DaemonSpec => ({
+  name: 'glance-api',
+  argv: ['/usr/bin/glance-api', '--config-file', API_CONF, '--log-file', API_LOG],
+  user: 'glance',
+  group: 'glance',
+  logFile: '/var/log/glance/glance-api.out',
+  runtimeDirs,
+  workDir: '/var/lib/glance',
+});
+
+const registryDaemon = (): DaemonSpec => ({
+  name: 'glance-registry',
+  argv: ['/usr/bin/glance-registry', '--config-file', REGISTRY_CONF, '--log-file', REGISTRY_LOG],
+  user: 'glance',
+  group: 'glance',
+  logFile: '/var/log/glance/glance-registry.out',
+  runtimeDirs,
+});
+
+const common = (ctx: StackContext) => ({
+  database: { connection: dbUrl(ctx, 'glance', 'glance') },
+  keystone_authtoken: authtoken(ctx, 'glance', ctx.config.settings.GLANCE_PASSWORD),
+  paste_deploy: { flavor: 'keystone' },
+  oslo_concurrency: { lock_path: '/var/lock/glance' },
+});
+
+const plugin: ServicePlugin = {
+  name: 'glance',
+  services: ['g-api', 'g-reg'],
+  needs: ['keystone'],
+
+  packages: async (ctx) => readPackageList('glance', ctx.facts.family),
+
+  async configFiles(ctx) {
+    const s = ctx.config.settings;
+    const files: ConfigFile[] = [
+      await renderIni(
+        ctx,
+        { path: API_CONF, packaged: '/usr/share/glance-common/glance-api.conf', variable: 'GLANCE_API_CONF', owner: 'glance:glance' },
+        {
+          ...common(ctx),
+          DEFAULT: { bind_host: serviceHost(ctx), bind_port: GLANCE_PORT, workers: s.API_WORKERS },
+          glance_store: { stores: 'file,http', default_store: 'file', filesystem_store_datadir: IMAGE_DIR },
+        },
+      ),
+    ];
+    if (ctx.release.hasGlanceRegistry) {
+      files.push(
+        await renderIni(
+          ctx,
+          { path: REGISTRY_CONF, packaged: '/usr/share/glance-common/glance-registry.conf', variable: 'GLANCE_REGISTRY_CONF', owner: 'glance:glance' },
+          { ...common(ctx), DEFAULT: { bind_host: serviceHost(ctx), bind_port: REGISTRY_PORT, workers: s.API_WORKERS } },
+        ),
+      );
+    }
+    return files;
+  },
+
+  async configure(ctx) {
+    await ctx.host.run(sh('install', '-d', '-o', 'glance', '-g', 'glance', '-m', '0750', IMAGE_DIR));
+  },
+
+  async init(ctx) {
+    await ensureDatabases(ctx, 'glance', ['glance']);
+    await dbSync(ctx, { user: 'glance', command: 'glance-manage db_sync', databases: ['glance'], label: 'glance-manage db_sync', logFile: API_LOG });
+    // Without the metadata definitions the metadefs API lists nothing (tempest's metadefs tests fail).
+    await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', 'glance-manage db_load_metadefs', 'glance'));
+  },
+
+  async start(ctx) {
+    if (ctx.release.hasGlanceRegistry) {
+      await startApi(ctx, registryDaemon(), `http://${urlHost(serviceHost(ctx))}:${REGISTRY_PORT}/`);
+    }
+    await startApi(ctx, apiDaemon(ctx), `${glanceUrl(ctx)}/`);
+  },
+
+  async register(ctx) {
+    await registerService(ctx, {
+      user: 'glance',
+      password: ctx.config.settings.GLANCE_PASSWORD,
+      name: 'glance',
+      type: 'image',
+      description: 'OpenStack Image service',
+      url: glanceUrl(ctx),
+    });
+  },
+
+  async verify(ctx) {
+    await withDb(ctx, async (db) => {
+      if ((await db.tableCount('glance')) === 0) {
+        throw new StackError(`Database glance has no tables: glance-manage db_sync never ran or failed.`, 'Run `./stack.ts` again; it re-runs db_sync and shows its output.', {
+          file: API_LOG,
+          lines: await logTail(ctx, API_LOG),
+        });
+      }
+    });
+    // The store directory must be writable by glance, or uploads fail with a bare HTTP 500 (seed 001).
+    const w = await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', `test -w ${sh(IMAGE_DIR)}`, 'glance'), { check: false });
+    if (w.exitCode !== 0) {
+      throw new StackError(`The image store ${IMAGE_DIR} on ${ctx.host.name} is not writable by user glance; uploads would fail with HTTP 500.`,
+        `Fix its ownership: chown -R glance:glance ${IMAGE_DIR}`);
+    }
+  },
+
+  async stop(ctx) {
+    await stopApi(ctx, apiDaemon(ctx));
+    if (ctx.release.hasGlanceRegistry) await stopApi(ctx, registryDaemon());
+  },
+
+  async clean(ctx) {
+    await plugin.stop!(ctx);
+    await cleanService(ctx, {
+      databases: ['glance'],
+      dbUser: 'glance',
+      configs: [
+        { path: API_CONF, packaged: '/usr/share/glance-common/glance-api.conf' },
+        ...(ctx.release.hasGlanceRegistry ? [{ path: REGISTRY_CONF, packaged: '/usr/share/glance-common/glance-registry.conf' }] : []),
+      ],
+      paths: [IMAGE_DIR, API_LOG, REGISTRY_LOG, apiDaemon(ctx).logFile!, registryDaemon().logFile!],
+    });
+  },
+};
+
+export default plugin;

@@ -1,0 +1,13 @@
+// Every service plugin, in no particular order: lib/plan.ts orders them by what they need.
+import type { ServicePlugin } from '../lib/plugin.ts';
+import mariadb from './mariadb/index.ts';
+import rabbitmq from './rabbitmq/index.ts';
+import memcached from './memcached/index.ts';
+import keystone from './keystone/index.ts';
+import glance from './glance/index.ts';
+import image from './image/index.ts';
+import placement from './placement/index.ts';
+import nova from './nova/index.ts';
+import novaCompute from './nova-compute/index.ts';
+
+export const PLUGINS: readonly ServicePlugin[] = [mariadb, rabbitmq, memcached, keystone, glance, image, placement, nova, novaCompute];

@@ -1,0 +1,153 @@
+// Keystone: identity, the catalog every other service registers in, and the admin/demo users.
+
+import { readPackageList } from '../../lib/packages.ts';
+import { sh } from '../../lib/shell.ts';
+import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import type { DaemonSpec } from '../../lib/daemon.ts';
+import {
+  ensureProject,
+  ensureRole,
+  ensureRoleAssignment,
+  ensureUser,
+  authenticate,
+} from '../../lib/openstack/keystone.ts';
+import { request } from '../../lib/openstack/http.ts';
+import {
+  KEYSTONE_PORT,
+  adminSession,
+  cleanService,
+  dbSync,
+  dbUrl,
+  ensureDatabases,
+  keystoneUrl,
+  logTail,
+  renderIni,
+  startApi,
+  stopApi,
+  uwsgiArgv,
+} from '../common/openstack.ts';
+
+const CONF = '/etc/keystone/keystone.conf';
+const LOG = '/var/log/keystone/keystone.log';
+
+const daemon = (ctx: StackContext): DaemonSpec => ({
+  name: 'keystone',
+  argv: uwsgiArgv(ctx, '/etc/keystone/keystone-uwsgi.ini', KEYSTONE_PORT),
+  // uwsgi drops to keystone:keystone itself (uid/gid in Debian's ini); it must start as root to bind.
+  logFile: '/var/log/keystone/keystone-uwsgi.log',
+  runtimeDirs: [{ path: '/run/keystone', owner: 'keystone:keystone' }],
+});
+
+/** keystone-manage reads the bootstrap password from its environment; feed it through stdin so no argv shows it. */
+const withPasswordFromStdin = (envName: string, command: string): string =>
+  `IFS= read -r ${envName}; export ${envName}; exec ${command}`;
+
+const plugin: ServicePlugin = {
+  name: 'keystone',
+  services: ['key'],
+  needs: ['mariadb', 'memcached'],
+
+  packages: async (ctx) => readPackageList('keystone', ctx.facts.family),
+
+  async configFiles(ctx) {
+    return [
+      await renderIni(
+        ctx,
+        { path: CONF, packaged: '/usr/share/keystone/keystone.conf', variable: 'KEYSTONE_CONF', owner: 'keystone:keystone' },
+        {
+          database: { connection: dbUrl(ctx, 'keystone', 'keystone') },
+          token: { provider: 'fernet' },
+          cache: { enabled: true, backend: 'dogpile.cache.memcached', memcache_servers: `${ctx.config.settings.RABBIT_HOST}:11211` },
+        },
+      ),
+    ];
+  },
+
+  async init(ctx) {
+    await ensureDatabases(ctx, 'keystone', ['keystone']);
+    await dbSync(ctx, { user: 'keystone', command: 'keystone-manage db_sync', databases: ['keystone'], label: 'keystone-manage db_sync', logFile: LOG });
+    for (const step of ['fernet_setup', 'credential_setup']) {
+      await ctx.host.run(sh('keystone-manage', step, '--keystone-user', 'keystone', '--keystone-group', 'keystone'));
+    }
+    const url = `${keystoneUrl(ctx)}/v3/`;
+    // bootstrap is idempotent: it creates what is missing and resets the admin password to ours.
+    await ctx.host.run(
+      withPasswordFromStdin(
+        'OS_BOOTSTRAP_PASSWORD',
+        sh(
+          'keystone-manage',
+          'bootstrap',
+          '--bootstrap-admin-url',
+          url,
+          '--bootstrap-internal-url',
+          url,
+          '--bootstrap-public-url',
+          url,
+          '--bootstrap-region-id',
+          ctx.config.settings.REGION_NAME,
+        ),
+      ),
+      { input: `${ctx.config.settings.ADMIN_PASSWORD}\n`, label: 'keystone-manage bootstrap (password on stdin)' },
+    );
+  },
+
+  async start(ctx) {
+    await startApi(ctx, daemon(ctx), `${keystoneUrl(ctx)}/v3`);
+  },
+
+  async register(ctx) {
+    const s = await adminSession(ctx);
+    const demo = ctx.config.settings.DEMO_PROJECT;
+    await ensureProject(s, { name: 'service', description: 'Service users of the cloud' });
+    const demoProject = await ensureProject(s, { name: demo, description: 'Demo project made by stack.ts' });
+    const member = await ensureRole(s, 'member');
+    await ensureRole(s, 'reader');
+    const demoUser = await ensureUser(s, { name: demo, password: ctx.config.settings.ADMIN_PASSWORD, projectId: demoProject });
+    await ensureRoleAssignment(s, { userId: demoUser, projectId: demoProject, roleId: member });
+  },
+
+  async verify(ctx) {
+    const settings = ctx.config.settings;
+    const auth = `${keystoneUrl(ctx)}/v3`;
+    for (const [user, project] of [
+      ['admin', 'admin'],
+      [settings.DEMO_PROJECT, settings.DEMO_PROJECT],
+    ] as const) {
+      try {
+        await authenticate({ authUrl: auth, username: user, password: settings.ADMIN_PASSWORD, projectName: project });
+      } catch (err) {
+        throw new StackError(`Keystone refused a token for ${user} in project ${project} at ${auth}: ${(err as Error).message}`,
+          'The admin password in Keystone no longer matches ADMIN_PASSWORD; `./stack.ts` again re-runs bootstrap, which resets it.',
+          { file: LOG, lines: await logTail(ctx, LOG) });
+      }
+    }
+    // Every endpoint in the catalog must answer on its URL: seed 001's admin endpoint pointed at another host.
+    const s = await adminSession(ctx);
+    for (const entry of s.catalog) {
+      for (const ep of entry.endpoints) {
+        try {
+          await request('GET', ep.url, { timeoutMs: 10_000 });
+        } catch (err) {
+          throw new StackError(
+            `The ${ep.interface} endpoint of ${entry.type} (${entry.name}) does not answer at ${ep.url}: ${(err as Error).message}`,
+            'Every endpoint is built from SERVICE_HOST; check the service is running (`./stack.ts status`) and that SERVICE_HOST resolves to this host.',
+          );
+        }
+      }
+    }
+  },
+
+  stop: async (ctx) => stopApi(ctx, daemon(ctx)),
+
+  async clean(ctx) {
+    await stopApi(ctx, daemon(ctx));
+    await cleanService(ctx, {
+      databases: ['keystone'],
+      dbUser: 'keystone',
+      configs: [{ path: CONF, packaged: '/usr/share/keystone/keystone.conf' }],
+      paths: ['/etc/keystone/fernet-keys', '/etc/keystone/credential-keys', LOG, daemon(ctx).logFile!],
+    });
+  },
+};
+
+export default plugin;

@@ -1,0 +1,171 @@
+// Nova's control plane: nova-api (uWSGI), nova-conductor, nova-scheduler, the three databases and
+// cells v2. The compute service is its own plugin (nova-compute) so a compute-only host needs no DB.
+
+import { readPackageList } from '../../lib/packages.ts';
+import { transportUrl } from '../../lib/escape.ts';
+import { sh } from '../../lib/shell.ts';
+import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import type { DaemonSpec } from '../../lib/daemon.ts';
+import { startDaemon, stopDaemon } from '../../lib/daemon.ts';
+import { listImagesViaNova } from '../../lib/openstack/nova.ts';
+import {
+  adminSession,
+  authtoken,
+  cleanService,
+  dbSync,
+  dbUrl,
+  ensureDatabases,
+  logTail,
+  registerService,
+  renderIni,
+  serviceAuth,
+  serviceHost,
+  startApi,
+  stopApi,
+  urlHost,
+  uwsgiArgv,
+} from '../common/openstack.ts';
+import { glanceUrl } from '../glance/index.ts';
+
+export const NOVA_PORT = 8774;
+export const NOVA_CONF = '/etc/nova/nova.conf';
+const API_LOG = '/var/log/nova/nova-api.log';
+export const NOVA_DATABASES = ['nova_api', 'nova', 'nova_cell0'] as const;
+
+export const novaUrl = (ctx: StackContext): string => `http://${urlHost(serviceHost(ctx))}:${NOVA_PORT}/v2.1`;
+
+const runtimeDirs = [
+  { path: '/run/nova', owner: 'nova:nova' },
+  { path: '/var/lock/nova', owner: 'nova:nova' },
+];
+
+const apiDaemon = (ctx: StackContext): DaemonSpec => ({
+  name: 'nova-api',
+  argv: uwsgiArgv(ctx, '/etc/nova/nova-api-uwsgi.ini', NOVA_PORT),
+  logFile: '/var/log/nova/nova-api-uwsgi.log',
+  runtimeDirs,
+});
+
+const plainDaemon = (name: 'nova-conductor' | 'nova-scheduler'): DaemonSpec => ({
+  name,
+  argv: [`/usr/bin/${name}`, '--config-file', NOVA_CONF, '--log-file', `/var/log/nova/${name}.log`],
+  user: 'nova',
+  group: 'nova',
+  logFile: `/var/log/nova/${name}.out`,
+  runtimeDirs,
+  workDir: '/var/lib/nova',
+});
+
+/** Options nova.conf and nova-compute.conf share: messaging, identity, the image and placement links. */
+export function novaCommon(ctx: StackContext) {
+  const s = ctx.config.settings;
+  return {
+    DEFAULT: {
+      transport_url: transportUrl({ user: s.RABBIT_USERID, password: s.RABBIT_PASSWORD, hosts: [s.RABBIT_HOST] }),
+      my_ip: s.HOST_IP || serviceHost(ctx),
+      state_path: '/var/lib/nova',
+    },
+    api: { auth_strategy: 'keystone' },
+    keystone_authtoken: authtoken(ctx, 'nova', s.NOVA_PASSWORD),
+    service_user: { send_service_user_token: true, ...serviceAuth(ctx, 'nova', s.NOVA_PASSWORD) },
+    // One explicit URL from SERVICE_HOST: the Nova->Glance link is the one that broke in seed 000.
+    glance: { api_servers: glanceUrl(ctx) },
+    placement: serviceAuth(ctx, 'placement', s.PLACEMENT_PASSWORD),
+    oslo_concurrency: { lock_path: '/var/lib/nova/tmp' },
+    vnc: { enabled: false },
+  };
+}
+
+const plugin: ServicePlugin = {
+  name: 'nova',
+  services: ['n-api', 'n-cond', 'n-sch'],
+  needs: ['keystone', 'rabbitmq', 'placement', 'glance'],
+
+  packages: async (ctx) => readPackageList('nova', ctx.facts.family),
+
+  async configFiles(ctx) {
+    const s = ctx.config.settings;
+    const common = novaCommon(ctx);
+    return [
+      await renderIni(
+        ctx,
+        { path: NOVA_CONF, packaged: '/usr/share/nova-common/nova.conf', variable: 'NOVA_CONF', owner: 'nova:nova' },
+        {
+          ...common,
+          DEFAULT: { ...common.DEFAULT, enabled_apis: 'osapi_compute', osapi_compute_workers: s.API_WORKERS },
+          api_database: { connection: dbUrl(ctx, 'nova', 'nova_api') },
+          database: { connection: dbUrl(ctx, 'nova', 'nova') },
+          conductor: { workers: s.API_WORKERS },
+          scheduler: { workers: s.API_WORKERS, discover_hosts_in_cells_interval: -1 },
+        },
+      ),
+    ];
+  },
+
+  async configure(ctx) {
+    await ctx.host.run(sh('install', '-d', '-o', 'nova', '-g', 'nova', '-m', '0750', '/var/lib/nova/tmp'));
+  },
+
+  async init(ctx) {
+    await ensureDatabases(ctx, 'nova', NOVA_DATABASES);
+    const manage = (args: string) => `nova-manage --config-file ${NOVA_CONF} ${args}`;
+    await dbSync(ctx, { user: 'nova', command: manage('api_db sync'), databases: ['nova_api'], label: 'nova-manage api_db sync', logFile: API_LOG });
+    // cell0's URL is derived from [database] connection (+ "_cell0"), so no password goes on a command line.
+    const cells = await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', manage('cell_v2 list_cells --verbose'), 'nova'));
+    if (!/\|\s*cell0\s*\|/.test(cells.stdout)) await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', manage('cell_v2 map_cell0'), 'nova'));
+    if (!/\|\s*cell1\s*\|/.test(cells.stdout)) {
+      await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', manage('cell_v2 create_cell --name=cell1'), 'nova'));
+    }
+    await dbSync(ctx, { user: 'nova', command: manage('db sync'), databases: ['nova', 'nova_cell0'], label: 'nova-manage db sync', logFile: API_LOG });
+  },
+
+  async start(ctx) {
+    const enabled = ctx.config.services;
+    if (enabled.has('n-cond')) await startDaemon(ctx.host, ctx.facts, plainDaemon('nova-conductor'), ctx.config.settings.STACK_STATE_DIR);
+    if (enabled.has('n-sch')) await startDaemon(ctx.host, ctx.facts, plainDaemon('nova-scheduler'), ctx.config.settings.STACK_STATE_DIR);
+    if (enabled.has('n-api')) await startApi(ctx, apiDaemon(ctx), `${novaUrl(ctx)}/`);
+  },
+
+  async register(ctx) {
+    await registerService(ctx, {
+      user: 'nova',
+      password: ctx.config.settings.NOVA_PASSWORD,
+      name: 'nova',
+      type: 'compute',
+      description: 'OpenStack Compute',
+      url: novaUrl(ctx),
+    });
+  },
+
+  async verify(ctx) {
+    if (!ctx.config.services.has('n-api')) return;
+    // Nova -> Glance: the link whose failure was a bare HTTP 500 in seed 000, explained only in nova-api's log.
+    const s = await adminSession(ctx);
+    try {
+      await listImagesViaNova(s);
+    } catch (err) {
+      throw new StackError(
+        `Nova cannot list images through Glance (GET ${novaUrl(ctx)}/images, compute 2.35): ${(err as Error).message}`,
+        `Nova reaches Glance at ${glanceUrl(ctx)} ([glance] api_servers in ${NOVA_CONF}); the nova-api log below says why it failed.`,
+        { file: API_LOG, lines: await logTail(ctx, API_LOG) },
+      );
+    }
+  },
+
+  async stop(ctx) {
+    await stopApi(ctx, apiDaemon(ctx));
+    for (const n of ['nova-scheduler', 'nova-conductor'] as const) await stopDaemon(ctx.host, ctx.facts, plainDaemon(n), ctx.config.settings.STACK_STATE_DIR);
+  },
+
+  async clean(ctx) {
+    await plugin.stop!(ctx);
+    await cleanService(ctx, {
+      databases: NOVA_DATABASES,
+      dbUser: 'nova',
+      configs: [{ path: NOVA_CONF, packaged: '/usr/share/nova-common/nova.conf' }],
+      paths: ['/var/lib/nova/tmp', '/var/lib/nova/instances', API_LOG, ...['nova-api-uwsgi', 'nova-conductor', 'nova-scheduler'].flatMap((n) => [`/var/log/nova/${n}.log`, `/var/log/nova/${n}.out`])],
+    });
+  },
+};
+
+export default plugin;

@@ -1,0 +1,99 @@
+// Placement: the resource inventory Nova schedules against (required since Ocata).
+
+import { readPackageList } from '../../lib/packages.ts';
+import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import type { DaemonSpec } from '../../lib/daemon.ts';
+import { listResourceProviders } from '../../lib/openstack/placement.ts';
+import {
+  adminSession,
+  authtoken,
+  cleanService,
+  dbSync,
+  dbUrl,
+  ensureDatabases,
+  registerService,
+  renderIni,
+  serviceHost,
+  startApi,
+  stopApi,
+  urlHost,
+  uwsgiArgv,
+} from '../common/openstack.ts';
+
+export const PLACEMENT_PORT = 8778;
+const CONF = '/etc/placement/placement.conf';
+const LOG = '/var/log/placement/placement-api.log';
+
+export const placementUrl = (ctx: StackContext): string => `http://${urlHost(serviceHost(ctx))}:${PLACEMENT_PORT}`;
+
+const daemon = (ctx: StackContext): DaemonSpec => ({
+  name: 'placement-api',
+  argv: uwsgiArgv(ctx, '/etc/placement/placement-api-uwsgi.ini', PLACEMENT_PORT),
+  logFile: '/var/log/placement/placement-uwsgi.log',
+  runtimeDirs: [{ path: '/run/placement', owner: 'placement:placement' }],
+});
+
+const plugin: ServicePlugin = {
+  name: 'placement',
+  services: ['placement-api'],
+  needs: ['keystone'],
+
+  packages: async (ctx) => readPackageList('placement', ctx.facts.family),
+
+  async configFiles(ctx) {
+    return [
+      await renderIni(
+        ctx,
+        { path: CONF, packaged: '/usr/share/placement-common/placement.conf', variable: 'PLACEMENT_CONF', owner: 'placement:placement' },
+        {
+          placement_database: { connection: dbUrl(ctx, 'placement', 'placement') },
+          api: { auth_strategy: 'keystone' },
+          keystone_authtoken: authtoken(ctx, 'placement', ctx.config.settings.PLACEMENT_PASSWORD),
+        },
+      ),
+    ];
+  },
+
+  async init(ctx) {
+    await ensureDatabases(ctx, 'placement', ['placement']);
+    await dbSync(ctx, { user: 'placement', command: 'placement-manage db sync', databases: ['placement'], label: 'placement-manage db sync', logFile: LOG });
+  },
+
+  start: async (ctx) => startApi(ctx, daemon(ctx), `${placementUrl(ctx)}/`),
+
+  async register(ctx) {
+    await registerService(ctx, {
+      user: 'placement',
+      password: ctx.config.settings.PLACEMENT_PASSWORD,
+      name: 'placement',
+      type: 'placement',
+      description: 'Placement API',
+      url: placementUrl(ctx),
+    });
+  },
+
+  async verify(ctx) {
+    // An authenticated read proves keystone_authtoken works, not just that uwsgi is up.
+    const s = await adminSession(ctx);
+    try {
+      await listResourceProviders(s);
+    } catch (err) {
+      throw new StackError(`Placement at ${placementUrl(ctx)} rejects an admin request: ${(err as Error).message}`,
+        `Check [keystone_authtoken] in ${CONF} (user placement, PLACEMENT_PASSWORD) and ${LOG}.`);
+    }
+  },
+
+  stop: async (ctx) => stopApi(ctx, daemon(ctx)),
+
+  async clean(ctx) {
+    await stopApi(ctx, daemon(ctx));
+    await cleanService(ctx, {
+      databases: ['placement'],
+      dbUser: 'placement',
+      configs: [{ path: CONF, packaged: '/usr/share/placement-common/placement.conf' }],
+      paths: [LOG, daemon(ctx).logFile!],
+    });
+  },
+};
+
+export default plugin;
