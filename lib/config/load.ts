@@ -1,0 +1,211 @@
+// Turns a config file into the one frozen Config: parse, validate, detect what the user left
+// open, settle passwords, expand defaults, check the result, freeze.
+//
+// Each setting's value comes from the first layer that has one:
+//   the config file (a non-empty value) > the secrets file / prompt / generated (passwords)
+//   > detected on the target host > the schema default.
+// Values and defaults may refer to other settings (${SERVICE_HOST}); those are expanded last.
+
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KNOWN_SERVICES, SCHEMA, type ServiceName, type SettingName, type Settings } from './schema.ts';
+import type { Config, ConfigWarning } from './types.ts';
+import { ConfigError, type ConfigIssue } from './errors.ts';
+import { isLiteral, parseConfigText, parseDefault, type Assignment, type Env, type Part, type ParsedConfig } from './parse.ts';
+import { resolveSecrets, type PromptFn } from './secrets.ts';
+import { checkValue, toTyped } from './validate.ts';
+import { ttyPrompt } from './prompt.ts';
+
+export { parseConfigText };
+
+export interface LoadOptions {
+  /** Ask for missing passwords on the terminal. */
+  interactive: boolean;
+  prompt?: PromptFn;
+  /** Environment for $VAR expansion; default process.env. */
+  env?: Record<string, string | undefined>;
+  /**
+   * Called after parsing and validation with the user's raw settings, before defaults are
+   * expanded; returns detected values (e.g. HOST_IP, CIRROS_ARCH), used only where the user set none.
+   */
+  detect?: (partial: { TARGET_HOST: string; SSH_KEY: string }) => Promise<Partial<Record<SettingName, string>>>;
+  /** plan mode: never write the secrets file; generate in memory. */
+  readOnly?: boolean;
+}
+
+/** The checkout's root: the directory of stack.ts, two levels above lib/config. */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const SETTING_NAMES = Object.keys(SCHEMA) as SettingName[];
+
+/** Where a setting's value came from, for messages. */
+type Source =
+  | { readonly kind: 'user'; readonly parts: readonly Part[]; readonly origin: string }
+  | { readonly kind: 'secret' | 'detected'; readonly value: string; readonly origin: string }
+  | { readonly kind: 'default'; readonly parts: readonly Part[]; readonly origin: string };
+
+/** An empty value in the file means "not set", as with ${VAR:-default}. */
+const userSource = (a: Assignment | undefined): Source | undefined =>
+  a && !(isLiteral(a.parts) && a.parts.join('') === '') ? { kind: 'user', parts: a.parts, origin: a.origin } : undefined;
+
+class Resolver {
+  private readonly done = new Map<SettingName, string>();
+  readonly sources = new Map<SettingName, Source>();
+
+  constructor(
+    parsed: ParsedConfig,
+    secrets: ReadonlyMap<string, string>,
+    secretsOrigin: string,
+    detected: Partial<Record<SettingName, string>>,
+  ) {
+    for (const name of SETTING_NAMES) {
+      const fromUser = userSource(parsed.settings.get(name));
+      const secret = secrets.get(name);
+      const found = detected[name];
+      this.sources.set(
+        name,
+        fromUser ??
+          (secret !== undefined
+            ? { kind: 'secret', value: secret, origin: secretsOrigin }
+            : found !== undefined && found !== ''
+              ? { kind: 'detected', value: found, origin: 'detected' }
+              : { kind: 'default', parts: parseDefault(SCHEMA[name].default), origin: `default of ${name}` }),
+      );
+    }
+  }
+
+  get(name: SettingName, chain: readonly SettingName[] = []): string {
+    const known = this.done.get(name);
+    if (known !== undefined) return known;
+    if (chain.includes(name)) throw this.cycle([...chain.slice(chain.indexOf(name)), name]);
+    const source = this.sources.get(name)!;
+    const value = 'value' in source ? source.value : this.expand(source.parts, [...chain, name]);
+    this.done.set(name, value);
+    return value;
+  }
+
+  private expand(parts: readonly Part[], chain: readonly SettingName[]): string {
+    return parts
+      .map((p) => {
+        if (typeof p === 'string') return p;
+        if ('ref' in p) return this.get(p.ref, chain);
+        const v = this.expand(p.value, chain);
+        return v === '' ? this.expand(p.fallback, chain) : v;
+      })
+      .join('');
+  }
+
+  private cycle(loop: readonly SettingName[]): ConfigError {
+    const userSet = loop.map((n) => this.sources.get(n)!).find((s) => s.kind === 'user');
+    return new ConfigError({
+      origin: userSet?.origin ?? `default of ${loop[0]}`,
+      message: `${loop[0]} refers to itself: ${loop.join(' -> ')}`,
+      hint: 'give one of these settings a plain value instead of a ${...} reference',
+    });
+  }
+}
+
+/** How the file is named in messages: relative to the working directory when it is below it. */
+function displayName(abs: string): string {
+  const rel = relative(process.cwd(), abs);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : abs;
+}
+
+async function readConfigFile(abs: string, shown: string): Promise<string> {
+  try {
+    return await readFile(abs, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      const example = displayName(join(REPO_ROOT, 'localrc.example'));
+      throw new ConfigError({
+        origin: shown,
+        message: `config file not found (looked for ${abs})`,
+        hint: `start from the example: cp ${example} ${shown}`,
+      });
+    }
+    throw new ConfigError({ origin: shown, message: `cannot read the config file: ${code ?? (e as Error).message}`, hint: 'check the path and its permissions' });
+  }
+}
+
+function freezeSet<T>(items: readonly T[]): ReadonlySet<T> {
+  const set = new Set(items);
+  const refuse = () => {
+    throw new TypeError('Config.services is read-only');
+  };
+  Object.defineProperties(set, { add: { value: refuse }, delete: { value: refuse }, clear: { value: refuse } });
+  return Object.freeze(set);
+}
+
+/** Reads, validates and completes a config file. Throws ConfigError listing every problem found. */
+export async function loadConfig(file: string, opts: LoadOptions): Promise<{ config: Config; warnings: ConfigWarning[] }> {
+  const env = opts.env ?? process.env;
+  const abs = resolve(file);
+  const configDir = dirname(abs);
+  const shown = displayName(abs);
+  const parsed = parseConfigText(await readConfigFile(abs, shown), shown, env);
+  const warnings: ConfigWarning[] = [...parsed.warnings];
+  const fromConfigDir = (p: string) => (p === '' || isAbsolute(p) ? p : resolve(configDir, p));
+
+  // What the detector needs to reach the host, from the user's settings and the defaults alone.
+  const raw = new Resolver(parsed, new Map(), '', {});
+  const detected = opts.detect ? await opts.detect({ TARGET_HOST: raw.get('TARGET_HOST'), SSH_KEY: fromConfigDir(raw.get('SSH_KEY')) }) : {};
+  const usable: Partial<Record<SettingName, string>> = {};
+  for (const [name, value] of Object.entries(detected)) {
+    if (Object.hasOwn(SCHEMA, name) && typeof value === 'string') usable[name as SettingName] = value;
+  }
+
+  const beforeSecrets = new Resolver(parsed, new Map(), '', usable);
+  const secretsFile = fromConfigDir(beforeSecrets.get('SECRETS_FILE')) || join(configDir, '.stack-secrets');
+  const setByUser = new Set(SETTING_NAMES.filter((n) => userSource(parsed.settings.get(n)) !== undefined));
+  const secrets = await resolveSecrets({
+    file: secretsFile,
+    setByUser,
+    interactive: opts.interactive,
+    prompt: opts.prompt ?? (opts.interactive ? ttyPrompt() : undefined),
+    readOnly: opts.readOnly ?? false,
+  });
+  warnings.push(...secrets.warnings);
+
+  const final = new Resolver(parsed, secrets.values, displayName(secretsFile), usable);
+  const values = {} as Record<SettingName, string>;
+  for (const name of SETTING_NAMES) values[name] = final.get(name);
+  values.ENABLED_SERVICES = parsed.services.join(',');
+  values.SECRETS_FILE = secretsFile;
+  values.RUN_LOG_DIR = fromConfigDir(values.RUN_LOG_DIR);
+  values.SSH_KEY = fromConfigDir(values.SSH_KEY);
+  if (values.IMAGE_CACHE_DIR !== '' && !isAbsolute(values.IMAGE_CACHE_DIR)) values.IMAGE_CACHE_DIR = resolve(REPO_ROOT, values.IMAGE_CACHE_DIR);
+
+  // Literal values from the file were checked while parsing; check what expansion produced.
+  const issues: ConfigIssue[] = [];
+  for (const name of SETTING_NAMES) {
+    const source = final.sources.get(name)!;
+    if (source.kind === 'user' && isLiteral(source.parts)) continue;
+    if (SCHEMA[name].type === 'secret') {
+      if (values[name] === '') issues.push({ origin: source.origin, message: `${name} is empty`, hint: `set ${name}, or remove its line to have one generated` });
+      continue;
+    }
+    const problem = checkValue(name, values[name]);
+    if (problem) issues.push({ origin: source.origin, ...problem });
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  const settings = {} as Record<SettingName, unknown>;
+  for (const name of SETTING_NAMES) settings[name] = toTyped(name, values[name]);
+  const services = KNOWN_SERVICES.filter((s) => parsed.services.includes(s)) as ServiceName[];
+  const config: Config = Object.freeze({
+    file: abs,
+    settings: Object.freeze(settings) as unknown as Settings,
+    services: freezeSet(services),
+    postConfig: Object.freeze([...parsed.postConfig]),
+    secretsFile,
+  });
+  return { config, warnings };
+}
+
+/** Every password in a config, for Logger.addSecret. */
+export const secretValues = (config: Config): string[] =>
+  SETTING_NAMES.filter((n) => SCHEMA[n].type === 'secret').map((n) => String(config.settings[n])).filter((v) => v !== '');
+
+export type { Env };

@@ -1,0 +1,147 @@
+// Checks one setting's value against its SCHEMA entry and converts it to its typed form.
+// Messages name the setting and show the value, except for secrets, whose value is never shown.
+
+import { SCHEMA, type SettingName, type SettingSpec } from './schema.ts';
+
+export interface ValueProblem {
+  readonly message: string;
+  readonly hint?: string;
+}
+
+/** Settings that are paths on the target host, where "relative to what" has no good answer. */
+const ABSOLUTE_ON_TARGET: ReadonlySet<string> = new Set(['STACK_STATE_DIR', 'LOGDIR']);
+
+const TRUE_WORDS = new Set(['true', 'yes', '1']);
+const FALSE_WORDS = new Set(['false', 'no', '0']);
+
+export function parseBool(value: string): boolean | undefined {
+  const v = value.trim().toLowerCase();
+  if (TRUE_WORDS.has(v)) return true;
+  if (FALSE_WORDS.has(v)) return false;
+  return undefined;
+}
+
+/** Comma- or space-separated, empty entries dropped. */
+export const splitList = (value: string): string[] => value.split(/[\s,]+/).filter((x) => x !== '');
+
+const TARGET_RE =
+  /^(?:([A-Za-z0-9._-]+)@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::([0-9]+))?$/;
+
+export interface TargetHost {
+  readonly user?: string;
+  readonly host: string;
+  readonly port?: number;
+}
+
+/** Splits `[user@]host[:port]`; undefined for `local` or a malformed value. */
+export function parseTargetHost(value: string): TargetHost | undefined {
+  if (value === 'local') return undefined;
+  const m = TARGET_RE.exec(value);
+  if (!m) return undefined;
+  const host = m[2]!.startsWith('[') ? m[2]!.slice(1, -1) : m[2]!;
+  return { ...(m[1] ? { user: m[1] } : {}), host, ...(m[3] ? { port: Number(m[3]) } : {}) };
+}
+
+function checkTargetHost(value: string): ValueProblem | undefined {
+  if (value === 'local') return undefined;
+  const m = TARGET_RE.exec(value);
+  if (!m) {
+    return {
+      message: `TARGET_HOST=${value} is neither "local" nor [user@]host[:port]`,
+      hint: 'e.g. TARGET_HOST=local or TARGET_HOST=root@192.0.2.10:22 (IPv6 in brackets: [2001:db8::5])',
+    };
+  }
+  const port = m[3] === undefined ? undefined : Number(m[3]);
+  if (port !== undefined && (port < 1 || port > 65535)) {
+    return { message: `TARGET_HOST=${value} has port ${m[3]}, not between 1 and 65535`, hint: 'leave the port out to use 22' };
+  }
+  return undefined;
+}
+
+/** Why `value` is not acceptable for `name`, or undefined when it is. */
+export function checkValue(name: SettingName, value: string): ValueProblem | undefined {
+  const spec: SettingSpec = SCHEMA[name];
+  switch (spec.type) {
+    case 'int': {
+      const range = `use a whole number from ${spec.min ?? '-infinity'} to ${spec.max ?? 'infinity'}`;
+      if (!/^-?[0-9]+$/.test(value.trim())) return { message: `${name}=${value} is not a whole number`, hint: range };
+      const n = Number(value.trim());
+      if (spec.min !== undefined && n < spec.min) return { message: `${name}=${value} is less than the minimum ${spec.min}`, hint: range };
+      if (spec.max !== undefined && n > spec.max) return { message: `${name}=${value} is more than the maximum ${spec.max}`, hint: range };
+      return undefined;
+    }
+    case 'bool':
+      return parseBool(value) === undefined
+        ? { message: `${name}=${value} is not a yes/no value`, hint: 'use True or False (also accepted: true, false, yes, no, 1, 0)' }
+        : undefined;
+    case 'enum': {
+      const choices = spec.choices ?? [];
+      if (choices.includes(value)) return undefined;
+      const near = closest(value, choices);
+      return {
+        message: `${name}=${value} is not one of ${choices.join(', ')}` + (near ? `; did you mean ${near}?` : ''),
+        hint: `use one of: ${choices.join(', ')}`,
+      };
+    }
+    case 'path':
+      if (ABSOLUTE_ON_TARGET.has(name) && !value.startsWith('/')) {
+        return { message: `${name}=${value} is not an absolute path`, hint: `it is a directory on the target host; write it from /, e.g. ${name}=${spec.default}` };
+      }
+      return undefined;
+    case 'string':
+      return name === 'TARGET_HOST' ? checkTargetHost(value) : undefined;
+    case 'list':
+    case 'secret':
+      return undefined;
+  }
+}
+
+export type TypedValue = string | number | boolean | readonly string[];
+
+/** The typed form of an already-checked value. */
+export function toTyped(name: SettingName, value: string): TypedValue {
+  switch (SCHEMA[name].type) {
+    case 'int':
+      return Number(value.trim());
+    case 'bool':
+      return parseBool(value) ?? false;
+    case 'list':
+      return Object.freeze(splitList(value));
+    default:
+      return value;
+  }
+}
+
+/** Optimal string alignment distance: edits, with a swap of two neighbours counting as one. */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * The candidate nearest to `name` (ignoring case), if it is near enough to be a likely typo:
+ * at most one edit per four characters (at least one, at most three). Ties go to the earlier candidate.
+ */
+export function closest(name: string, candidates: readonly string[]): string | undefined {
+  const wanted = name.toUpperCase();
+  const limit = Math.min(3, Math.max(1, Math.floor(wanted.length / 4)));
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const dist = editDistance(wanted, c.toUpperCase());
+    if (dist < bestDistance) {
+      best = c;
+      bestDistance = dist;
+    }
+  }
+  return bestDistance <= limit ? best : undefined;
+}
