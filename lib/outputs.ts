@@ -1,0 +1,112 @@
+// What a finished stack leaves the user: openrc files, a clouds.yaml, and a summary that says
+// where the passwords are without printing them.
+
+import { mkdir, writeFile, chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { Config } from './config/types.ts';
+import type { Host } from './host/types.ts';
+import type { Release } from './plugin.ts';
+import { quote } from './shell.ts';
+import { formatTimingTable, type TimingRecord } from './timing.ts';
+
+export interface CloudUser {
+  readonly cloud: 'stack' | 'stack-admin';
+  readonly username: string;
+  readonly project: string;
+}
+
+export const cloudUsers = (config: Config): CloudUser[] => [
+  { cloud: 'stack', username: config.settings.DEMO_PROJECT, project: config.settings.DEMO_PROJECT },
+  { cloud: 'stack-admin', username: 'admin', project: 'admin' },
+];
+
+export const authUrl = (config: Config): string => {
+  const h = config.settings.SERVICE_HOST;
+  return `http://${h.includes(':') ? `[${h}]` : h}:5000/v3`;
+};
+
+export function openrc(config: Config, user: CloudUser): string {
+  const env: [string, string][] = [
+    ['OS_AUTH_URL', authUrl(config)],
+    ['OS_IDENTITY_API_VERSION', '3'],
+    ['OS_USERNAME', user.username],
+    ['OS_PASSWORD', config.settings.ADMIN_PASSWORD],
+    ['OS_PROJECT_NAME', user.project],
+    ['OS_USER_DOMAIN_NAME', 'Default'],
+    ['OS_PROJECT_DOMAIN_NAME', 'Default'],
+    ['OS_REGION_NAME', config.settings.REGION_NAME],
+    ['OS_IMAGE_API_VERSION', '2'],
+  ];
+  return `# ${user.cloud}: source this file to use the cloud as ${user.username} (written by stack.ts)\n` + env.map(([k, v]) => `export ${k}=${quote(v)}`).join('\n') + '\n';
+}
+
+export function cloudsYaml(config: Config): string {
+  const clouds: Record<string, unknown> = {};
+  for (const u of cloudUsers(config)) {
+    clouds[u.cloud] = {
+      auth: {
+        auth_url: authUrl(config),
+        username: u.username,
+        password: config.settings.ADMIN_PASSWORD,
+        project_name: u.project,
+        user_domain_name: 'Default',
+        project_domain_name: 'Default',
+      },
+      region_name: config.settings.REGION_NAME,
+      identity_api_version: 3,
+      image_api_version: 2,
+    };
+  }
+  return stringify({ clouds });
+}
+
+export interface WrittenOutputs {
+  readonly dir: string;
+  readonly files: readonly string[];
+  readonly hostCloudsYaml: string;
+}
+
+/** On this machine beside the config (0600: they hold the password), and clouds.yaml on the host for its CLI. */
+export async function writeOutputs(config: Config, dir: string, host: Host): Promise<WrittenOutputs> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const files: string[] = [];
+  const put = async (name: string, content: string) => {
+    const path = join(dir, name);
+    await writeFile(path, content, { mode: 0o600 });
+    await chmod(path, 0o600);
+    files.push(path);
+  };
+  for (const u of cloudUsers(config)) await put(`openrc-${u.cloud === 'stack' ? 'demo' : 'admin'}`, openrc(config, u));
+  await put('clouds.yaml', cloudsYaml(config));
+  const hostCloudsYaml = '/etc/openstack/clouds.yaml';
+  await host.writeFile(hostCloudsYaml, cloudsYaml(config), { mode: 0o600 });
+  return { dir, files, hostCloudsYaml };
+}
+
+export function summary(args: {
+  config: Config;
+  host: string;
+  release: Release;
+  outputs: WrittenOutputs;
+  images: readonly string[];
+  timings: readonly TimingRecord[];
+  totalMs: number;
+}): string {
+  const { config, release, outputs } = args;
+  const lines = [
+    '',
+    `OpenStack ${release.name} is up on ${args.host}.`,
+    `  Keystone:   ${authUrl(config)}`,
+    `  Users:      admin (project admin), ${config.settings.DEMO_PROJECT} (project ${config.settings.DEMO_PROJECT})`,
+    `  Passwords:  in ${config.secretsFile} (ADMIN_PASSWORD), never printed`,
+    `  Use it:     source ${outputs.files.find((f) => f.endsWith('openrc-admin'))}   or   OS_CLIENT_CONFIG_FILE=${outputs.files.find((f) => f.endsWith('clouds.yaml'))} openstack --os-cloud stack-admin ...`,
+    `  On ${args.host}: openstack --os-cloud stack image list   (${outputs.hostCloudsYaml})`,
+    `  Image:      ${args.images.length ? args.images.join(', ') : '(none)'}`,
+    `  Glance:     ${release.hasGlanceRegistry ? 'glance-api and glance-registry' : `glance-api only (${release.name} has no glance-registry; removed in Ussuri)`}`,
+    '',
+    formatTimingTable(args.timings, args.totalMs),
+    `stack.ts completed in ${(args.totalMs / 1000).toFixed(1)} s`,
+  ];
+  return lines.join('\n');
+}

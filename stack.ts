@@ -1,0 +1,247 @@
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$0")/node_modules/.bin/tsx" "$0" "$@"'
+// stack.ts: one command from a localrc to a verified OpenStack cloud. See README.md.
+// Exit codes: 0 ok, 1 a task failed, 2 bad input (command line, config file, unreachable host).
+
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig, ttyPrompt, REPO_ROOT, SECRET_NAMES, type Config } from './lib/config/index.ts';
+import { createLogger, type RunLogger } from './lib/log.ts';
+import { renderError } from './lib/errors-render.ts';
+import { openHost } from './lib/host/index.ts';
+import { detectHostIp } from './lib/host/address.ts';
+import type { Host, HostFacts } from './lib/host/types.ts';
+import { detectRelease } from './lib/release.ts';
+import { orderPlugins } from './lib/plan.ts';
+import { makeContext, stackTasks, stopTasks, verifyTasks, type MutableContext } from './lib/stack-tasks.ts';
+import { chooseRenderer, runTasks, type TaskNode } from './lib/tasks.ts';
+import { fileDiff, renderAll } from './lib/config-files.ts';
+import { daemonStatus } from './lib/daemon.ts';
+import { summary, writeOutputs } from './lib/outputs.ts';
+import { removeCommands } from './lib/packages.ts';
+import { PLUGINS } from './plugins/index.ts';
+import { imageName } from './plugins/image/index.ts';
+
+const COMMANDS = ['stack', 'unstack', 'clean', 'plan', 'verify', 'status'] as const;
+type Command = (typeof COMMANDS)[number];
+
+const HELP = `Usage: ./stack.ts [command] [options]
+
+Commands:
+  stack      install, configure, start and verify the cloud (default)
+  unstack    stop every service stack.ts started; data is kept
+  clean      remove databases, configs, data, logs and state stack.ts made (packages too with --purge)
+  plan       print the tasks per host and the config file changes as diffs; changes nothing
+  verify     re-check the whole pipeline of a stacked cloud
+  status     show each service on each host
+
+Options:
+  --config FILE   localrc or local.conf to read (default: ./local.conf, else ./localrc, else defaults)
+  --verbose       one plain line per step instead of the live tree
+  --debug         also print every command run on every host (passwords masked)
+  --yes           never ask: generate passwords that are not set
+  --purge         with clean: remove the packages too
+  --help, --version
+
+Exit codes: 0 ok, 1 a task failed, 2 bad input (command line, config, unreachable host).
+Every setting, its default and what it does: localrc.example.`;
+
+class UsageError extends Error {}
+
+function parseCli(argv: string[]) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      verbose: { type: 'boolean', short: 'v' },
+      debug: { type: 'boolean' },
+      yes: { type: 'boolean', short: 'y' },
+      purge: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean' },
+    },
+  });
+  if (positionals.length > 1) throw new UsageError(`One command at a time; got: ${positionals.join(' ')}`);
+  const command = (positionals[0] ?? 'stack') as Command;
+  if (!COMMANDS.includes(command)) throw new UsageError(`Unknown command "${command}". Commands: ${COMMANDS.join(', ')}.`);
+  return { command, ...values };
+}
+
+/** --config, else local.conf, else localrc in the current directory, else the documented defaults. */
+function configFile(given: string | undefined): { file: string; defaults: boolean } {
+  if (given) return { file: resolve(given), defaults: false };
+  for (const name of ['local.conf', 'localrc']) if (existsSync(name)) return { file: resolve(name), defaults: false };
+  return { file: join(REPO_ROOT, 'localrc.example'), defaults: true };
+}
+
+interface Session {
+  config: Config;
+  host: Host;
+  facts: HostFacts;
+  log: RunLogger;
+  ctx: MutableContext;
+}
+
+async function open(opts: ReturnType<typeof parseCli>, readOnly: boolean): Promise<Session> {
+  const { file, defaults } = configFile(opts.config);
+  let host: Host | undefined;
+  let facts: HostFacts | undefined;
+  // The terminal logger exists before the config: a config error must be shown, and holds no secret.
+  const early = createLogger({ debug: !!opts.debug });
+  const interactive = !!process.stdin.isTTY && !opts.yes && !process.env.CI;
+  const { config, warnings } = await loadConfig(file, {
+    interactive,
+    prompt: ttyPrompt,
+    readOnly,
+    detect: async ({ TARGET_HOST, SSH_KEY }) => {
+      host = openHost(TARGET_HOST, { sshKey: SSH_KEY || undefined, connectTimeoutS: 15, log: early, commandTimeoutMs: 900_000 });
+      facts = await host.facts();
+      return { HOST_IP: await detectHostIp(host), CIRROS_ARCH: facts.arch };
+    },
+  });
+  if (defaults) early.info(`No local.conf or localrc here: using the defaults (every setting is in ${file}).`);
+  for (const w of warnings) early.warn(`${w.origin}: ${w.message}`);
+  await early.close();
+  const logFile = readOnly ? undefined : join(config.settings.RUN_LOG_DIR, `${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
+  const log = createLogger({ file: logFile, debug: !!opts.debug, verbose: !!opts.verbose });
+  for (const name of SECRET_NAMES) log.addSecret(config.settings[name]);
+  // Commands from here on go to the run's log: reopen the host with it.
+  await host!.close();
+  host = openHost(config.settings.TARGET_HOST, {
+    sshKey: config.settings.SSH_KEY || undefined,
+    connectTimeoutS: config.settings.SSH_CONNECT_TIMEOUT,
+    log,
+    commandTimeoutMs: config.settings.COMMAND_TIMEOUT * 1000,
+  });
+  const release = await detectRelease(host, facts!);
+  const ctx = makeContext({ config, host, facts: facts!, log, release, dryRun: readOnly });
+  return { config, host, facts: facts!, log, ctx };
+}
+
+const outputsDir = (config: Config) => join(dirname(config.file), '.stack');
+
+async function run(s: Session, tasks: TaskNode[], opts: ReturnType<typeof parseCli>) {
+  const renderer = chooseRenderer({ tty: !!process.stdout.isTTY, ci: !!process.env.CI, verbose: !!opts.verbose });
+  return runTasks(tasks, { renderer, log: s.log, defaultTimeoutMs: s.config.settings.COMMAND_TIMEOUT * 1000 });
+}
+
+async function commandPlan(s: Session): Promise<number> {
+  const plugins = orderPlugins(s.config, PLUGINS);
+  const out: string[] = [`Plan for ${s.host.name} (${s.facts.id} ${s.facts.version}, ${s.facts.init}, OpenStack ${s.ctx.release.name}):`, ''];
+  const walk = (nodes: TaskNode[], depth: number) => {
+    for (const n of nodes) {
+      out.push(`${'  '.repeat(depth)}${n.children ? '' : '- '}${n.title}`);
+      if (n.children) walk(n.children, depth + 1);
+    }
+  };
+  walk(stackTasks(s.ctx, plugins), 0);
+  out.push('', 'Config file changes:');
+  const files = [...(await renderAll(s.ctx, plugins)).values()].flat();
+  let changed = 0;
+  for (const f of files) {
+    const d = fileDiff(f.path, await s.host.readFileIfExists(f.path), f.content, (t) => s.log.mask(t));
+    if (d) {
+      changed++;
+      out.push(d);
+    }
+  }
+  if (!changed) out.push('  (none: every file already has these values)');
+  process.stdout.write(s.log.mask(out.join('\n')) + '\n');
+  return 0;
+}
+
+async function commandStatus(s: Session): Promise<number> {
+  const rows: string[] = [];
+  for (const p of orderPlugins(s.config, PLUGINS)) {
+    for (const d of p.daemons?.(s.ctx) ?? []) {
+      const st = await daemonStatus(s.host, s.facts, d, s.config.settings.STACK_STATE_DIR);
+      rows.push(`${s.host.name.padEnd(14)} ${p.name.padEnd(13)} ${d.name.padEnd(16)} ${st.running ? `running (pid ${st.pid ?? '?'})` : 'stopped'}`);
+    }
+  }
+  process.stdout.write(rows.join('\n') + '\n');
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let opts: ReturnType<typeof parseCli>;
+  try {
+    opts = parseCli(argv);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${HELP}\n`);
+    return 2;
+  }
+  if (opts.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  if (opts.version) {
+    process.stdout.write(JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version + '\n');
+    return 0;
+  }
+  let s: Session;
+  try {
+    s = await open(opts, opts.command === 'plan' || opts.command === 'status');
+  } catch (err) {
+    process.stderr.write(renderError(err, { mask: (t) => t, debug: !!opts.debug }) + '\n');
+    return 2;
+  }
+  try {
+    const plugins = orderPlugins(s.config, PLUGINS);
+    switch (opts.command) {
+      case 'plan':
+        return await commandPlan(s);
+      case 'status':
+        return await commandStatus(s);
+      case 'verify': {
+        const r = await run(s, [verifyTasks(s.ctx, plugins)], opts);
+        return r.ok ? 0 : 1;
+      }
+      case 'unstack':
+      case 'clean': {
+        const clean = opts.command === 'clean';
+        const r = await run(s, stopTasks(s.ctx, plugins, clean), opts);
+        if (!r.ok) return 1;
+        if (clean) {
+          await s.host.run(`rm -rf ${s.config.settings.STACK_STATE_DIR} ${s.config.settings.LOGDIR} /etc/openstack/clouds.yaml`, { check: false });
+          if (opts.purge) {
+            const pkgs = [...new Set((await Promise.all(plugins.map((p) => p.packages(s.ctx)))).flat())];
+            for (const cmd of removeCommands(s.facts, pkgs, true)) await s.host.run(cmd, { timeoutMs: s.config.settings.COMMAND_TIMEOUT * 1000 });
+          }
+        }
+        s.log.info(clean ? `Cleaned ${s.host.name}.` : `Stopped every service on ${s.host.name}; data is kept. ./stack.ts brings it back.`);
+        return 0;
+      }
+      case 'stack': {
+        const r = await run(s, stackTasks(s.ctx, plugins), opts);
+        if (!r.ok) {
+          s.log.error(`Stack failed${r.failedTask ? ` at ${r.failedTask}` : ''}. Full log: ${s.log.file}`);
+          return 1;
+        }
+        const outputs = await writeOutputs(s.config, outputsDir(s.config), s.host);
+        process.stdout.write(
+          s.log.mask(
+            summary({
+              config: s.config,
+              host: s.host.name,
+              release: s.ctx.release,
+              outputs,
+              images: s.config.settings.IMAGE_URLS.map(imageName),
+              timings: r.timings,
+              totalMs: r.totalMs,
+            }),
+          ) + '\n',
+        );
+        return 0;
+      }
+    }
+  } catch (err) {
+    s.log.error(renderError(err, { mask: (t) => s.log.mask(t), debug: !!opts.debug, logFile: s.log.file }));
+    return 1;
+  } finally {
+    await s.host.close().catch(() => undefined);
+    await s.log.close();
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
