@@ -1,0 +1,108 @@
+// Readiness: a service is up when it answers HTTP, not when its port is open (uwsgi binds the
+// socket seconds before the app can serve, and a proxy in front answers 502/503 meanwhile).
+
+import http from 'node:http';
+import https from 'node:https';
+import { StackError } from './plugin.ts';
+
+export interface WaitForHttpOptions {
+  /** Shown in the error: "glance-api did not answer ...". Default: the URL's host:port. */
+  readonly name?: string;
+  readonly timeoutMs: number;
+  /** Which statuses mean "up". Default: any status below 500 (see defaultOkStatus). */
+  readonly okStatus?: (status: number) => boolean;
+  /** Pause between attempts. Default 250 ms. */
+  readonly intervalMs?: number;
+  readonly signal?: AbortSignal;
+  /** Called once on timeout; returns the service log's last lines, shown with the error. */
+  readonly onTimeout?: () => Promise<string>;
+  /** What onTimeout's lines are the tail of, for the error. Default "log". */
+  readonly logFile?: string;
+}
+
+/**
+ * An API that answers 401 or 404 is up. No 5xx is: 502/503/504 come from something in front of a
+ * service that is not there yet, and uwsgi answers 500 while (or because) the app failed to load;
+ * the last status is named in the timeout error, so a 500 that never goes away is still explained.
+ */
+export const defaultOkStatus = (status: number): boolean => status > 0 && status < 500;
+
+/** Longest single attempt: a service that accepted the connection but hangs is retried, not waited on forever. */
+const ATTEMPT_TIMEOUT_MS = 5000;
+
+/** One GET: resolves with the status, or with a short reason why there was none. */
+function probe(url: URL, timeoutMs: number): Promise<{ status: number } | { error: string }> {
+  return new Promise((resolve) => {
+    const lib = url.protocol === 'https:' ? https : http;
+    // agent: false - a fresh connection each time, no keep-alive socket to a half-started server.
+    const req = lib.get(url, { agent: false, timeout: timeoutMs, headers: { Accept: 'application/json' } }, (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0 });
+      req.destroy();
+    });
+    req.on('timeout', () => {
+      req.destroy(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      resolve({ error: err.code === 'ECONNREFUSED' ? 'connection refused' : err.code ?? err.message });
+    });
+  });
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError(signal));
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(abortError(signal!));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+const abortError = (signal: AbortSignal): Error =>
+  signal.reason instanceof Error ? signal.reason : new Error('waiting for the service was aborted');
+
+/** Polls url until it answers with an ok status; resolves with that status. */
+export async function waitForHttp(url: string, opts: WaitForHttpOptions): Promise<number> {
+  const target = new URL(url);
+  const ok = opts.okStatus ?? defaultOkStatus;
+  const interval = opts.intervalMs ?? 250;
+  const started = Date.now();
+  const deadline = started + opts.timeoutMs;
+  let last = 'no attempt';
+  for (;;) {
+    if (opts.signal?.aborted) throw abortError(opts.signal);
+    const remaining = deadline - Date.now();
+    const r = await probe(target, Math.max(100, Math.min(ATTEMPT_TIMEOUT_MS, remaining)));
+    if ('status' in r) {
+      if (ok(r.status)) return r.status;
+      last = `HTTP ${r.status}`;
+    } else {
+      last = r.error;
+    }
+    if (Date.now() + interval >= deadline) break;
+    await sleep(interval, opts.signal);
+  }
+  const name = opts.name ?? target.host;
+  const secs = Math.round(opts.timeoutMs / 1000);
+  let lines = '';
+  if (opts.onTimeout) {
+    try {
+      lines = await opts.onTimeout();
+    } catch (err) {
+      lines = `(could not read the log: ${(err as Error).message})`;
+    }
+  }
+  throw new StackError(
+    `${name} did not answer at ${url} within ${secs} s (last attempt: ${last})`,
+    last === 'connection refused'
+      ? `Nothing listens there: the service exited or binds another address or port. Its log${opts.logFile ? ` (${opts.logFile})` : ''} says which.`
+      : `It accepts connections but does not answer as a working API: its log${opts.logFile ? ` (${opts.logFile})` : ''} says why.`,
+    lines.trim() !== '' ? { file: opts.logFile ?? 'log', lines } : undefined,
+  );
+}
