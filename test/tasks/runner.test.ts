@@ -1,0 +1,170 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CommandError } from '../../lib/host/types.ts';
+import { createLogger } from '../../lib/log.ts';
+import { chooseRenderer, runTasks, type TaskNode } from '../../lib/tasks.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'stackts-tasks-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const noTimes = (lines: string[]) => lines.map((l) => l.replace(/\(\d+\.\d s\)/, '(T)'));
+
+function capture(file?: string) {
+  const out: string[] = [];
+  const log = createLogger({ file, debug: false, out: (l) => out.push(l) });
+  return { out, log };
+}
+
+describe('runTasks (plain renderer)', () => {
+  it('prints one line per task start and end, host and service from the tree', async () => {
+    const { out, log } = capture();
+    const tree: TaskNode[] = [
+      {
+        id: 'h1', title: 'h1', host: 'h1',
+        children: [
+          { id: 'h1/glance', title: 'glance', service: 'glance', children: [
+            { id: 'h1/glance/install', title: 'install', phase: 'install', run: async (t) => t.output('3 packages') },
+            { id: 'h1/glance/init', title: 'init', phase: 'init', run: async () => sleep(20) },
+          ] },
+          { id: 'h1/nova', title: 'nova', service: 'nova', children: [
+            { id: 'h1/nova/install', title: 'install', phase: 'install', skip: () => 'nova is disabled', run: async () => { throw new Error('must not run'); } },
+          ] },
+        ],
+      },
+    ];
+    const s = await runTasks(tree, { renderer: 'plain', log, defaultTimeoutMs: 5000 });
+    expect(s.ok).toBe(true);
+    expect(noTimes(out)).toEqual([
+      '[h1] glance: install ...',
+      '[h1] glance: install | 3 packages',
+      '[h1] glance: install ... done (T)',
+      '[h1] glance: init ...',
+      '[h1] glance: init ... done (T)',
+      '[h1] nova: install ... skipped (nova is disabled)',
+    ]);
+    expect(s.timings.map((t) => [t.id, t.host, t.service, t.phase, t.status])).toEqual([
+      ['h1/glance/install', 'h1', 'glance', 'install', 'done'],
+      ['h1/glance/init', 'h1', 'glance', 'init', 'done'],
+      ['h1/nova/install', 'h1', 'nova', 'install', 'skipped'],
+    ]);
+    expect(s.timings[1]!.ms).toBeGreaterThanOrEqual(15);
+  });
+
+  it('runs concurrent children in parallel', async () => {
+    const { log } = capture();
+    const spans: Record<string, [number, number]> = {};
+    const hostTask = (h: string): TaskNode => ({
+      id: h, title: h, host: h,
+      children: [{ id: `${h}/x/install`, title: 'install', service: 'x', phase: 'install', run: async () => {
+        const start = Date.now();
+        await sleep(300);
+        spans[h] = [start, Date.now()];
+      } }],
+    });
+    const t0 = Date.now();
+    const s = await runTasks([{ id: 'all', title: 'hosts', concurrent: true, children: [hostTask('h1'), hostTask('h2'), hostTask('h3')] }], { renderer: 'plain', log, defaultTimeoutMs: 5000 });
+    const wall = Date.now() - t0;
+    expect(s.ok).toBe(true);
+    const [a, b, c] = [spans.h1!, spans.h2!, spans.h3!];
+    // Each started before the others ended.
+    expect(Math.max(a[0], b[0], c[0])).toBeLessThan(Math.min(a[1], b[1], c[1]));
+    expect(wall).toBeLessThan(800);
+  });
+
+  it('fails a task that never resolves on its timeout, names it, aborts its signal, runs nothing after', async () => {
+    const { out, log } = capture();
+    let signal: AbortSignal | undefined;
+    let laterRan = false;
+    const s = await runTasks(
+      [
+        { id: 'h1/mariadb/start', title: 'start mariadb', host: 'h1', service: 'mariadb', timeoutMs: 150, run: (t) => { signal = t.signal; return new Promise<void>(() => {}); } },
+        { id: 'h1/keystone/init', title: 'init', host: 'h1', service: 'keystone', run: async () => { laterRan = true; } },
+      ],
+      { renderer: 'plain', log, defaultTimeoutMs: 60_000 },
+    );
+    expect(s.ok).toBe(false);
+    expect(s.failedTask).toBe('h1/mariadb/start');
+    expect(String((s.error as Error).message)).toBe('timed out after 0.15 s: start mariadb');
+    expect(signal?.aborted).toBe(true);
+    expect(laterRan).toBe(false);
+    expect(out.join('\n')).toContain('timed out after 0.15 s: start mariadb');
+    expect(out.join('\n')).not.toContain('keystone');
+    expect(s.totalMs).toBeLessThan(2000);
+    expect(s.timings).toEqual([expect.objectContaining({ id: 'h1/mariadb/start', status: 'failed' })]);
+  });
+
+  it('uses the default timeout when a task sets none', async () => {
+    const { log } = capture();
+    const s = await runTasks([{ id: 'x', title: 'hang', run: () => new Promise<void>(() => {}) }], { renderer: 'plain', log, defaultTimeoutMs: 100 });
+    expect(s.ok).toBe(false);
+    expect((s.error as Error).message).toBe('timed out after 0.1 s: hang');
+  });
+
+  it('a CommandError failure shows command, exit code, stderr tail and the log path, and stops later tasks', async () => {
+    const file = join(dir, 'fail.log');
+    const { out, log } = capture(file);
+    const ran: string[] = [];
+    const stderr = Array.from({ length: 25 }, (_, i) => `nova-api line ${i + 1}`).join('\n');
+    const s = await runTasks(
+      [
+        { id: 'h1', title: 'h1', host: 'h1', children: [
+          { id: 'h1/nova', title: 'nova', service: 'nova', children: [
+            { id: 'h1/nova/start', title: 'start', phase: 'start', run: async () => {
+              ran.push('start');
+              throw new CommandError('h1', { command: 'systemctl start nova-api', exitCode: 5, stdout: '', stderr, durationMs: 40 }, false);
+            } },
+            { id: 'h1/nova/register', title: 'register', phase: 'register', run: async () => { ran.push('register'); } },
+          ] },
+          { id: 'h1/placement', title: 'placement', service: 'placement', children: [
+            { id: 'h1/placement/start', title: 'start', run: async () => { ran.push('placement'); } },
+          ] },
+        ] },
+      ],
+      { renderer: 'plain', log, defaultTimeoutMs: 5000 },
+    );
+    await log.close();
+    expect(s.ok).toBe(false);
+    expect(s.failedTask).toBe('h1/nova/start');
+    expect(ran).toEqual(['start']);
+    const text = out.join('\n');
+    expect(text).toContain('[h1] nova: start ... failed');
+    expect(text).toContain('Command failed on h1 (exit 5): systemctl start nova-api');
+    expect(text).toContain('nova-api line 25');
+    expect(text).toContain('nova-api line 6');
+    expect(text).not.toContain('nova-api line 5\n');
+    expect(text).toContain(`Full log: ${file}`);
+    expect(s.message).toContain('Command failed on h1 (exit 5)');
+    // The terminal's failure report also lands in the log file.
+    expect(readFileSync(file, 'utf8')).toContain('Command failed on h1 (exit 5): systemctl start nova-api');
+  });
+
+  it('a failing host aborts its concurrent siblings and the run still returns promptly', async () => {
+    const { out, log } = capture();
+    let siblingSignal: AbortSignal | undefined;
+    const s = await runTasks(
+      [{ id: 'hosts', title: 'hosts', concurrent: true, children: [
+        { id: 'h1/a', title: 'a', host: 'h1', run: async () => { await sleep(50); throw new Error('disk full on h1'); } },
+        { id: 'h2/a', title: 'a', host: 'h2', run: (t) => { siblingSignal = t.signal; return new Promise<void>(() => {}); } },
+      ] }],
+      { renderer: 'plain', log, defaultTimeoutMs: 60_000 },
+    );
+    expect(s.ok).toBe(false);
+    expect(s.failedTask).toBe('h1/a');
+    expect((s.error as Error).message).toBe('disk full on h1');
+    expect(siblingSignal?.aborted).toBe(true);
+    expect(s.totalMs).toBeLessThan(2000);
+    expect(noTimes(out)).toContain('[h2] a ... stopped (T)');
+  });
+});
+
+describe('chooseRenderer', () => {
+  it('draws the tree only on an interactive terminal', () => {
+    expect(chooseRenderer({ tty: true, ci: false, verbose: false })).toBe('tty');
+    expect(chooseRenderer({ tty: false, ci: false, verbose: false })).toBe('plain');
+    expect(chooseRenderer({ tty: true, ci: true, verbose: false })).toBe('plain');
+    expect(chooseRenderer({ tty: true, ci: false, verbose: true })).toBe('plain');
+  });
+});
