@@ -1,0 +1,136 @@
+// The shared, read-only Debian root filesystem every test host overlays. Built once with
+// debootstrap, cached as a directory named by a hash of its recipe, so changing the recipe
+// (or bumping RECIPE_VERSION) builds a new one next to the old.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, rmSync, renameSync, writeFileSync, unlinkSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { lockFile } from './lock.ts';
+import { cacheDir, locksDir } from './paths.ts';
+import { machineAptEntries, mainMirror, renderSources, suiteEntries } from './apt-sources.ts';
+import { runLogged, seconds } from './proc.ts';
+import { ensureMachinePackages } from './machine-packages.ts';
+
+const RECIPE_VERSION = 'stack-ts-test-base-3';
+export const SUITE = 'bookworm';
+export const DEFAULT_PROXY = 'http://10.99.0.1:3142';
+const PACKAGES = ['openssh-server', 'iproute2', 'iputils-ping', 'procps', 'ca-certificates', 'tini', 'curl', 'python3'];
+
+/** apt settings inside a host; the proxy is the only way out of a host's network namespace. */
+export function aptConf(proxyUrl: string): string {
+  return [
+    `Acquire::http::Proxy "${proxyUrl}";`,
+    // The mirror may be a dated snapshot whose Release files are past their Valid-Until.
+    'Acquire::Check-Valid-Until "false";',
+    'Acquire::Languages "none";',
+    '',
+  ].join('\n');
+}
+export const APT_CONF_PATH = 'etc/apt/apt.conf.d/90stack-test-proxy';
+
+// Each host gets its own ed25519 host key at start (fast to make); only that key is served.
+const SSHD_CONF = ['HostKey /etc/ssh/ssh_host_ed25519_key', 'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'UseDNS no', ''].join('\n');
+// Throwaway hosts: skip fsync in dpkg, it halves package install time.
+const DPKG_CONF = 'force-unsafe-io\n';
+
+export interface BaseRecipe {
+  readonly version: string;
+  readonly suite: string;
+  readonly mirror: string;
+  readonly packages: readonly string[];
+  readonly sources: string;
+  readonly files: Readonly<Record<string, string>>;
+}
+
+export function baseRecipe(): BaseRecipe {
+  const entries = suiteEntries(machineAptEntries(), SUITE);
+  const mirror = (process.env.STACK_TEST_MIRROR ?? mainMirror(entries, SUITE)).replace(/\/+$/, '');
+  const sources = process.env.STACK_TEST_MIRROR
+    ? renderSources([{ uri: mirror, suites: [SUITE, `${SUITE}-updates`], components: ['main'] }])
+    : renderSources(entries);
+  return {
+    version: RECIPE_VERSION,
+    suite: SUITE,
+    mirror,
+    packages: PACKAGES,
+    sources,
+    files: {
+      [APT_CONF_PATH]: aptConf(DEFAULT_PROXY),
+      'etc/ssh/sshd_config.d/stack-test.conf': SSHD_CONF,
+      'etc/dpkg/dpkg.cfg.d/stack-test-unsafe-io': DPKG_CONF,
+      'etc/apt/sources.list.d/debian.sources': sources,
+    },
+  };
+}
+
+export function recipeHash(r: BaseRecipe): string {
+  return createHash('sha256').update(JSON.stringify(r)).digest('hex').slice(0, 16);
+}
+
+let inProcess: Promise<string> | null = null;
+
+/**
+ * Path of the cached base root filesystem (a directory), building it first if needed.
+ * Safe to call from several test files at once: one builds, the others wait for it.
+ */
+export function ensureBaseRootfs(log: (line: string) => void = () => {}): Promise<string> {
+  inProcess ??= ensure(log).finally(() => {
+    inProcess = null;
+  });
+  return inProcess;
+}
+
+async function ensure(log: (line: string) => void): Promise<string> {
+  const recipe = baseRecipe();
+  const dir = join(cacheDir(), `base-${recipeHash(recipe)}`);
+  if (existsSync(join(dir, 'etc/os-release'))) return dir;
+
+  mkdirSync(locksDir(), { recursive: true });
+  const lock = await lockFile(join(locksDir(), 'base.lock'), 20 * 60_000);
+  try {
+    if (existsSync(join(dir, 'etc/os-release'))) return dir; // another run built it while we waited
+    await ensureMachinePackages(['debootstrap'], log);
+    // Whatever half-built trees exist are from builds that died: we hold the lock.
+    for (const f of readdirSync(cacheDir())) if (/^base-.*\.tmp$/.test(f)) rmSync(join(cacheDir(), f), { recursive: true, force: true });
+
+    const tmp = `${dir}.tmp`;
+    const logFile = `${dir}.build.log`;
+    writeFileSync(logFile, '');
+    log(`base rootfs: building ${dir} with debootstrap from ${recipe.mirror} (first time only, ~40-90 s; log ${logFile})`);
+    const t0 = Date.now();
+    const debs = join(cacheDir(), 'debootstrap-debs');
+    mkdirSync(debs, { recursive: true });
+    await runLogged(
+      'debootstrap',
+      ['--variant=minbase', `--include=${recipe.packages.join(',')}`, `--cache-dir=${debs}`, recipe.suite, tmp, recipe.mirror],
+      logFile,
+    );
+    finishBase(tmp, recipe);
+    rmSync(dir, { recursive: true, force: true }); // a broken leftover (no os-release) would block the rename
+    renameSync(tmp, dir);
+    log(`base rootfs: built in ${seconds(Date.now() - t0)}`);
+    unlinkSync(logFile);
+    return dir;
+  } finally {
+    lock.release();
+  }
+}
+
+/** Make the debootstrapped tree generic: no host identity, apt through the proxy. */
+function finishBase(root: string, recipe: BaseRecipe): void {
+  for (const f of readdirSync(join(root, 'etc/ssh'))) if (f.startsWith('ssh_host_')) unlinkSync(join(root, 'etc/ssh', f));
+  writeFileSync(join(root, 'etc/machine-id'), '');
+  rmSync(join(root, 'etc/apt/sources.list'), { force: true });
+  for (const [path, text] of Object.entries(recipe.files)) {
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  // Package lists go stale; each host's apt-get update fetches fresh ones through the proxy.
+  for (const sub of ['var/lib/apt/lists', 'var/cache/apt/archives']) {
+    for (const f of readdirSync(join(root, sub))) {
+      if (f !== 'partial' && f !== 'lock') rmSync(join(root, sub, f), { recursive: true, force: true });
+    }
+  }
+  if (!existsSync(join(root, 'usr/bin/tini'))) throw new Error(`base rootfs ${root}: /usr/bin/tini missing after debootstrap`);
+  // Sanity: the recipe's sources landed.
+  readFileSync(join(root, 'etc/apt/sources.list.d/debian.sources'), 'utf8');
+}

@@ -1,0 +1,24 @@
+// Debian packages this machine needs to run the harness, installed on first use.
+import { run } from './proc.ts';
+
+const COMMAND_OF: Record<string, string> = {
+  debootstrap: 'debootstrap',
+  'apt-cacher-ng': 'apt-cacher-ng',
+  iproute2: 'ip',
+  'openssh-client': 'ssh',
+  'util-linux': 'flock',
+};
+
+const hasCommand = (cmd: string) => run('sh', ['-c', `command -v ${cmd} || test -x /usr/sbin/${cmd}`], { allowFail: true }).status === 0;
+
+export async function ensureMachinePackages(packages: readonly string[], log: (line: string) => void): Promise<void> {
+  const missing = packages.filter((p) => !hasCommand(COMMAND_OF[p] ?? p));
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error(`the test-host harness needs these Debian packages: ${missing.join(' ')} - install them as root: apt-get install -y ${missing.join(' ')}`);
+  }
+  log(`installing on this machine: ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  run('apt-get', ['update', '-q'], { env });
+  run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { env });
+}
