@@ -160,7 +160,7 @@ async function download(url: string, part: string, opts: FetchOptions): Promise<
       if (failures > retries) {
         throw new StackError(
           `Downloading ${url} failed after ${retries + 1} attempts: ${e.message}`,
-          `The partial file ${part} is kept; running again resumes it. ${HINT_URLS}`,
+          (have > 0 ? `The partial file ${part} (${have} bytes) is kept; running again resumes it. ` : '') + HINT_URLS,
         );
       }
       await new Promise((r) => setTimeout(r, Math.min(backoff * 2 ** Math.max(0, failures - 1), 30_000)));
@@ -188,7 +188,8 @@ async function attempt(url: string, part: string, opts: FetchOptions, count: (n:
         throw new Transient(e.message);
       }
       const msg = e instanceof Error ? e.message : String(e);
-      throw new StackError(`Cannot download the image ${url}: ${msg}`, HINT_URLS);
+      const via = target === url ? '' : ` (redirected from ${url})`;
+      throw new StackError(`Cannot download the image${via}: ${msg}`, HINT_URLS);
     }
     if (!REDIRECTS.includes(res.status)) break;
     res.stream.resume();
