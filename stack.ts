@@ -85,19 +85,18 @@ interface Session {
 
 async function open(opts: ReturnType<typeof parseCli>, readOnly: boolean): Promise<Session> {
   const { file, defaults } = configFile(opts.config);
-  let host: Host | undefined;
-  let facts: HostFacts | undefined;
+  let probe: { host: Host; facts: HostFacts } | undefined;
   // The terminal logger exists before the config: a config error must be shown, and holds no secret.
   const early = createLogger({ debug: !!opts.debug });
   const interactive = !!process.stdin.isTTY && !opts.yes && !process.env.CI;
   const { config, warnings } = await loadConfig(file, {
     interactive,
-    prompt: ttyPrompt,
+    prompt: ttyPrompt(),
     readOnly,
     detect: async ({ TARGET_HOST, SSH_KEY }) => {
-      host = openHost(TARGET_HOST, { sshKey: SSH_KEY || undefined, connectTimeoutS: 15, log: early, commandTimeoutMs: 900_000 });
-      facts = await host.facts();
-      return { HOST_IP: await detectHostIp(host), CIRROS_ARCH: facts.arch };
+      const host = openHost(TARGET_HOST, { sshKey: SSH_KEY || undefined, connectTimeoutS: 15, log: early, commandTimeoutMs: 900_000 });
+      probe = { host, facts: await host.facts() };
+      return { HOST_IP: await detectHostIp(host), CIRROS_ARCH: probe.facts.arch };
     },
   });
   if (defaults) early.info(`No local.conf or localrc here: using the defaults (every setting is in ${file}).`);
@@ -105,18 +104,20 @@ async function open(opts: ReturnType<typeof parseCli>, readOnly: boolean): Promi
   await early.close();
   const logFile = readOnly ? undefined : join(config.settings.RUN_LOG_DIR, `${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
   const log = createLogger({ file: logFile, debug: !!opts.debug, verbose: !!opts.verbose });
-  for (const name of SECRET_NAMES) log.addSecret(config.settings[name]);
+  for (const name of SECRET_NAMES) log.addSecret(String(config.settings[name]));
+  if (!probe) throw new Error('config loaded without probing the target host');
+  const facts = probe.facts;
   // Commands from here on go to the run's log: reopen the host with it.
-  await host!.close();
-  host = openHost(config.settings.TARGET_HOST, {
+  await probe.host.close();
+  const host = openHost(config.settings.TARGET_HOST, {
     sshKey: config.settings.SSH_KEY || undefined,
     connectTimeoutS: config.settings.SSH_CONNECT_TIMEOUT,
     log,
     commandTimeoutMs: config.settings.COMMAND_TIMEOUT * 1000,
   });
-  const release = await detectRelease(host, facts!);
-  const ctx = makeContext({ config, host, facts: facts!, log, release, dryRun: readOnly });
-  return { config, host, facts: facts!, log, ctx };
+  const release = await detectRelease(host, facts);
+  const ctx = makeContext({ config, host, facts, log, release, dryRun: readOnly });
+  return { config, host, facts, log, ctx };
 }
 
 const outputsDir = (config: Config) => join(dirname(config.file), '.stack');
@@ -183,7 +184,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     s = await open(opts, opts.command === 'plan' || opts.command === 'status');
   } catch (err) {
-    process.stderr.write(renderError(err, { mask: (t) => t, debug: !!opts.debug }) + '\n');
+    process.stderr.write(renderError(err, undefined, (t) => t, { debug: !!opts.debug }) + '\n');
     return 2;
   }
   try {
@@ -236,7 +237,7 @@ async function main(argv: string[]): Promise<number> {
       }
     }
   } catch (err) {
-    s.log.error(renderError(err, { mask: (t) => s.log.mask(t), debug: !!opts.debug, logFile: s.log.file }));
+    s.log.error(renderError(err, s.log.file, (t) => s.log.mask(t), { debug: !!opts.debug }));
     return 1;
   } finally {
     await s.host.close().catch(() => undefined);

@@ -15,12 +15,12 @@ export interface SettingSpec {
   readonly group: string;
 }
 
-const s = (type: SettingType, def: string, group: string, doc: string, extra: Partial<SettingSpec> = {}): SettingSpec => ({
+const s = <T extends SettingType>(type: T, def: string, group: string, doc: string, extra: Partial<SettingSpec> = {}): SettingSpec & { readonly type: T } => ({
+  ...extra,
   type,
   default: def,
   doc,
   group,
-  ...extra,
 });
 
 export const SCHEMA = {

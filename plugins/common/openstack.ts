@@ -199,4 +199,6 @@ export async function registerService(
   for (const iface of ['public', 'internal', 'admin'] as const) {
     await ensureEndpoint(s, { serviceId, interface: iface, url: svc.url, regionId: ctx.config.settings.REGION_NAME });
   }
+  // A token's catalog is fixed when it is issued: the next caller needs one that lists this service.
+  ctx.shared.delete('keystone.admin');
 }

@@ -98,8 +98,8 @@ const plugin: ServicePlugin = {
   async register(ctx) {
     const s = await adminSession(ctx);
     const demo = ctx.config.settings.DEMO_PROJECT;
-    await ensureProject(s, { name: 'service', description: 'Service users of the cloud' });
-    const demoProject = await ensureProject(s, { name: demo, description: 'Demo project made by stack.ts' });
+    await ensureProject(s, 'service', 'default', 'Service users of the cloud');
+    const demoProject = await ensureProject(s, demo, 'default', 'Demo project made by stack.ts');
     const member = await ensureRole(s, 'member');
     await ensureRole(s, 'reader');
     const demoUser = await ensureUser(s, { name: demo, password: ctx.config.settings.ADMIN_PASSWORD, projectId: demoProject });
