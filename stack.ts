@@ -123,7 +123,7 @@ async function open(opts: ReturnType<typeof parseCli>, readOnly: boolean): Promi
 const outputsDir = (config: Config) => join(dirname(config.file), '.stack');
 
 async function run(s: Session, tasks: TaskNode[], opts: ReturnType<typeof parseCli>) {
-  const renderer = chooseRenderer({ tty: !!process.stdout.isTTY, ci: !!process.env.CI, verbose: !!opts.verbose });
+  const renderer = chooseRenderer({ tty: !!process.stdout.isTTY, ci: !!process.env.CI, verbose: !!opts.verbose || !!opts.debug });
   return runTasks(tasks, { renderer, log: s.log, defaultTimeoutMs: s.config.settings.COMMAND_TIMEOUT * 1000 });
 }
 
