@@ -109,6 +109,7 @@ async function ensure(log: (line: string) => void): Promise<string> {
     renameSync(tmp, dir);
     log(`base rootfs: built in ${seconds(Date.now() - t0)}`);
     unlinkSync(logFile);
+    pruneOldBases(dir, log);
     return dir;
   } finally {
     lock.release();
@@ -133,4 +134,15 @@ function finishBase(root: string, recipe: BaseRecipe): void {
   if (!existsSync(join(root, 'usr/bin/tini'))) throw new Error(`base rootfs ${root}: /usr/bin/tini missing after debootstrap`);
   // Sanity: the recipe's sources landed.
   readFileSync(join(root, 'etc/apt/sources.list.d/debian.sources'), 'utf8');
+}
+
+/** Remove bases of older recipes that no overlay on this machine uses any more (~200 MB each). */
+function pruneOldBases(keep: string, log: (line: string) => void): void {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
+  for (const f of readdirSync(cacheDir())) {
+    const path = join(cacheDir(), f);
+    if (!/^base-[0-9a-f]+$/.test(f) || path === keep || mounts.includes(path)) continue;
+    rmSync(path, { recursive: true, force: true });
+    log(`base rootfs: removed ${path} (older recipe)`);
+  }
 }

@@ -43,7 +43,10 @@ describe('test hosts (2 hosts in network namespaces)', () => {
     expect(out).not.toMatch(/^(W|E):/m);
     expect(await on(0, 'apt-cache policy openssh-server')).toMatch(/Candidate: \S+/);
     expect(await on(0, 'apt-config dump Acquire::http::Proxy')).toContain(th.proxyUrl);
-  }, 120_000);
+    // A real install (download through the proxy, dpkg with maintainer scripts), then use it.
+    await on(0, 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends netcat-openbsd');
+    await on(0, `nc -z -w 3 h2 22`);
+  }, 180_000);
 
   it('isolates the file systems of the hosts from each other and from this machine', async () => {
     const name = `/root/isolation-${randomBytes(6).toString('hex')}`;
@@ -58,6 +61,9 @@ describe('test hosts (2 hosts in network namespaces)', () => {
     expect(await on(1, 'ps -o comm= -p 1')).toBe('tini');
     // The harness's own processes on this machine are invisible inside the host.
     expect(Number(await on(0, 'ls /proc | grep -c "^[0-9]"'))).toBeLessThan(20);
+    // sshd is not tini's child: restarting it (as an installer might) keeps the host up.
+    await on(1, 'service ssh restart');
+    expect(await on(1, 'hostname')).toBe('h2');
   });
 
   it('reports how long each start-up step took', () => {
