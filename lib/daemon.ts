@@ -184,6 +184,18 @@ export function startCommands(facts: HostFacts, spec: DaemonSpec, stateDir: stri
         ...runtimeDirLines(spec),
         sh('install', '-d', '-o', user, '-g', group, path.posix.dirname(log)),
         `touch ${quote(log)} && chown ${quote(`${user}:${group}`)} ${quote(log)}`,
+        // Numeric ids: setpriv before util-linux 2.33 (RHEL 7/8) takes no names.
+        `uid=$(id -u ${quote(user)}); gid=$(getent group ${quote(group)} | cut -d: -f3)`,
+        // Checked as the user: a directory above the log (or the workdir) that the user cannot enter
+        // would otherwise kill the daemon before it can write a single line anywhere.
+        `if ! setpriv --reuid="$uid" --regid="$gid" --init-groups /bin/sh -c 'exec >>"$0"' ${quote(log)} 2>/dev/null; then ` +
+          `echo ${quote(`user ${user} cannot write ${log}: check the permissions of the directories above it`)} >&2; exit 1; fi`,
+        ...(spec.workDir
+          ? [
+              `if ! setpriv --reuid="$uid" --regid="$gid" --init-groups /bin/sh -c 'cd "$0"' ${quote(spec.workDir)} 2>/dev/null; then ` +
+                `echo ${quote(`user ${user} cannot enter ${spec.workDir}`)} >&2; exit 1; fi`,
+            ]
+          : []),
       ];
       // The inner shell only redirects and execs, so the pid it was given is the daemon's.
       const innerCmd = quote(innerCommand(spec, log));
@@ -202,8 +214,6 @@ export function startCommands(facts: HostFacts, spec: DaemonSpec, stateDir: stri
         // setsid's child leads a new session (no controlling terminal); it records its own pid, then
         // drops to the user with setpriv, which execs: the pid stays the daemon's.
         lines.push(
-          // Numeric ids: setpriv before util-linux 2.33 (RHEL 7/8) takes no names.
-          `uid=$(id -u ${quote(user)}); gid=$(getent group ${quote(group)} | cut -d: -f3)`,
           `${cd}setsid /bin/sh -c 'echo $$ > "$0"; exec setpriv --reuid="$1" --regid="$2" --init-groups /bin/sh -c "$3"' ` +
             `${quote(pf)} "$uid" "$gid" ${innerCmd} </dev/null >/dev/null 2>&1 &`,
           // Wait (up to 5 s) for the pidfile the background shell writes.
