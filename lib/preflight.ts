@@ -286,6 +286,25 @@ export function parseSs(text: string): Listener[] {
   return out;
 }
 
+const UWSGI = ['uwsgi', 'uwsgi_python3', 'uwsgi-core'];
+
+/** Process names (as ss shows them) of what stack.ts itself runs on the usual ports, for specs without owners. */
+export const DEFAULT_PORT_OWNERS: Readonly<Record<number, readonly string[]>> = {
+  3306: ['mariadbd', 'mysqld'],
+  5672: ['beam.smp'],
+  25672: ['beam.smp'],
+  // Debian's erlang on systemd hosts starts epmd by socket activation: systemd holds the socket too.
+  4369: ['epmd', 'systemd'],
+  11211: ['memcached'],
+  5000: [...UWSGI, 'keystone-wsgi-public'],
+  9292: ['glance-api'],
+  8778: [...UWSGI, 'placement-api'],
+  8774: [...UWSGI, 'nova-api', 'nova-api-wsgi'],
+};
+
+/** ss cuts a process name at its first ')' (it parses /proc/PID/stat naively): "node (vitest 1)" shows as "node (vitest 1". */
+const ownerMatches = (owner: string, ssName: string): boolean => owner === ssName || owner.startsWith(`${ssName})`);
+
 export async function checkPorts(host: Host, ports: readonly PortSpec[]): Promise<Problem[]> {
   if (ports.length === 0) return [];
   const r = await host.run('ss -Hltnp', { check: false, label: 'preflight: listening ports' });
@@ -306,8 +325,10 @@ export async function checkPorts(host: Host, ports: readonly PortSpec[]): Promis
     const holders = listeners.filter((l) => l.port === spec.port);
     if (holders.length === 0) continue;
     const procs = holders.flatMap((h) => h.processes);
-    if (procs.length > 0 && procs.every((p) => spec.owners?.includes(p.name))) continue;
-    const foreign = procs.filter((p) => !spec.owners?.includes(p.name));
+    const owners = spec.owners ?? DEFAULT_PORT_OWNERS[spec.port] ?? [];
+    const ours = (p: { name: string }): boolean => owners.some((o) => ownerMatches(o, p.name));
+    if (procs.length > 0 && procs.every(ours)) continue;
+    const foreign = procs.filter((p) => !ours(p));
     const who =
       foreign.length > 0
         ? `by ${[...new Map(foreign.map((p) => [p.pid, `${p.name} (pid ${p.pid})`])).values()].join(', ')}`
@@ -345,10 +366,10 @@ const LOCK_FILES: Record<HostFacts['family'], readonly string[]> = {
   rhel: ['/var/lib/rpm/.rpm.lock'],
 };
 
-export async function checkPackageLock(host: Host, facts: HostFacts): Promise<Problem[]> {
+export async function checkPackageLock(host: Host, facts: HostFacts, files: readonly string[] = LOCK_FILES[facts.family] ?? []): Promise<Problem[]> {
   // apt and rpm take fcntl locks: flock(1) cannot see them, and fuser is not on a minimal host.
   // /proc/locks names the holder's pid and the locked inode, which is all we need.
-  const files = LOCK_FILES[facts.family] ?? [];
+  if (files.length === 0) return [];
   const script =
     `for f in ${files.map(quote).join(' ')}; do [ -e "$f" ] && echo "lockfile $(stat -c %i "$f") $f"; done; ` +
     'echo ---; cat /proc/locks 2>/dev/null; true';

@@ -1,0 +1,187 @@
+// RabbitMQ: the message bus between nova's services.
+//
+// - It and epmd listen on every interface by default; rabbitmq-env.conf (a shell file sourced by
+//   rabbitmq-env, so edited line by line, not as ini) pins both to RABBIT_HOST.
+//   epmd always adds 127.0.0.1 itself, but the CLI tools find the node through the host's own
+//   name, which Debian often maps to 127.0.1.1: that address joins ERL_EPMD_ADDRESS when the name
+//   resolves to a loopback address, or rabbitmqctl could not reach its own node.
+// - A dedicated user (RABBIT_USERID), never guest; guest is deleted. Passwords go to rabbitmqctl
+//   on stdin only: rabbitmqctl (3.8+) reads the password from stdin when the argument is left out
+//   (add_user, change_password, authenticate_user), and a command line is visible in ps.
+//   rabbitmqctl trims the line it reads, so a password with surrounding whitespace is refused.
+
+import { daemonLogTail, startDaemon, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
+import { readPackageList } from '../../lib/packages.ts';
+import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import { checkPorts, type PortSpec } from '../../lib/preflight.ts';
+import { sh } from '../../lib/shell.ts';
+import { lastLines, pollUntil } from '../mariadb/poll.ts';
+import { deleteShellVar, setShellVar } from './env-file.ts';
+
+export const AMQP_PORT = 5672;
+export const PORTS: readonly PortSpec[] = [
+  { port: AMQP_PORT, service: 'rabbit', owners: ['beam.smp'] },
+  { port: 25672, service: 'rabbit', owners: ['beam.smp'] },
+  { port: 4369, service: 'rabbit', owners: ['epmd'] },
+];
+
+export const ENV_FILE = '/etc/rabbitmq/rabbitmq-env.conf';
+/** Debian's postinst copies this to ENV_FILE; `clean` puts it back. */
+export const PACKAGED_ENV_FILE = '/usr/share/rabbitmq/rabbitmq-env.conf';
+const LOG_DIR = '/var/log/rabbitmq';
+
+const SPEC: DaemonSpec = { name: 'rabbitmq-server', unit: 'rabbitmq-server' };
+
+const setting = (ctx: StackContext, name: 'RABBIT_HOST' | 'RABBIT_USERID' | 'RABBIT_PASSWORD' | 'STACK_STATE_DIR'): string =>
+  String(ctx.config.settings[name]);
+
+const ctl = (...args: string[]): string => sh('rabbitmqctl', '-q', ...args);
+
+/** Why a password cannot go through rabbitmqctl's stdin unchanged, or undefined. */
+export function rabbitPasswordProblem(password: string): string | undefined {
+  if (password === '') return 'it is empty';
+  if (/[\r\n]/.test(password)) return 'it contains a line break (rabbitmqctl reads one line)';
+  if (password.trim() !== password) return 'it starts or ends with whitespace (rabbitmqctl trims what it reads)';
+  return undefined;
+}
+
+/** Loopback addresses the host's own name resolves to (from `getent hosts NAME` output). */
+export function loopbackAddressesOf(getentOutput: string): string[] {
+  return getentOutput
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter((a) => /^127\.\d+\.\d+\.\d+$/.test(a));
+}
+
+/** Pure: the env file with our two settings, from the host's current (or the packaged) text. */
+export function renderEnvFile(current: string, rabbitHost: string, hostnameLoopbacks: readonly string[]): string {
+  const bind = rabbitHost === 'localhost' ? '127.0.0.1' : rabbitHost;
+  const epmd = [...new Set([bind, ...hostnameLoopbacks])].join(',');
+  let text = current;
+  if (!/^# Set by stack\.ts/m.test(text)) {
+    text = `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}# Set by stack.ts: the AMQP listener and epmd only on RABBIT_HOST.\n`;
+  }
+  text = setShellVar(text, 'NODE_IP_ADDRESS', bind);
+  text = setShellVar(text, 'ERL_EPMD_ADDRESS', epmd);
+  return text;
+}
+
+async function logTail(ctx: StackContext): Promise<{ file: string; lines: string }> {
+  const r = await ctx.host.run(`f=$(ls -t ${LOG_DIR}/*.log 2>/dev/null | head -n 1); [ -n "$f" ] && echo "$f" && tail -n 30 "$f"`, {
+    check: false,
+    label: 'tail the rabbitmq log',
+  });
+  const [file, ...lines] = r.stdout.split('\n');
+  if (file && lines.join('').trim()) return { file, lines: ctx.log.mask(lines.join('\n')) };
+  const d = await daemonLogTail(ctx.host, ctx.facts, SPEC, setting(ctx, 'STACK_STATE_DIR'));
+  return { file: d.file, lines: ctx.log.mask(d.lines) };
+}
+
+/** rabbitmqctl with the password on stdin; output masked. */
+async function ctlWithPassword(ctx: StackContext, args: string[], label: string) {
+  const r = await ctx.host.run(ctl(...args), { input: `${setting(ctx, 'RABBIT_PASSWORD')}\n`, check: false, timeoutMs: 60_000, label });
+  return { ...r, stdout: ctx.log.mask(r.stdout), stderr: ctx.log.mask(r.stderr) };
+}
+
+async function ctlOrThrow(ctx: StackContext, args: string[], label: string, accept?: RegExp): Promise<void> {
+  const r = await ctx.host.run(ctl(...args), { check: false, timeoutMs: 60_000, label });
+  if (r.exitCode === 0 || (accept && accept.test(r.stdout + r.stderr))) return;
+  throw new StackError(`${label} failed on ${ctx.host.name}: ${ctx.log.mask(lastLines(r.stderr || r.stdout, 5))}`, 'Is rabbitmq-server running? (rabbitmqctl status)', await logTail(ctx));
+}
+
+const plugin: ServicePlugin = {
+  name: 'rabbitmq',
+  services: ['rabbit'],
+  needs: [],
+
+  packages: (ctx) => readPackageList('rabbitmq', ctx.facts.family),
+
+  async preflight(ctx) {
+    const pw = rabbitPasswordProblem(setting(ctx, 'RABBIT_PASSWORD'));
+    if (pw) throw new StackError(`RABBIT_PASSWORD cannot be used: ${pw}.`, 'Set another RABBIT_PASSWORD in localrc (or remove it to have one generated).');
+    if (setting(ctx, 'RABBIT_USERID') === 'guest') {
+      throw new StackError('RABBIT_USERID is guest, the user stack.ts deletes (it has a well-known password).', 'Set RABBIT_USERID=stackrabbit (the default) or another name.');
+    }
+    const problems = (await checkPorts(ctx.host, PORTS)).filter((p) => p.severity === 'error');
+    if (problems.length) throw new StackError(problems.map((p) => p.message).join('\n'), problems[0]!.hint);
+  },
+
+  async configFiles(ctx): Promise<ConfigFile[]> {
+    const current = (await ctx.host.readFileIfExists(ENV_FILE)) ?? (await ctx.host.readFileIfExists(PACKAGED_ENV_FILE)) ?? '';
+    const own = await ctx.host.run('getent hosts "$(hostname)"', { check: false, timeoutMs: 10_000, label: 'resolve own hostname' });
+    return [
+      {
+        path: ENV_FILE,
+        content: renderEnvFile(current, setting(ctx, 'RABBIT_HOST'), loopbackAddressesOf(own.stdout)),
+        mode: 0o644,
+        owner: 'rabbitmq:rabbitmq',
+      },
+    ];
+  },
+
+  async start(ctx) {
+    await startDaemon(ctx.host, ctx.facts, SPEC, setting(ctx, 'STACK_STATE_DIR'));
+    const timeoutMs = Number(ctx.config.settings.SERVICE_TIMEOUT) * 1000;
+    const res = await pollUntil(
+      async () => {
+        const r = await ctx.host.run(ctl('await_startup'), { check: false, timeoutMs: Math.min(timeoutMs, 60_000), label: 'rabbitmqctl await_startup' });
+        return { ok: r.exitCode === 0, detail: lastLines(r.stderr || r.stdout, 3) };
+      },
+      { timeoutMs, intervalMs: 1000 },
+    );
+    if (!res.ok) {
+      throw new StackError(
+        `RabbitMQ on ${ctx.host.name} did not finish starting within ${Math.round(res.elapsedMs / 1000)} s: ${ctx.log.mask(res.detail ?? '')}`,
+        `Look at the log below; check that RABBIT_HOST (${setting(ctx, 'RABBIT_HOST')}) is an address of ${ctx.host.name} and that its own name resolves.`,
+        await logTail(ctx),
+      );
+    }
+  },
+
+  async register(ctx) {
+    const user = setting(ctx, 'RABBIT_USERID');
+    const add = await ctlWithPassword(ctx, ['add_user', user], `rabbitmqctl add_user ${user}`);
+    if (add.exitCode !== 0) {
+      if (!/already.exists/i.test(add.stdout + add.stderr)) {
+        throw new StackError(`Could not create the RabbitMQ user ${user} on ${ctx.host.name}: ${lastLines(add.stderr || add.stdout, 5)}`, 'Is rabbitmq-server running? (rabbitmqctl status)');
+      }
+      // It exists from an earlier run: make its password the current RABBIT_PASSWORD.
+      const change = await ctlWithPassword(ctx, ['change_password', user], `rabbitmqctl change_password ${user}`);
+      if (change.exitCode !== 0) {
+        throw new StackError(`Could not set the password of RabbitMQ user ${user} on ${ctx.host.name}: ${lastLines(change.stderr || change.stdout, 5)}`);
+      }
+    }
+    await ctlOrThrow(ctx, ['set_permissions', '-p', '/', user, '.*', '.*', '.*'], `rabbitmqctl set_permissions ${user}`);
+    await ctlOrThrow(ctx, ['delete_user', 'guest'], 'rabbitmqctl delete_user guest', /no_such_user|does not exist|not found/i);
+  },
+
+  async verify(ctx) {
+    const user = setting(ctx, 'RABBIT_USERID');
+    const r = await ctlWithPassword(ctx, ['authenticate_user', user], `rabbitmqctl authenticate_user ${user}`);
+    if (r.exitCode !== 0) {
+      throw new StackError(
+        `RabbitMQ on ${ctx.host.name} does not accept ${user} with RABBIT_PASSWORD: ${lastLines(r.stderr || r.stdout, 3)}`,
+        'Run stack.ts again to reset the password, or check rabbitmqctl list_users on the host.',
+        await logTail(ctx),
+      );
+    }
+  },
+
+  async stop(ctx) {
+    await stopDaemon(ctx.host, ctx.facts, SPEC, setting(ctx, 'STACK_STATE_DIR'));
+  },
+
+  async clean(ctx) {
+    const user = setting(ctx, 'RABBIT_USERID');
+    await ctx.host.run(ctl('delete_user', user), { check: false, timeoutMs: 60_000, label: `rabbitmqctl delete_user ${user}` });
+    await stopDaemon(ctx.host, ctx.facts, SPEC, setting(ctx, 'STACK_STATE_DIR'));
+    const current = await ctx.host.readFileIfExists(ENV_FILE);
+    if (current !== null) {
+      const packaged = await ctx.host.readFileIfExists(PACKAGED_ENV_FILE);
+      const restored = packaged ?? deleteShellVar(deleteShellVar(current, 'NODE_IP_ADDRESS'), 'ERL_EPMD_ADDRESS').replace(/^# Set by stack\.ts.*\n/m, '');
+      if (restored !== current) await ctx.host.writeFile(ENV_FILE, restored, { mode: 0o644, owner: 'rabbitmq:rabbitmq' });
+    }
+  },
+};
+
+export default plugin;
