@@ -158,9 +158,9 @@ describe('fetchImage over http', () => {
   it('keeps a partial file when all attempts fail and resumes it on the next run', async () => {
     const drop = 700 * 1024;
     const broken = fileRoute(data, { dropAfterBytesOnce: drop });
-    srv.route('GET', '/later/img', (req, res, body) => {
+    srv.route('GET', '/later/img', (req, res, body, raw) => {
       // First request breaks mid-body; then the server is down until the "next run".
-      if (broken.hits() === 0) return broken.handler(req, res, body);
+      if (broken.hits() === 0) return broken.handler(req, res, body, raw);
       res.writeHead(503);
       res.end();
     });
