@@ -17,6 +17,7 @@ import {
   type Session,
 } from '../../lib/openstack/keystone.ts';
 import { StackError } from '../../lib/plugin.ts';
+import { json } from '../fixtures/http-server.ts';
 import { ADMIN_PASSWORD, startFakeCloud, type FakeCloud } from './fake-cloud.ts';
 
 let cloud: FakeCloud;
@@ -212,8 +213,7 @@ describe('errors', () => {
   });
 
   it('never put the request body (a user password) into an error', async () => {
-    cloud.srv.route('POST', '/v3/users', (_req, res) =>
-      res.writeHead(409, { 'Content-Type': 'application/json' }).end('{"error":{"code":409,"message":"Conflict occurred"}}'));
+    cloud.srv.route('POST', '/v3/users', (_req, res) => json(res, 409, { error: { code: 409, message: 'Conflict occurred' } }));
     try {
       const err = (await ensureUser(s, { name: 'newbie', password: 'p@ss-secret' }).catch((e: unknown) => e)) as ApiError;
       expect(err.status).toBe(409);
