@@ -316,10 +316,14 @@ export async function startDaemon(host: Host, facts: HostFacts, spec: DaemonSpec
   const r = await host.run(script(startCommands(facts, spec, stateDir)), { check: false, label: `start ${spec.name}` });
   if (r.exitCode !== 0) {
     const logTail = await daemonLogTail(host, facts, spec, stateDir);
+    // An init script or systemctl says why on its own output; a daemon we launch, in its log.
+    const output = [r.stdout, r.stderr].filter((t) => t.trim() !== '').join('\n').split('\n').slice(-20).join('\n');
     throw new StackError(
       `${spec.name} could not be started on ${host.name}: ${lastLine(r.stderr || r.stdout) || `exit code ${r.exitCode}`}`,
-      spec.unit ? `Try it by hand on the host: ${startCommands(facts, spec, stateDir).join('; ')}` : `Its log: ${logTail.file}`,
-      logTail.lines ? logTail : undefined,
+      spec.unit
+        ? `Start it by hand on the host to see the whole story: ${startCommands(facts, spec, stateDir).join('; ')}`
+        : `Its log: ${logTail.file}`,
+      logTail.lines.trim() ? logTail : output ? { file: `output of "start ${spec.name}"`, lines: output } : undefined,
     );
   }
   if (/^already running/m.test(r.stdout)) return;
@@ -330,7 +334,7 @@ export async function startDaemon(host: Host, facts: HostFacts, spec: DaemonSpec
     throw new StackError(
       `${spec.name} exited right after it was started on ${host.name}`,
       `The last lines of ${logTail.file} usually say why (a config error, a port in use, a missing directory or permission).`,
-      logTail,
+      logTail.lines.trim() ? logTail : undefined,
     );
   }
 }

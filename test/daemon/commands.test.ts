@@ -117,3 +117,18 @@ describe('stop signal', () => {
     expect(stopCommands(DEBIAN_SYSV, keystone, STATE).join('\n')).toContain('kill -INT -- "-$pgid"');
   });
 });
+
+describe('the systemd start script', () => {
+  it('its here-document writes exactly unitFile() (run with the unit directory moved to a temp dir)', async () => {
+    const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const dir = await mkdtemp(`${os.tmpdir()}/unit-`);
+    try {
+      const write = startCommands(DEBIAN_SYSTEMD, glance, STATE).find((l) => l.startsWith('cat > '))!;
+      execFileSync('/bin/sh', ['-c', write.replaceAll('/etc/systemd/system/', `${dir}/`)]);
+      expect(await readFile(`${dir}/stack-glance-api.service.new`, 'utf8')).toBe(unitFile(glance, STATE));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

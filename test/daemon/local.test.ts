@@ -201,3 +201,17 @@ for (const mode of modes) {
     });
   });
 }
+
+describe.runIf(canRun && existsSync('/usr/sbin/service'))('unit daemon without systemd (service)', () => {
+  it('an init script that does not exist: the start fails with service\'s own words; status and stop say not running', async () => {
+    const host = new LocalHost({ log: new MemoryLogger(), commandTimeoutMs: 60_000 });
+    const facts: HostFacts = { ...(await host.facts()), init: 'sysv' };
+    const spec: DaemonSpec = { name: 'nope', unit: 'stackts-no-such-service' };
+    const err = await startDaemon(host, facts, spec, '/nonexistent').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StackError);
+    expect((err as StackError).message).toBe('nope could not be started on local: stackts-no-such-service: unrecognized service');
+    expect(await daemonStatus(host, facts, spec, '/nonexistent')).toEqual({ running: false });
+    expect(await stopDaemon(host, facts, spec, '/nonexistent')).toBe('not-running');
+    await host.close();
+  });
+});
