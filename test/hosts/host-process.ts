@@ -88,15 +88,27 @@ export async function startHostProcess(o: { netns: string; name: string; root: s
   const fail = (why: string) => new Error(`test host ${o.name} (netns ${o.netns}) ${why}; ${o.consoleLog}:\n${tail(o.consoleLog, 15)}`);
   if (child.pid === undefined) throw fail('could not be started');
   const unsharePid = child.pid;
-  const init = await waitFor(
-    () => {
-      if (exited) throw fail('exited during setup');
-      const pid = childPids(unsharePid)[0];
-      return pid !== undefined && comm(pid) === 'tini' ? (procId(pid) ?? undefined) : undefined;
-    },
-    10_000,
-    () => fail('did not reach tini within 10 s'),
-    10,
-  );
-  return { init, child };
+  try {
+    const init = await waitFor(
+      () => {
+        if (exited) throw fail('exited during setup');
+        const pid = childPids(unsharePid)[0];
+        return pid !== undefined && comm(pid) === 'tini' ? (procId(pid) ?? undefined) : undefined;
+      },
+      10_000,
+      () => fail('did not reach tini within 10 s'),
+      10,
+    );
+    return { init, child };
+  } catch (e) {
+    // Not recorded yet, so stop() would not find it: end the half-started host here.
+    for (const pid of [...childPids(unsharePid), unsharePid]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    throw e;
+  }
 }
