@@ -89,7 +89,8 @@ export async function authenticate(opts: AuthOptions): Promise<Session> {
     if (e instanceof ApiError && e.status === 401) {
       throw new ApiError(
         `${e.message}\n  Keystone refused user "${opts.username}" (domain ${opts.userDomain ?? 'Default'}) for project "${opts.projectName}": ` +
-          'wrong password, unknown user, or no role on that project. Check ADMIN_PASSWORD against the one keystone was bootstrapped with.',
+          'wrong password, unknown user, or no role on that project' +
+          (opts.username === 'admin' ? '. Check ADMIN_PASSWORD against the one keystone was bootstrapped with.' : '.'),
         e.method, e.url, e.status, e.body,
       );
     }

@@ -75,6 +75,18 @@ describe('fetchImage over http', () => {
     expect(img.downloadedBytes).toBe(data.length);
   });
 
+  it('gives up on a stalled transfer after the idle timeout and resumes', async () => {
+    const stall = 256 * 1024;
+    const route = fileRoute(data, { stallAfterBytesOnce: stall });
+    srv.route('GET', '/stall/img', route.handler);
+    const t0 = Date.now();
+    const img = await fetchImage(`${srv.url}/stall/img`, cache(), { backoffMs: 5, timeoutMs: 300 });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(img.sha256).toBe(digest('sha256', data));
+    expect(srv.requests[1]?.headers.range).toBe(`bytes=${stall}-`);
+    expect(route.bytesServed()).toBe(data.length);
+  });
+
   it('starts over when the server ignores Range and answers 200', async () => {
     const drop = 512 * 1024;
     const route = fileRoute(data, { dropAfterBytesOnce: drop, ignoreRange: true });

@@ -13,6 +13,10 @@ beforeAll(async () => {
     res.end(`<html><body><h1>500 Internal Server Error</h1>${'x'.repeat(1000)}</body></html>`);
   });
   srv.route('GET', '/hang', () => undefined);
+  srv.route('GET', '/slowbody', (_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': 1000 });
+    res.write(Buffer.alloc(10));
+  });
   // uwsgi --http-socket as Debian ships it: an empty 204 without "Connection: close", then the
   // socket is closed behind the client's back. A client that reuses it fails its next request.
   srv.route('HEAD', '/v3/auth/tokens', (req, res) => {
@@ -105,6 +109,14 @@ describe('request', () => {
     expect(err.code).toBe('ETIMEDOUT');
     expect(err.message).toContain('no reply from');
     expect(err.message).toContain('0.2 s');
+  });
+
+  it('a body nobody reads does not crash the process when the idle timeout cuts it', async () => {
+    const res = await request('GET', `${srv.url}/slowbody`, { timeoutMs: 100 });
+    expect(res.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 400));
+    // Reading it now reports the cut instead of hanging.
+    await expect(res.text()).rejects.toThrow();
   });
 
   it('does not show credentials embedded in a URL', async () => {
