@@ -26,7 +26,7 @@ import { StackError, type ConfigFile, type ServicePlugin, type StackContext } fr
 import { checkPorts, type PortSpec } from '../../lib/preflight.ts';
 import { quote, sh } from '../../lib/shell.ts';
 import { lastLines, pollUntil } from './poll.ts';
-import { adminAccountSql, dropAccountSql } from './sql.ts';
+import { adminAccountSql, dropAccountSql, sqlString } from './sql.ts';
 
 export const MYSQL_PORT = 3306;
 export const ADMIN_USER = 'root';
@@ -191,11 +191,14 @@ async function waitUntilAnswering(ctx: StackContext): Promise<void> {
 
 /** Pipe SQL to the mariadb client as root over the socket; the SQL (with passwords) goes on stdin. */
 async function runSql(ctx: StackContext, sql: string, label: string): Promise<void> {
+  // An SQL error echoes part of the statement, with the password in its escaped form: the host's
+  // command log and our message must mask that form as well as the plain one.
+  const pw = setting(ctx, 'DATABASE_PASSWORD');
+  const escaped = sqlString(pw).slice(1, -1);
+  if (escaped !== pw) ctx.log.addSecret(escaped);
   const r = await ctx.host.run(client(), { input: sql, check: false, timeoutMs: 30_000, label });
   if (r.exitCode !== 0) {
-    // An SQL syntax error echoes part of the statement: mask the password out of it.
-    const pw = setting(ctx, 'DATABASE_PASSWORD');
-    const why = ctx.log.mask(lastLines(r.stderr || r.stdout, 5)).split(pw).join('***');
+    const why = ctx.log.mask(lastLines(r.stderr || r.stdout, 5));
     throw new StackError(`${label} failed on ${ctx.host.name}: ${why}`, `Check that root can log in with "mariadb" on ${ctx.host.name} (unix_socket).`);
   }
 }
