@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startTestHosts, type TestHosts } from '../hosts/index.ts';
 import { SshHost } from '../../lib/host/ssh.ts';
-import { createMemoryLogger } from '../fixtures/memory-logger.ts';
+import { MemoryLogger } from '../fixtures/memory-logger.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const STACK = join(REPO, 'stack.ts');
@@ -76,7 +76,7 @@ describe.sequential('all-in-one over SSH on a fresh test host', () => {
         '',
       ].join('\n'),
     );
-    ssh = new SshHost({ host: h.address, privateKey: h.keyPath, log: createMemoryLogger(), commandTimeoutMs: 120_000 });
+    ssh = new SshHost({ host: h.address, privateKey: h.keyPath, log: new MemoryLogger(), commandTimeoutMs: 120_000 });
   }, 900_000);
 
   afterAll(async () => {
