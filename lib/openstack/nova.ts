@@ -198,6 +198,11 @@ export interface BuildState {
   readonly phase: BuildPhase;
   /** A sentence for the user: where the build is or why it failed. */
   readonly detail: string;
+  /**
+   * For 'failed': false when the failure is read from an absence (no host, no allocation), which
+   * is also what a reschedule to another compute host looks like for a moment.
+   */
+  readonly final?: boolean;
 }
 
 /**
@@ -212,6 +217,8 @@ export interface BuildState {
  *   host before the event finishes, on success the instance stays on its host;
  * - and Placement must hold an allocation for the server (GET /allocations/{uuid}): the scheduler
  *   claimed resources, and a failed build gives them back.
+ * A failure read from an absence is not final: during a reschedule to another host the server is
+ * briefly on no host with no allocation, so the waiters below believe it only after a grace period.
  */
 export async function serverBuildState(s: Session, id: string, o: NovaOptions = {}): Promise<BuildState> {
   const actions = await listInstanceActions(s, id, o);
@@ -222,9 +229,12 @@ export async function serverBuildState(s: Session, id: string, o: NovaOptions = 
   const failed = events.find((e) => e.result === 'Error');
   if (failed) {
     const why = failed.details || lastLine(failed.traceback) || action.message || 'no message';
-    return { phase: 'failed', detail: `event ${failed.event} failed${failed.host ? ` on ${failed.host}` : ''}: ${why}` };
+    return { phase: 'failed', final: true, detail: `event ${failed.event} failed${failed.host ? ` on ${failed.host}` : ''}: ${why}` };
   }
-  const build = events.find((e) => e.event === BUILD_EVENT);
+  // A reschedule adds a second build event to the same action; the newest one counts.
+  const build = events
+    .filter((e) => e.event === BUILD_EVENT)
+    .sort((a, b) => String(b.start_time ?? '').localeCompare(String(a.start_time ?? '')))[0];
   if (!build) {
     const last = events[events.length - 1];
     return { phase: 'building', detail: last ? `at ${last.event}${last.finish_time ? ' (done)' : ''}` : 'waiting for the scheduler' };
@@ -236,12 +246,13 @@ export async function serverBuildState(s: Session, id: string, o: NovaOptions = 
   if (!onHost) {
     return {
       phase: 'failed',
+      final: false,
       detail: `the build finished but no hypervisor holds the server (nova cleared its host: the build failed${build.host ? ` on ${build.host}` : ''}) - see nova-compute's log`,
     };
   }
   const alloc = await getAllocations(s, id);
   if (Object.keys(alloc.allocations).length === 0) {
-    return { phase: 'failed', detail: `the server is on ${onHost.hypervisor_hostname} but Placement holds no allocation for it - see nova-compute's log` };
+    return { phase: 'failed', final: false, detail: `the server is on ${onHost.hypervisor_hostname} but Placement holds no allocation for it - see nova-compute's log` };
   }
   return { phase: 'active', detail: `running on ${onHost.hypervisor_hostname}` };
 }
@@ -250,13 +261,34 @@ const lastLine = (t: string | null | undefined) => t?.trim().split('\n').pop();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+export interface WaitOptions extends NovaOptions {
+  readonly intervalMs?: number;
+  /** How long a non-final failure (see BuildState.final) must last before it counts. Default 5 s. */
+  readonly graceMs?: number;
+}
+
+/** Tracks how long a non-final failure has lasted; returns true when it should be believed. */
+const failureClock = (graceMs: number) => {
+  let since: number | undefined;
+  return (st: BuildState): boolean => {
+    if (st.phase !== 'failed') {
+      since = undefined;
+      return false;
+    }
+    if (st.final) return true;
+    since ??= Date.now();
+    return Date.now() - since >= graceMs;
+  };
+};
+
 /** Wait until the server's build succeeded, using serverBuildState() (works without Neutron). */
-export async function waitForServerActive(s: Session, id: string, timeoutMs: number, o: NovaOptions & { intervalMs?: number } = {}): Promise<void> {
+export async function waitForServerActive(s: Session, id: string, timeoutMs: number, o: WaitOptions = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const believe = failureClock(o.graceMs ?? 5000);
   for (;;) {
     const st = await serverBuildState(s, id, o);
     if (st.phase === 'active') return;
-    if (st.phase === 'failed') throw new ApiError(`server ${id} did not become ACTIVE: ${st.detail}`, 'GET', u(s, `servers/${id}/os-instance-actions`, o));
+    if (believe(st)) throw new ApiError(`server ${id} did not become ACTIVE: ${st.detail}`, 'GET', u(s, `servers/${id}/os-instance-actions`, o));
     if (Date.now() >= deadline) {
       throw new ApiError(
         `server ${id} not ACTIVE after ${Math.round(timeoutMs / 1000)} s (${st.detail}) - are nova-scheduler, nova-conductor and nova-compute up? (./stack.ts status)`,
@@ -273,9 +305,10 @@ export async function waitForServerActive(s: Session, id: string, timeoutMs: num
  * deletion by the 404 that comes once nova has removed the instance.
  */
 export async function waitForServer(
-  s: Session, id: string, target: 'ACTIVE' | 'deleted', timeoutMs: number, o: NovaOptions & { intervalMs?: number } = {},
+  s: Session, id: string, target: 'ACTIVE' | 'deleted', timeoutMs: number, o: WaitOptions = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const believe = failureClock(o.graceMs ?? 5000);
   let detail = '';
   for (;;) {
     let server: Server | undefined;
@@ -298,7 +331,7 @@ export async function waitForServer(
     } else if (target === 'ACTIVE') {
       const st = await serverBuildState(s, id, o);
       if (st.phase === 'active') return;
-      if (st.phase === 'failed') throw new ApiError(`server ${id} did not become ACTIVE: ${st.detail}`, 'GET', u(s, `servers/${id}/os-instance-actions`, o));
+      if (believe(st)) throw new ApiError(`server ${id} did not become ACTIVE: ${st.detail}`, 'GET', u(s, `servers/${id}/os-instance-actions`, o));
       detail = st.detail;
     } else {
       detail = 'still present (GET /servers answers 500: no Neutron)';
@@ -311,5 +344,5 @@ export async function waitForServer(
 }
 
 /** Wait until nova has removed the server (GET /servers/{id} answers 404). */
-export const waitForServerGone = (s: Session, id: string, timeoutMs: number, o: NovaOptions & { intervalMs?: number } = {}): Promise<void> =>
+export const waitForServerGone = (s: Session, id: string, timeoutMs: number, o: WaitOptions = {}): Promise<void> =>
   waitForServer(s, id, 'deleted', timeoutMs, o);

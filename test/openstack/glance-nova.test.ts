@@ -168,7 +168,7 @@ describe('nova and placement', () => {
     it('failed when an event failed, with its details', async () => {
       action([{ event: 'conductor_schedule_and_build_instances', finish_time: 't', result: 'Error', details: 'No valid host was found.' }]);
       const st = await serverBuildState(s, id);
-      expect(st.phase).toBe('failed');
+      expect(st).toMatchObject({ phase: 'failed', final: true });
       expect(st.detail).toContain('No valid host was found.');
       await expect(waitForServerActive(s, id, 5000, { intervalMs: 10 })).rejects.toThrow(/No valid host/);
     });
@@ -177,14 +177,37 @@ describe('nova and placement', () => {
       action([{ event: 'compute__do_build_and_run_instance', finish_time: 't', result: 'Success', host: 'c1' }]);
       cloud.nova.allocations = { rp1: { resources: { VCPU: 1 } } };
       const st = await serverBuildState(s, id);
-      expect(st.phase).toBe('failed');
+      expect(st).toMatchObject({ phase: 'failed', final: false });
       expect(st.detail).toContain('no hypervisor holds the server');
+      // Believed only once it lasts (a reschedule looks the same for a moment).
+      const t0 = Date.now();
+      await expect(waitForServerActive(s, id, 5000, { intervalMs: 10, graceMs: 150 })).rejects.toThrow(/no hypervisor holds/);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+    });
+
+    it('rides out a reschedule: the newest build event counts', async () => {
+      action([
+        { event: 'compute__do_build_and_run_instance', start_time: '2024-01-01T00:00:05', finish_time: null, result: null, host: 'c2' },
+        { event: 'compute__do_build_and_run_instance', start_time: '2024-01-01T00:00:01', finish_time: 't', result: 'Success', host: 'c1' },
+      ]);
+      expect(await serverBuildState(s, id)).toEqual({ phase: 'building', detail: 'spawning on c2' });
+      // between the two attempts the server is on no host; then the second attempt succeeds
+      action([{ event: 'compute__do_build_and_run_instance', start_time: '2024-01-01T00:00:01', finish_time: 't', result: 'Success', host: 'c1' }]);
+      setTimeout(() => {
+        action([
+          { event: 'compute__do_build_and_run_instance', start_time: '2024-01-01T00:00:05', finish_time: 't', result: 'Success', host: 'c2' },
+          { event: 'compute__do_build_and_run_instance', start_time: '2024-01-01T00:00:01', finish_time: 't', result: 'Success', host: 'c1' },
+        ]);
+        cloud.nova.hypervisorServers = [{ name: 'vm', uuid: id }];
+        cloud.nova.allocations = { rp2: { resources: { VCPU: 1 } } };
+      }, 100);
+      await waitForServerActive(s, id, 5000, { intervalMs: 10, graceMs: 2000 });
     });
 
     it('active when the build finished, the hypervisor holds it and placement has its allocation', async () => {
       action([{ event: 'compute__do_build_and_run_instance', finish_time: 't', result: 'Success', host: 'c1' }]);
       cloud.nova.hypervisorServers = [{ name: 'vm', uuid: id }];
-      expect((await serverBuildState(s, id)).phase).toBe('failed'); // no allocation yet
+      expect(await serverBuildState(s, id)).toMatchObject({ phase: 'failed', final: false }); // no allocation yet
       cloud.nova.allocations = { rp1: { resources: { VCPU: 1, MEMORY_MB: 128 } } };
       expect(await serverBuildState(s, id)).toEqual({ phase: 'active', detail: 'running on fake-mini' });
       expect((await getAllocations(s, id)).allocations.rp1!.resources.VCPU).toBe(1);
