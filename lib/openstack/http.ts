@@ -209,13 +209,17 @@ export function request(method: string, url: string, opts: RequestOptions = {}):
   });
 }
 
-/** Shorthand: request and parse the JSON reply. */
+/**
+ * Shorthand: request and parse the JSON reply. An empty reply (204, HEAD) or a non-2xx status the
+ * caller listed in `expect` (e.g. 404 on a delete) gives undefined; its body is not parsed.
+ */
 export async function requestJson<T>(method: string, url: string, opts: RequestOptions = {}): Promise<T> {
   const res = await request(method, url, opts);
-  if (res.status === 204 || method === 'HEAD') {
+  if (res.status === 204 || method === 'HEAD' || res.status < 200 || res.status >= 300) {
     res.stream.resume();
     return undefined as T;
   }
+  if ((await res.text()).trim() === '') return undefined as T;
   return res.json<T>();
 }
 

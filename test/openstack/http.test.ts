@@ -75,6 +75,14 @@ describe('request', () => {
     expect(isRetryable(e)).toBe(true);
   });
 
+  it('requestJson gives undefined for an expected non-2xx or empty reply instead of parsing it', async () => {
+    srv.route('DELETE', '/gone', (_req, res) => void res.writeHead(404, { 'Content-Type': 'text/plain' }).end('404 Not Found\n\nNo image'));
+    srv.route('POST', '/empty', (_req, res) => void res.writeHead(202).end());
+    expect(await requestJson('DELETE', `${srv.url}/gone`, { expect: [204, 404] })).toBeUndefined();
+    expect(await requestJson('POST', `${srv.url}/empty`)).toBeUndefined();
+    await expect(requestJson('GET', `${srv.url}/boom`, { expect: [500] })).resolves.toBeUndefined();
+  });
+
   it('treats a status outside `expect` as an error and one inside as success', async () => {
     await expect(request('GET', `${srv.url}/ok`, { expect: [204] })).rejects.toMatchObject({ status: 200 });
     const res = await request('GET', `${srv.url}/nothing-here`, { expect: [404] });
