@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { StackError } from '../../lib/plugin.ts';
+import rabbitmq, { ENV_FILE, PACKAGED_ENV_FILE, rabbitPasswordProblem, renderEnvFile } from '../../plugins/rabbitmq/index.ts';
+import { getShellVar, setShellVar } from '../../plugins/rabbitmq/env-file.ts';
+import { DEBIAN_SYSTEMD, DEBIAN_SYSV, RecordingHost, RHEL_SYSTEMD, makeContext } from '../fixtures/recording-host.ts';
+
+// Test data: the shape of the rabbitmq-env.conf template Debian's rabbitmq-server 3.10 installs.
+const PACKAGED = `# Defaults to rabbit. This can be useful if you want to run more than one node
+# per machine - RABBITMQ_NODENAME should be unique per erlang-node-and-machine
+# combination.
+#NODENAME=rabbit
+
+# By default RabbitMQ will bind to all interfaces, on IPv4 and IPv6 if
+# available. Set this if you only want to bind to one network interface or#
+# address family.
+#NODE_IP_ADDRESS=127.0.0.1
+
+# Defaults to 5672.
+#NODE_PORT=5672
+`;
+
+const PASSWORD = "rabbit pa$$ 'w\"d";
+
+const runningHost = (facts = DEBIAN_SYSV, files: Record<string, string> = {}) =>
+  new RecordingHost({ facts, files })
+    .reply(/status|is-active/, { stdout: 'running\n' })
+    .reply(/getent hosts/, { stdout: '127.0.1.1       h1\n' });
+
+describe('rabbitmq-env.conf', () => {
+  it('sets both addresses next to the packaged examples and keeps every packaged line in order', async () => {
+    const host = runningHost(DEBIAN_SYSV, { [PACKAGED_ENV_FILE]: PACKAGED });
+    const [file] = await rabbitmq.configFiles!(makeContext(host, DEBIAN_SYSV));
+    expect(file!.path).toBe(ENV_FILE);
+    const lines = file!.content.split('\n');
+    expect(lines[lines.indexOf('#NODE_IP_ADDRESS=127.0.0.1') + 1]).toBe('NODE_IP_ADDRESS=127.0.0.1');
+    // 127.0.1.1: where the host's own name points, so rabbitmqctl finds epmd there.
+    expect(getShellVar(file!.content, 'ERL_EPMD_ADDRESS')).toBe('127.0.0.1,127.0.1.1');
+    const ours = /^(NODE_IP_ADDRESS=|ERL_EPMD_ADDRESS=|# Set by stack\.ts)/;
+    expect(lines.filter((l) => ours.test(l))).toHaveLength(3);
+    expect(lines.filter((l) => !ours.test(l)).join('\n')).toBe(PACKAGED);
+    expect(host.writes).toEqual([]);
+  });
+
+  it('re-running over the written file changes no byte; the host file wins over the packaged template', async () => {
+    const host = runningHost(DEBIAN_SYSV, { [PACKAGED_ENV_FILE]: PACKAGED });
+    const ctx = makeContext(host, DEBIAN_SYSV);
+    const [first] = await rabbitmq.configFiles!(ctx);
+    await host.writeFile(ENV_FILE, first!.content);
+    const [second] = await rabbitmq.configFiles!(ctx);
+    expect(second!.content).toBe(first!.content);
+  });
+
+  it('multi-host: binds RABBIT_HOST, and replaces an active assignment and drops later duplicates', () => {
+    const current = 'NODE_IP_ADDRESS=0.0.0.0\nexport ERL_EPMD_ADDRESS=0.0.0.0\nNODE_IP_ADDRESS=::\n';
+    const out = renderEnvFile(current, '10.99.0.11', []);
+    expect(out).toContain('NODE_IP_ADDRESS=10.99.0.11\n');
+    expect(out).toContain('export ERL_EPMD_ADDRESS=10.99.0.11\n');
+    expect(out.match(/NODE_IP_ADDRESS=/g)).toHaveLength(1);
+  });
+
+  it('setShellVar quotes what the shell would split, and appends to a file without the variable', () => {
+    expect(setShellVar('A=1', 'B', 'two words')).toBe("A=1\nB='two words'\n");
+    expect(getShellVar(setShellVar('', 'B', "it's"), 'B')).toBe("it's");
+  });
+});
+
+describe('rabbitmq start', () => {
+  it.each([
+    ['sysv', DEBIAN_SYSV, 'service rabbitmq-server start'],
+    ['systemd', DEBIAN_SYSTEMD, 'systemctl enable --now rabbitmq-server'],
+    ['rhel', RHEL_SYSTEMD, 'systemctl enable --now rabbitmq-server'],
+  ])('%s: starts the unit and waits for await_startup', async (_n, facts, cmd) => {
+    const host = runningHost(facts).reply(/await_startup/, [{ exitCode: 69, stderr: 'Error: unable to perform an operation on node' }, { exitCode: 0 }]);
+    await rabbitmq.start!(makeContext(host, facts));
+    expect(host.commandLines[0]).toContain(cmd);
+    expect(host.commandLines.filter((c) => c === 'rabbitmqctl -q await_startup')).toHaveLength(2);
+  });
+
+  it('a node that never comes up fails with the newest log file\'s tail', async () => {
+    const host = runningHost()
+      .reply(/await_startup/, { exitCode: 69, stderr: 'Error: unable to perform an operation on node rabbit@h1' })
+      .reply(/ls -t \/var\/log\/rabbitmq/, { stdout: '/var/log/rabbitmq/rabbit@h1.log\nBOOT FAILED: eaddrnotavail\n' });
+    const err = (await rabbitmq.start!(makeContext(host, DEBIAN_SYSV, { SERVICE_TIMEOUT: 1 })).catch((e: unknown) => e)) as StackError;
+    expect(err).toBeInstanceOf(StackError);
+    expect(err.message).toContain('did not finish starting');
+    expect(err.logTail).toEqual({ file: '/var/log/rabbitmq/rabbit@h1.log', lines: 'BOOT FAILED: eaddrnotavail\n' });
+  });
+});
+
+describe('rabbitmq register: the user', () => {
+  it('creates the user with the password on stdin only, sets permissions, deletes guest', async () => {
+    const host = runningHost();
+    const ctx = makeContext(host, DEBIAN_SYSV, { RABBIT_PASSWORD: PASSWORD });
+    await rabbitmq.register!(ctx);
+    expect(host.commandLines).toEqual([
+      'rabbitmqctl -q add_user stackrabbit',
+      "rabbitmqctl -q set_permissions -p / stackrabbit '.*' '.*' '.*'",
+      'rabbitmqctl -q delete_user guest',
+    ]);
+    expect(host.commands[0]!.input).toBe(`${PASSWORD}\n`);
+    expect(host.visibleText).not.toContain(PASSWORD);
+  });
+
+  it('an existing user gets its password changed (stdin again); a guest already gone is fine', async () => {
+    const host = runningHost()
+      .reply(/add_user/, { exitCode: 70, stderr: 'Error:\nuser_already_exists: stackrabbit' })
+      .reply(/delete_user guest/, { exitCode: 70, stderr: 'Error:\nUser "guest" does not exist' });
+    const ctx = makeContext(host, DEBIAN_SYSV, { RABBIT_PASSWORD: PASSWORD });
+    await rabbitmq.register!(ctx);
+    const change = host.commands.find((c) => c.command === 'rabbitmqctl -q change_password stackrabbit')!;
+    expect(change.input).toBe(`${PASSWORD}\n`);
+    expect(host.visibleText).not.toContain(PASSWORD);
+  });
+
+  it('any other add_user failure stops the run', async () => {
+    const host = runningHost().reply(/add_user/, { exitCode: 69, stderr: 'Error: unable to perform an operation on node' });
+    await expect(rabbitmq.register!(makeContext(host, DEBIAN_SYSV))).rejects.toThrow(/Could not create the RabbitMQ user stackrabbit/);
+  });
+
+  it('verify authenticates with the password on stdin and explains a refusal', async () => {
+    const ok = runningHost();
+    await rabbitmq.verify!(makeContext(ok, DEBIAN_SYSV, { RABBIT_PASSWORD: PASSWORD }));
+    expect(ok.commands[0]).toMatchObject({ command: 'rabbitmqctl -q authenticate_user stackrabbit', input: `${PASSWORD}\n` });
+    const bad = runningHost().reply(/authenticate_user/, { exitCode: 65, stderr: 'Error: failed to authenticate user "stackrabbit"' });
+    await expect(rabbitmq.verify!(makeContext(bad, DEBIAN_SYSV))).rejects.toThrow(/does not accept stackrabbit/);
+  });
+});
+
+describe('rabbitmq preflight', () => {
+  it('refuses passwords rabbitmqctl would change (whitespace around, line breaks) and the guest user', async () => {
+    expect(rabbitPasswordProblem(' x')).toMatch(/whitespace/);
+    expect(rabbitPasswordProblem('a\nb')).toMatch(/line break/);
+    expect(rabbitPasswordProblem(PASSWORD)).toBeUndefined();
+    const host = new RecordingHost();
+    await expect(rabbitmq.preflight!(makeContext(host, DEBIAN_SYSV, { RABBIT_PASSWORD: 'pw ' }))).rejects.toThrow(/RABBIT_PASSWORD cannot be used/);
+    await expect(rabbitmq.preflight!(makeContext(host, DEBIAN_SYSV, { RABBIT_USERID: 'guest' }))).rejects.toThrow(/guest/);
+  });
+});
+
+describe('rabbitmq stop and clean', () => {
+  it('clean deletes the user, stops, and puts the packaged env file back', async () => {
+    const host = runningHost(DEBIAN_SYSV, { [PACKAGED_ENV_FILE]: PACKAGED, [ENV_FILE]: renderEnvFile(PACKAGED, '127.0.0.1', []) });
+    await rabbitmq.clean!(makeContext(host, DEBIAN_SYSV));
+    expect(host.commandLines[0]).toBe('rabbitmqctl -q delete_user stackrabbit');
+    expect(host.commandLines[1]).toContain('service rabbitmq-server stop');
+    expect(host.files.get(ENV_FILE)).toBe(PACKAGED);
+  });
+
+  it('without a packaged template, clean removes just our lines', async () => {
+    const mine = renderEnvFile('# mine\nNODENAME=r1\n', '127.0.0.1', []);
+    const host = runningHost(RHEL_SYSTEMD, { [ENV_FILE]: mine });
+    await rabbitmq.clean!(makeContext(host, RHEL_SYSTEMD));
+    expect(host.files.get(ENV_FILE)).toBe('# mine\nNODENAME=r1\n');
+  });
+});
