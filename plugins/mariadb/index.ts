@@ -18,7 +18,7 @@
 
 import net from 'node:net';
 import { openDb, type Db } from '../../lib/db.ts';
-import { daemonLogTail, startDaemon, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
+import { daemonLogTail, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
 import { dbPasswordProblem } from '../../lib/escape.ts';
 import type { Host } from '../../lib/host/types.ts';
 import { readPackageList } from '../../lib/packages.ts';
@@ -26,6 +26,7 @@ import { StackError, type ConfigFile, type ServicePlugin, type StackContext } fr
 import { checkPorts, type PortSpec } from '../../lib/preflight.ts';
 import { quote, sh } from '../../lib/shell.ts';
 import { lastLines, pollUntil } from './poll.ts';
+import { startOrRestart } from './restart.ts';
 import { adminAccountSql, dropAccountSql, sqlString } from './sql.ts';
 
 export const MYSQL_PORT = 3306;
@@ -229,8 +230,9 @@ const plugin: ServicePlugin = {
   },
 
   async start(ctx) {
-    await startDaemon(ctx.host, ctx.facts, SPEC, setting(ctx, 'STACK_STATE_DIR'));
+    const started = await startOrRestart(ctx, SPEC, [dropInPath(ctx)]);
     await waitUntilAnswering(ctx);
+    await started.markStarted();
   },
 
   async register(ctx) {

@@ -6,11 +6,12 @@
 // /etc/sysconfig/memcached. Both are edited in place, comments and other options kept.
 
 import net from 'node:net';
-import { daemonLogTail, startDaemon, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
+import { daemonLogTail, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
 import { readPackageList } from '../../lib/packages.ts';
 import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { checkPorts, type PortSpec } from '../../lib/preflight.ts';
 import { lastLines, pollUntil } from '../mariadb/poll.ts';
+import { startOrRestart } from '../mariadb/restart.ts';
 import { getShellVar, setShellVar } from '../rabbitmq/env-file.ts';
 
 export const MEMCACHED_PORT = 11211;
@@ -129,7 +130,7 @@ const plugin: ServicePlugin = {
   },
 
   async start(ctx) {
-    await startDaemon(ctx.host, ctx.facts, SPEC, stateDir(ctx));
+    const started = await startOrRestart(ctx, SPEC, [ctx.facts.family === 'rhel' ? RHEL_CONF : DEBIAN_CONF]);
     const res = await pollUntil(async () => ({ ok: 'pid' in (await stats(ctx)) }), {
       timeoutMs: Number(ctx.config.settings.SERVICE_TIMEOUT) * 1000,
       intervalMs: 500,
@@ -141,6 +142,7 @@ const plugin: ServicePlugin = {
         await logTail(ctx),
       );
     }
+    await started.markStarted();
   },
 
   async verify(ctx) {

@@ -10,12 +10,13 @@
 //   (add_user, change_password, authenticate_user), and a command line is visible in ps.
 //   rabbitmqctl trims the line it reads, so a password with surrounding whitespace is refused.
 
-import { daemonLogTail, startDaemon, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
+import { daemonLogTail, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
 import { readPackageList } from '../../lib/packages.ts';
 import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { checkPorts, type PortSpec } from '../../lib/preflight.ts';
 import { sh } from '../../lib/shell.ts';
 import { lastLines, pollUntil } from '../mariadb/poll.ts';
+import { startOrRestart } from '../mariadb/restart.ts';
 import { deleteShellVar, setShellVar } from './env-file.ts';
 
 export const AMQP_PORT = 5672;
@@ -120,7 +121,7 @@ const plugin: ServicePlugin = {
   },
 
   async start(ctx) {
-    await startDaemon(ctx.host, ctx.facts, SPEC, setting(ctx, 'STACK_STATE_DIR'));
+    const started = await startOrRestart(ctx, SPEC, [ENV_FILE]);
     const timeoutMs = Number(ctx.config.settings.SERVICE_TIMEOUT) * 1000;
     const res = await pollUntil(
       async () => {
@@ -136,6 +137,7 @@ const plugin: ServicePlugin = {
         await logTail(ctx),
       );
     }
+    await started.markStarted();
   },
 
   async register(ctx) {

@@ -40,7 +40,7 @@ function fakeDb(): FakeDb {
 /** A host whose mariadb is up: the status check says running, SELECT 1 answers. */
 const runningHost = (facts = DEBIAN_SYSV) =>
   new RecordingHost({ facts })
-    .reply(/status|is-active/, { stdout: 'running\n' })
+    .reply(/status|is-active/, [{ stdout: 'stopped\n' }, { stdout: 'running\n' }])
     .reply(/^mariadb --batch --skip-column-names -e 'SELECT 1'$/, { stdout: '1\n' });
 
 describe('mariadb configFiles', () => {
@@ -92,8 +92,36 @@ describe('mariadb start', () => {
   ])('%s: starts the unit, then waits for SELECT 1 on the socket', async (_n, facts, startCmd) => {
     const host = runningHost(facts);
     await mariadb.start!(makeContext(host, facts));
-    expect(host.commandLines[0]).toContain(startCmd);
-    expect(host.commandLines.at(-1)).toBe("mariadb --batch --skip-column-names -e 'SELECT 1'");
+    expect(host.commandLines[0]).toMatch(/status|is-active/);
+    expect(host.commandLines[1]).toContain(startCmd);
+    expect(host.commandLines[2]).toMatch(/status|is-active/); // startDaemon's check that it stayed up
+    expect(host.commandLines[3]).toBe("mariadb --batch --skip-column-names -e 'SELECT 1'");
+    expect(host.files.get('/var/lib/stack-ts/run/mariadb.config-sha256')).toMatch(/^[0-9a-f]{64}\n$/);
+  });
+
+  it('a running server is left alone when its drop-in is unchanged, and restarted when it changed', async () => {
+    const host = runningHost(DEBIAN_SYSV);
+    const ctx = makeContext(host, DEBIAN_SYSV);
+    const [file] = await mariadb.configFiles!(ctx);
+    await host.writeFile(file!.path, file!.content);
+    await mariadb.start!(ctx);
+    // Re-run: it runs, same file.
+    const again = runningHost(DEBIAN_SYSV).reply(/status/, { stdout: 'running\n' });
+    for (const [p, d] of host.files) again.files.set(p, d);
+    await mariadb.start!(makeContext(again, DEBIAN_SYSV));
+    expect(again.commandLines.some((c) => /mariadb (start|stop)/.test(c))).toBe(false);
+    // DATABASE_HOST changed: the file differs from what it was started with.
+    const changed = runningHost(DEBIAN_SYSV).reply(/status/, { stdout: 'running\n' });
+    for (const [p, d] of host.files) changed.files.set(p, d);
+    const ctx2 = makeContext(changed, DEBIAN_SYSV, { DATABASE_HOST: '10.99.0.11' });
+    const [file2] = await mariadb.configFiles!(ctx2);
+    await changed.writeFile(file2!.path, file2!.content);
+    await mariadb.start!(ctx2);
+    const stopAt = changed.commandLines.findIndex((c) => c.includes('service mariadb stop'));
+    const startAt = changed.commandLines.findIndex((c) => c.includes('service mariadb start'));
+    expect(stopAt).toBeGreaterThanOrEqual(0);
+    expect(startAt).toBeGreaterThan(stopAt);
+    expect(ctx2.log.lines.join('\n')).toContain('restarting mariadb');
   });
 
   it('keeps asking until it answers', async () => {
@@ -218,6 +246,29 @@ describe('mariadb stop and clean', () => {
     expect(host.commandLines.some((c) => c.includes('systemctl stop mariadb'))).toBe(true);
     expect(host.commandLines.at(-1)).toBe(`rm -f ${dropInPath(ctx)}`);
     expect(host.commandLines.join('\n')).not.toMatch(/rm -rf|\/var\/lib\/mysql|DROP DATABASE/);
+  });
+});
+
+describe('the drop-in against the installed server', () => {
+  it('mariadbd accepts every option and reads the values we mean', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stackts-cnf-'));
+    try {
+      const [file] = await mariadb.configFiles!(makeContext(new RecordingHost(), DEBIAN_SYSV));
+      const cnf = join(dir, '99-stack.cnf');
+      writeFileSync(cnf, file!.content);
+      // --help --verbose parses the options and prints the result without starting a server.
+      const out = execFileSync('/usr/sbin/mariadbd', [`--defaults-file=${cnf}`, '--user=mysql', '--help', '--verbose'], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+      const value = (name: string) => new RegExp(`^${name}\\s+(\\S+)$`, 'm').exec(out)?.[1];
+      expect(value('bind-address')).toBe('127.0.0.1');
+      expect(value('max-connections')).toBe('1024');
+      expect(value('skip-name-resolve')).toBe('TRUE');
+      expect(value('character-set-server')).toBe('utf8mb4');
+      expect(value('performance-schema')).toBe('FALSE');
+      expect(value('innodb-buffer-pool-size')).toBe(String(128 * 1024 * 1024));
+      expect(value('log-error')).toBe('/var/log/mysql/error.log');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

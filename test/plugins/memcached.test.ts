@@ -84,11 +84,11 @@ describe('memcached daemon (a real memcached on a free loopback port)', () => {
     ['systemd', DEBIAN_SYSTEMD, 'systemctl enable --now memcached'],
     ['rhel', RHEL_SYSTEMD, 'systemctl enable --now memcached'],
   ])('%s: start runs the unit and waits for stats through host.forward(11211)', async (_n, facts, cmd) => {
-    const host = new RecordingHost({ facts, forwardPorts: { 11211: port } }).reply(/status|is-active/, { stdout: 'running\n' });
+    const host = new RecordingHost({ facts, forwardPorts: { 11211: port } }).reply(/status|is-active/, [{ stdout: 'stopped\n' }, { stdout: 'running\n' }]);
     const ctx = makeContext(host, facts);
     await memcached.start!(ctx);
     await memcached.verify!(ctx);
-    expect(host.commandLines[0]).toContain(cmd);
+    expect(host.commandLines[1]).toContain(cmd);
     expect(host.forwards.length).toBeGreaterThanOrEqual(2);
     expect(host.forwards.every((f) => f.remotePort === 11211 && f.remoteHost === '127.0.0.1' && f.closed)).toBe(true);
   });
@@ -114,7 +114,7 @@ describe('memcached daemon (a real memcached on a free loopback port)', () => {
   it('start gives up after SERVICE_TIMEOUT with the log tail', async () => {
     const closed = await freePort();
     const host = new RecordingHost({ forwardPorts: { 11211: closed } })
-      .reply(/status|is-active/, { stdout: 'running\n' })
+      .reply(/status|is-active/, [{ stdout: 'stopped\n' }, { stdout: 'running\n' }])
       .reply(/tail -n 30 \/var\/log\/memcached\.log/, { stdout: 'failed to listen on TCP port 11211: Address already in use\n' });
     const err = (await memcached.start!(makeContext(host, DEBIAN_SYSV, { SERVICE_TIMEOUT: 1 })).catch((e: unknown) => e)) as StackError;
     expect(err).toBeInstanceOf(StackError);

@@ -1,0 +1,47 @@
+// A daemon that is already running keeps the settings it started with: when a re-run changed
+// its config file (another bind address, say), it has to be restarted for the change to count.
+// The digest of the files it was last started with is kept on the host next to stack.ts's pidfiles.
+
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { daemonStatus, startDaemon, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
+import type { StackContext } from '../../lib/plugin.ts';
+import { sh } from '../../lib/shell.ts';
+
+export const configStampPath = (stateDir: string, spec: DaemonSpec): string => path.posix.join(stateDir, 'run', `${spec.name}.config-sha256`);
+
+async function digestOf(ctx: StackContext, files: readonly string[]): Promise<string> {
+  const h = createHash('sha256');
+  for (const f of files) h.update(`${f}\0${(await ctx.host.readFileIfExists(f)) ?? ''}\0`);
+  return h.digest('hex');
+}
+
+/**
+ * Start the daemon; if it already runs with other config files than it was last started with
+ * (or than stack.ts has ever seen it start with), restart it. Returns what was done.
+ * Call markStarted() once the daemon answers.
+ */
+export async function startOrRestart(
+  ctx: StackContext,
+  spec: DaemonSpec,
+  configFiles: readonly string[],
+): Promise<{ action: 'started' | 'restarted' | 'running'; markStarted: () => Promise<void> }> {
+  const stateDir = String(ctx.config.settings.STACK_STATE_DIR);
+  const stamp = configStampPath(stateDir, spec);
+  const digest = await digestOf(ctx, configFiles);
+  const markStarted = async (): Promise<void> => {
+    await ctx.host.run(sh('install', '-d', '-m', '755', path.posix.dirname(stamp)), { label: 'state directory' });
+    await ctx.host.writeFile(stamp, `${digest}\n`, { mode: 0o644 });
+  };
+  const status = await daemonStatus(ctx.host, ctx.facts, spec, stateDir);
+  if (!status.running) {
+    await startDaemon(ctx.host, ctx.facts, spec, stateDir);
+    return { action: 'started', markStarted };
+  }
+  const previous = ((await ctx.host.readFileIfExists(stamp)) ?? '').trim();
+  if (previous === digest) return { action: 'running', markStarted };
+  ctx.log.info(`${ctx.host.name}: restarting ${spec.name}: its configuration changed since it was started`);
+  await stopDaemon(ctx.host, ctx.facts, spec, stateDir);
+  await startDaemon(ctx.host, ctx.facts, spec, stateDir);
+  return { action: 'restarted', markStarted };
+}
