@@ -5,12 +5,9 @@
 // must show progress, and a dropped connection must not start 20 MB over.
 
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { once } from 'node:events';
 import { basename, resolve } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { StackError } from './plugin.ts';
@@ -77,6 +74,7 @@ export async function fetchImage(source: string, cacheDir: string, opts: FetchOp
   }
   const downloadedBytes = await download(source, `${path}.part`, opts);
   await rename(`${path}.part`, path);
+  await rm(`${path}.part.validator`, { force: true });
   const h = await hashFile(path);
   // The sidecar marks the file complete; it is sha256sum's format, so `sha256sum -c` checks it too.
   await writeFile(`${path}.sha256`, `${h.sha256}  ${name}\n`);
@@ -173,12 +171,15 @@ const sizeOf = (p: string) => stat(p).then((s) => s.size, () => 0);
 /** One GET (following redirects). Resolves when `part` holds the whole file; throws Transient to retry. */
 async function attempt(url: string, part: string, opts: FetchOptions, count: (n: number) => void): Promise<void> {
   let have = await sizeOf(part);
+  // If-Range: resume only if the file on the server is still the one the part came from;
+  // otherwise the server sends the new file whole (200) and we start over.
+  const validator = have > 0 ? (await readFile(`${part}.validator`, 'utf8').catch(() => '')).trim() : '';
   let target = url;
   let res;
   for (let hops = 0; ; hops++) {
     try {
       res = await request('GET', target, {
-        headers: { Accept: '*/*', ...(have > 0 ? { Range: `bytes=${have}-` } : {}) },
+        headers: { Accept: '*/*', ...(have > 0 ? { Range: `bytes=${have}-`, ...(validator ? { 'If-Range': validator } : {}) } : {}) },
         timeoutMs: opts.timeoutMs ?? 30_000,
         expect: [200, 206, 416, ...REDIRECTS],
         service: 'the web server',
@@ -223,23 +224,29 @@ async function attempt(url: string, part: string, opts: FetchOptions, count: (n:
     if (have > 0) await truncate(part, 0);
     have = 0;
     total = Number.isFinite(length) ? length : undefined;
+    // A strong ETag, else Last-Modified, identifies this version of the file for a later resume.
+    const etag = res.headers.etag;
+    const tag = etag && !etag.startsWith('W/') ? etag : res.headers['last-modified'];
+    if (tag) await writeFile(`${part}.validator`, `${tag}\n`);
+    else await rm(`${part}.validator`, { force: true });
   }
 
+  // Each chunk is written before the next is read, so on a broken connection the part file holds
+  // exactly what arrived and the resume asks for the right byte.
   let got = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      got += chunk.length;
-      count(chunk.length);
-      opts.onProgress?.(have + got, total);
-      cb(null, chunk);
-    },
-  });
-  const out = createWriteStream(part, { flags: 'a' });
+  const fh = await open(part, 'a');
   try {
-    await pipeline(res.stream, counter, out);
+    for await (const chunk of res.stream) {
+      const b = chunk as Buffer;
+      await fh.write(b);
+      got += b.length;
+      count(b.length);
+      opts.onProgress?.(have + got, total);
+    }
   } catch (e) {
-    if (!out.closed) await once(out, 'close').catch(() => undefined);
     throw new Transient(`the connection broke after ${have + got} bytes (${(e as Error).message})`);
+  } finally {
+    await fh.close();
   }
   const size = await sizeOf(part);
   if (total !== undefined && size < total) throw new Transient(`the server sent ${size} of ${total} bytes`);
