@@ -2,14 +2,17 @@
 //
 // - It and epmd listen on every interface by default; rabbitmq-env.conf (a shell file sourced by
 //   rabbitmq-env, so edited line by line, not as ini) pins both to RABBIT_HOST.
-//   epmd always adds 127.0.0.1 itself, but the CLI tools find the node through the host's own
-//   name, which Debian often maps to 127.0.1.1: that address joins ERL_EPMD_ADDRESS when the name
-//   resolves to a loopback address, or rabbitmqctl could not reach its own node.
+//   epmd always adds 127.0.0.1 itself, but rabbitmqctl (and the init script's `rabbitmqctl wait`)
+//   find the node rabbit@HOSTNAME through epmd at the address the host's own name resolves to
+//   (127.0.1.1 on many Debian hosts, the LAN address on others): that address joins
+//   ERL_EPMD_ADDRESS, or the CLI could not reach its own node. epmd only maps node names to
+//   ports, so this exposes little; the AMQP listener stays on RABBIT_HOST only.
 // - A dedicated user (RABBIT_USERID), never guest; guest is deleted. Passwords go to rabbitmqctl
 //   on stdin only: rabbitmqctl (3.8+) reads the password from stdin when the argument is left out
 //   (add_user, change_password, authenticate_user), and a command line is visible in ps.
 //   rabbitmqctl trims the line it reads, so a password with surrounding whitespace is refused.
 
+import net from 'node:net';
 import { daemonLogTail, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
 import { readPackageList } from '../../lib/packages.ts';
 import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
@@ -46,21 +49,21 @@ export function rabbitPasswordProblem(password: string): string | undefined {
   return undefined;
 }
 
-/** Loopback addresses the host's own name resolves to (from `getent hosts NAME` output). */
-export function loopbackAddressesOf(getentOutput: string): string[] {
+/** Addresses the host's own name resolves to (from `getent hosts NAME` output). */
+export function ownAddressesOf(getentOutput: string): string[] {
   return getentOutput
     .split('\n')
     .map((l) => l.trim().split(/\s+/)[0] ?? '')
-    .filter((a) => /^127\.\d+\.\d+\.\d+$/.test(a));
+    .filter((a) => net.isIP(a) !== 0);
 }
 
 /** Pure: the env file with our two settings, from the host's current (or the packaged) text. */
-export function renderEnvFile(current: string, rabbitHost: string, hostnameLoopbacks: readonly string[]): string {
+export function renderEnvFile(current: string, rabbitHost: string, ownAddresses: readonly string[]): string {
   const bind = rabbitHost === 'localhost' ? '127.0.0.1' : rabbitHost;
-  const epmd = [...new Set([bind, ...hostnameLoopbacks])].join(',');
+  const epmd = [...new Set([bind, ...ownAddresses])].join(',');
   let text = current;
   if (!/^# Set by stack\.ts/m.test(text)) {
-    text = `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}# Set by stack.ts: the AMQP listener and epmd only on RABBIT_HOST.\n`;
+    text = `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}# Set by stack.ts: AMQP on RABBIT_HOST only; epmd there and where the own host name points.\n`;
   }
   text = setShellVar(text, 'NODE_IP_ADDRESS', bind);
   text = setShellVar(text, 'ERL_EPMD_ADDRESS', epmd);
@@ -113,7 +116,7 @@ const plugin: ServicePlugin = {
     return [
       {
         path: ENV_FILE,
-        content: renderEnvFile(current, setting(ctx, 'RABBIT_HOST'), loopbackAddressesOf(own.stdout)),
+        content: renderEnvFile(current, setting(ctx, 'RABBIT_HOST'), ownAddressesOf(own.stdout)),
         mode: 0o644,
         owner: 'rabbitmq:rabbitmq',
       },

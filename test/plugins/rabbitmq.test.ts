@@ -50,6 +50,13 @@ describe('rabbitmq-env.conf', () => {
     expect(second!.content).toBe(first!.content);
   });
 
+  it('the own name\'s address joins epmd\'s list whatever it is (rabbitmqctl looks for the node there)', async () => {
+    const host = runningHost(DEBIAN_SYSV, { [PACKAGED_ENV_FILE]: PACKAGED }).reply(/getent hosts/, { stdout: '10.99.0.11      h1\n' });
+    const [file] = await rabbitmq.configFiles!(makeContext(host, DEBIAN_SYSV));
+    expect(getShellVar(file!.content, 'NODE_IP_ADDRESS')).toBe('127.0.0.1');
+    expect(getShellVar(file!.content, 'ERL_EPMD_ADDRESS')).toBe('127.0.0.1,10.99.0.11');
+  });
+
   it('multi-host: binds RABBIT_HOST, and replaces an active assignment and drops later duplicates', () => {
     const current = 'NODE_IP_ADDRESS=0.0.0.0\nexport ERL_EPMD_ADDRESS=0.0.0.0\nNODE_IP_ADDRESS=::\n';
     const out = renderEnvFile(current, '10.99.0.11', []);
