@@ -231,8 +231,9 @@ async function attempt(url: string, part: string, opts: FetchOptions, count: (n:
     else await rm(`${part}.validator`, { force: true });
   }
 
-  // Each chunk is written before the next is read, so on a broken connection the part file holds
-  // exactly what arrived and the resume asks for the right byte.
+  // Each chunk is on disk before the next is taken, so after a broken connection the part file
+  // ends exactly where the processed data ends and the resume asks for the next byte. (Chunks
+  // still in Node's buffers when the socket dies are dropped; they are fetched again.)
   let got = 0;
   const fh = await open(part, 'a');
   try {

@@ -101,7 +101,7 @@ describe('fetchImage over http', () => {
         res.writeHead(503);
         res.end();
       });
-      await expect(fetchImage(`${srv.url}/v/img`, c, { retries: 0 })).rejects.toThrow(/attempts/);
+      await expect(fetchImage(`${srv.url}/v/img`, c, { retries: 0, backoffMs: 5 })).rejects.toThrow(/attempts/);
       expect(await readFile(join(c, 'img.part.validator'), 'utf8')).toBe('"v1"\n');
       srv.requests.length = 0;
       return (await stat(join(c, 'img.part'))).size;
