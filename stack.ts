@@ -132,7 +132,7 @@ async function commandPlan(s: Session): Promise<number> {
   const out: string[] = [`Plan for ${s.host.name} (${s.facts.id} ${s.facts.version}, ${s.facts.init}, OpenStack ${s.ctx.release.name}):`, ''];
   const walk = (nodes: TaskNode[], depth: number) => {
     for (const n of nodes) {
-      out.push(`${'  '.repeat(depth)}${n.children ? '' : '- '}${n.title}`);
+      out.push(`${'  '.repeat(depth)}${n.children ? '' : '- '}${n.children || !n.service || n.service === n.title ? '' : `${n.service}: `}${n.title}`);
       if (n.children) walk(n.children, depth + 1);
     }
   };

@@ -48,7 +48,7 @@ export const PORTS: Readonly<Record<string, readonly number[]>> = {
 
 const phaseLeaf = (ctx: StackContext, p: ServicePlugin, phase: string, run: () => Promise<void>, timeoutMs?: number): TaskNode => ({
   id: `${ctx.host.name}/${p.name}/${phase}`,
-  title: `${p.name}: ${phase}`,
+  title: phase,
   host: ctx.host.name,
   service: p.name,
   phase,
@@ -63,9 +63,9 @@ function formatProblems(host: string, problems: readonly Problem[]): string {
 export function preflightTask(ctx: MutableContext, plugins: readonly ServicePlugin[]): TaskNode {
   return {
     id: `${ctx.host.name}/preflight`,
-    title: 'preflight: memory, disk, ports, name resolution, config targets',
+    title: 'memory, disk, ports, name resolution, config targets',
     host: ctx.host.name,
-    service: 'host',
+    service: 'preflight',
     phase: 'preflight',
     run: async () => {
       const ports = plugins.flatMap((p) => (PORTS[p.name] ?? []).map((port) => ({ port, service: p.name })));
@@ -87,7 +87,7 @@ export function installTask(ctx: MutableContext, plugins: readonly ServicePlugin
   const s = ctx.config.settings;
   return {
     id: `${ctx.host.name}/packages/install`,
-    title: 'packages: install (one transaction)',
+    title: 'install (one transaction)',
     host: ctx.host.name,
     service: 'packages',
     phase: 'install',
