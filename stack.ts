@@ -2,7 +2,7 @@
 // stack.ts: one command from a localrc to a verified OpenStack cloud. See README.md.
 // Exit codes: 0 ok, 1 a task failed, 2 bad input (command line, config file, unreachable host).
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, ttyPrompt, REPO_ROOT, SECRET_NAMES, type Config } from './lib/config/index.ts';
@@ -41,6 +41,7 @@ Options:
   --debug         also print every command run on every host (passwords masked)
   --yes           never ask: generate passwords that are not set
   --purge         with clean: remove the packages too
+  --timings FILE  write each step's timing as JSON (used by npm run bench)
   --help, --version
 
 Exit codes: 0 ok, 1 a task failed, 2 bad input (command line, config, unreachable host).
@@ -58,6 +59,7 @@ function parseCli(argv: string[]) {
       debug: { type: 'boolean' },
       yes: { type: 'boolean', short: 'y' },
       purge: { type: 'boolean' },
+      timings: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
     },
@@ -215,6 +217,7 @@ async function main(argv: string[]): Promise<number> {
       }
       case 'stack': {
         const r = await run(s, stackTasks(s.ctx, plugins), opts);
+        if (opts.timings) writeFileSync(opts.timings, JSON.stringify({ ok: r.ok, totalMs: r.totalMs, timings: r.timings }, null, 2));
         if (!r.ok) {
           s.log.error(`Stack failed${r.failedTask ? ` at ${r.failedTask}` : ''}. Full log: ${s.log.file}`);
           return 1;
