@@ -25,7 +25,8 @@ const urlHost = (host: string): string => {
 
 export interface DbUrlParts {
   readonly user: string;
-  readonly password: string;
+  /** Left out of the URL when undefined (the password then comes from a read_default_file). */
+  readonly password?: string;
   readonly host: string;
   readonly port?: number;
   readonly database: string;
@@ -43,11 +44,14 @@ export function dbConnectionUrl(p: DbUrlParts): string {
   }
   const port = p.port === undefined ? '' : `:${p.port}`;
   const query = { charset: 'utf8', ...p.query };
+  // '/' stays as is in query values: a path like read_default_file must not gain a '%', which
+  // alembic's ConfigParser (keystone, placement, nova db sync) would take for interpolation.
   const qs = Object.entries(query)
-    .map(([k, v]) => `${urlUserinfo(k)}=${urlUserinfo(v)}`)
+    .map(([k, v]) => `${urlUserinfo(k)}=${urlUserinfo(v).replace(/%2F/g, '/')}`)
     .join('&');
+  const password = p.password === undefined ? '' : `:${urlUserinfo(p.password)}`;
   return (
-    `${driver}://${urlUserinfo(p.user)}:${urlUserinfo(p.password)}@${urlHost(p.host)}${port}` +
+    `${driver}://${urlUserinfo(p.user)}${password}@${urlHost(p.host)}${port}` +
     `/${urlUserinfo(p.database)}${qs ? `?${qs}` : ''}`
   );
 }
@@ -115,4 +119,16 @@ export function dbPasswordProblem(password: string): string | undefined {
     );
   }
   return undefined;
+}
+
+/**
+ * A pymysql option file holding a database password, for `?read_default_file=` in a connection URL.
+ * Why not the URL: a URL-encoded password has '%' in it, and alembic (keystone, placement and nova
+ * db sync) feeds the URL through ConfigParser interpolation, which rejects it ("invalid
+ * interpolation syntax"). pymysql reads this file with a RawConfigParser and only strips one pair
+ * of surrounding quotes, so the value goes in verbatim between double quotes: no escaping.
+ */
+export function pymysqlOptionFile(password: string): string {
+  if (/[\r\n]/.test(password)) throw new Error('a database password cannot contain a line break');
+  return `# Written by stack.ts: the database password pymysql reads (read_default_file in [database] connection).\n[client]\npassword = "${password}"\n`;
 }

@@ -3,7 +3,7 @@
 // Kept here so keystone/glance/placement/nova differ only in their own options.
 
 import { IniDoc } from '../../lib/ini.ts';
-import { dbConnectionUrl } from '../../lib/escape.ts';
+import { dbConnectionUrl, pymysqlOptionFile } from '../../lib/escape.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError, type ConfigFile, type StackContext } from '../../lib/plugin.ts';
 import { startDaemon, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
@@ -68,8 +68,22 @@ export function serviceAuth(ctx: StackContext, username: string, password: strin
   };
 }
 
-export const dbUrl = (ctx: StackContext, user: string, database: string): string =>
-  dbConnectionUrl({ user, password: ctx.config.settings.DATABASE_PASSWORD, host: ctx.config.settings.DATABASE_HOST, database });
+/** Where a service's database password lives: beside its config, readable by its group only. */
+export const dbPasswordPath = (service: string): string => `/etc/${service}/stack-db.cnf`;
+
+/**
+ * The [database] connection for a service. The password is not in the URL but in the option file
+ * dbPasswordFile() writes: URL-encoding puts '%' in it, and alembic's ConfigParser rejects that.
+ */
+export const dbUrl = (ctx: StackContext, service: string, database: string): string =>
+  dbConnectionUrl({ user: service, host: ctx.config.settings.DATABASE_HOST, database, query: { read_default_file: dbPasswordPath(service) } });
+
+export const dbPasswordFile = (ctx: StackContext, service: string): ConfigFile => ({
+  path: dbPasswordPath(service),
+  content: pymysqlOptionFile(ctx.config.settings.DATABASE_PASSWORD),
+  mode: 0o640,
+  owner: `root:${service}`,
+});
 
 /** Create the service's databases and its DB user (grants limited to the hosts that need them). */
 export async function ensureDatabases(ctx: StackContext, user: string, databases: readonly string[]): Promise<void> {
@@ -89,10 +103,12 @@ export async function dbSync(
     timeoutMs: ctx.config.settings.COMMAND_TIMEOUT * 1000,
   });
   if (run.exitCode !== 0) {
+    // The command's own output is often only shutdown noise; the cause is in the service's log.
+    const output = ctx.log.mask((run.stderr || run.stdout).trim().split('\n').slice(-8).join('\n'));
     throw new StackError(
-      `${step.label} failed on ${ctx.host.name} (exit ${run.exitCode}): ${step.command}`,
-      `Its output is below${step.logFile ? ` and in ${step.logFile}` : ''}; a wrong [database] connection or a database that refuses the user are the usual causes.`,
-      { file: step.logFile ?? 'output', lines: ctx.log.mask((run.stderr || run.stdout).split('\n').slice(-20).join('\n')) },
+      `${step.label} failed on ${ctx.host.name} (exit ${run.exitCode}): ${step.command}${output ? `\n${output}` : ''}`,
+      `A wrong [database] connection, a database that refuses the user, or an unreadable ${dbPasswordPath(step.user)} are the usual causes.`,
+      step.logFile ? { file: step.logFile, lines: await logTail(ctx, step.logFile) } : undefined,
     );
   }
   await withAdminDb(ctx, async (db) => {
@@ -185,7 +201,8 @@ export async function cleanService(
     const cmd = c.packaged ? `if [ -f ${sh(c.packaged)} ]; then cp ${sh(c.packaged)} ${sh(c.path)}; else rm -f ${sh(c.path)}; fi` : sh('rm', '-f', c.path);
     await ctx.host.run(cmd, { check: false });
   }
-  if (what.paths?.length) await ctx.host.run(sh('rm', '-rf', '--', ...what.paths), { check: false });
+  const paths = [...(what.paths ?? []), ...(what.dbUser ? [dbPasswordPath(what.dbUser)] : [])];
+  if (paths.length) await ctx.host.run(sh('rm', '-rf', '--', ...paths), { check: false });
 }
 
 /** Register a service user (admin in project service), the service and its three endpoints, all from SERVICE_HOST. */

@@ -9,6 +9,7 @@ import {
   authtoken,
   cleanService,
   dbSync,
+  dbPasswordFile,
   dbUrl,
   ensureDatabases,
   logTail,
@@ -72,6 +73,7 @@ const plugin: ServicePlugin = {
   async configFiles(ctx) {
     const s = ctx.config.settings;
     const files: ConfigFile[] = [
+      dbPasswordFile(ctx, 'glance'),
       await renderIni(
         ctx,
         { path: API_CONF, packaged: '/usr/share/glance-common/glance-api.conf', variable: 'GLANCE_API_CONF', owner: 'glance:glance' },

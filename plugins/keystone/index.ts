@@ -17,6 +17,7 @@ import {
   adminSession,
   cleanService,
   dbSync,
+  dbPasswordFile,
   dbUrl,
   ensureDatabases,
   keystoneUrl,
@@ -51,6 +52,7 @@ const plugin: ServicePlugin = {
 
   async configFiles(ctx) {
     return [
+      dbPasswordFile(ctx, 'keystone'),
       await renderIni(
         ctx,
         { path: CONF, packaged: '/usr/share/keystone/keystone.conf', variable: 'KEYSTONE_CONF', owner: 'keystone:keystone' },

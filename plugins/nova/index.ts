@@ -13,6 +13,7 @@ import {
   authtoken,
   cleanService,
   dbSync,
+  dbPasswordFile,
   dbUrl,
   ensureDatabases,
   logTail,
@@ -87,6 +88,7 @@ const plugin: ServicePlugin = {
     const s = ctx.config.settings;
     const common = novaCommon(ctx);
     return [
+      dbPasswordFile(ctx, 'nova'),
       await renderIni(
         ctx,
         { path: NOVA_CONF, packaged: '/usr/share/nova-common/nova.conf', variable: 'NOVA_CONF', owner: 'nova:nova' },

@@ -9,6 +9,7 @@ import {
   authtoken,
   cleanService,
   dbSync,
+  dbPasswordFile,
   dbUrl,
   ensureDatabases,
   registerService,
@@ -42,6 +43,7 @@ const plugin: ServicePlugin = {
 
   async configFiles(ctx) {
     return [
+      dbPasswordFile(ctx, 'placement'),
       await renderIni(
         ctx,
         { path: CONF, packaged: '/usr/share/placement-common/placement.conf', variable: 'PLACEMENT_CONF', owner: 'placement:placement' },
