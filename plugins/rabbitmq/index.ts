@@ -93,6 +93,21 @@ async function ctlOrThrow(ctx: StackContext, args: string[], label: string, acce
   throw new StackError(`${label} failed on ${ctx.host.name}: ${ctx.log.mask(lastLines(r.stderr || r.stdout, 5))}`, 'Is rabbitmq-server running? (rabbitmqctl status)', await logTail(ctx));
 }
 
+/**
+ * The node starts epmd and leaves it running when it stops (without systemd nothing else ever
+ * stops it). Once no Erlang node is registered any more it is ours to stop; `epmd -kill` itself
+ * refuses while nodes are registered, so another Erlang program's epmd is left alone.
+ */
+export const STOP_EPMD =
+  'command -v epmd >/dev/null 2>&1 || exit 0; ' +
+  "for i in 1 2 3 4 5 6 7 8 9 10; do if epmd -names 2>/dev/null | grep -q '^name '; then sleep 1; else epmd -kill >/dev/null 2>&1; exit 0; fi; done; " +
+  'echo "epmd still has registered nodes: left running" >&2';
+
+async function stopEpmd(ctx: StackContext): Promise<void> {
+  const r = await ctx.host.run(STOP_EPMD, { check: false, timeoutMs: 30_000, label: 'stop epmd' });
+  if (r.stderr.trim()) ctx.log.warn(`${ctx.host.name}: ${r.stderr.trim()}`);
+}
+
 const plugin: ServicePlugin = {
   name: 'rabbitmq',
   services: ['rabbit'],
@@ -174,12 +189,14 @@ const plugin: ServicePlugin = {
 
   async stop(ctx) {
     await stopDaemon(ctx.host, ctx.facts, SPEC, setting(ctx, 'STACK_STATE_DIR'));
+    await stopEpmd(ctx);
   },
 
   async clean(ctx) {
     const user = setting(ctx, 'RABBIT_USERID');
     await ctx.host.run(ctl('delete_user', user), { check: false, timeoutMs: 60_000, label: `rabbitmqctl delete_user ${user}` });
     await stopDaemon(ctx.host, ctx.facts, SPEC, setting(ctx, 'STACK_STATE_DIR'));
+    await stopEpmd(ctx);
     const current = await ctx.host.readFileIfExists(ENV_FILE);
     if (current !== null) {
       const packaged = await ctx.host.readFileIfExists(PACKAGED_ENV_FILE);

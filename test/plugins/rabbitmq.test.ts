@@ -1,6 +1,10 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StackError } from '../../lib/plugin.ts';
-import rabbitmq, { ENV_FILE, PACKAGED_ENV_FILE, rabbitPasswordProblem, renderEnvFile } from '../../plugins/rabbitmq/index.ts';
+import rabbitmq, { ENV_FILE, PACKAGED_ENV_FILE, STOP_EPMD, rabbitPasswordProblem, renderEnvFile } from '../../plugins/rabbitmq/index.ts';
 import { getShellVar, setShellVar } from '../../plugins/rabbitmq/env-file.ts';
 import { DEBIAN_SYSTEMD, DEBIAN_SYSV, RecordingHost, RHEL_SYSTEMD, makeContext } from '../fixtures/recording-host.ts';
 
@@ -145,6 +149,32 @@ describe('rabbitmq preflight', () => {
 });
 
 describe('rabbitmq stop and clean', () => {
+  it('stop stops the unit, then epmd once no node is registered', async () => {
+    const host = runningHost(DEBIAN_SYSV);
+    await rabbitmq.stop!(makeContext(host, DEBIAN_SYSV));
+    expect(host.commandLines[0]).toContain('service rabbitmq-server stop');
+    expect(host.commandLines[1]).toBe(STOP_EPMD);
+  });
+
+  it('the epmd script kills only an epmd without registered nodes (run with a fake epmd)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stackts-epmd-'));
+    try {
+      const fake = (names: string) =>
+        writeFileSync(join(dir, 'epmd'), `#!/bin/sh\ncase "$1" in -names) printf '%s' '${names}' ;; -kill) echo killed >> ${dir}/log ;; esac\n`, { mode: 0o755 });
+      const run = () => spawnSync('/bin/sh', ['-c', STOP_EPMD.replace(/sleep 1/g, 'true')], { env: { PATH: `${dir}:/usr/bin:/bin` }, encoding: 'utf8' });
+      fake('epmd: up and running on port 4369 with data:\n');
+      expect(run().status).toBe(0);
+      expect(readFileSync(join(dir, 'log'), 'utf8')).toBe('killed\n');
+      rmSync(join(dir, 'log'));
+      fake('epmd: up and running on port 4369 with data:\nname rabbit at port 25672\n');
+      const r = run();
+      expect(r.stderr).toContain('left running');
+      expect(existsSync(join(dir, 'log'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('clean deletes the user, stops, and puts the packaged env file back', async () => {
     const host = runningHost(DEBIAN_SYSV, { [PACKAGED_ENV_FILE]: PACKAGED, [ENV_FILE]: renderEnvFile(PACKAGED, '127.0.0.1', []) });
     await rabbitmq.clean!(makeContext(host, DEBIAN_SYSV));
