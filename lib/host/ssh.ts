@@ -59,15 +59,20 @@ interface ExecOptions {
   readonly killOnTimeout?: boolean;
 }
 
+/** A counting semaphore for exec channels; shrinks when the server turns out to allow fewer. */
 class Slots {
-  private free: number;
+  private capacity: number;
+  private inUse = 0;
   private readonly waiting: (() => void)[] = [];
   constructor(n: number) {
-    this.free = n;
+    this.capacity = n;
+  }
+  get busy(): number {
+    return this.inUse;
   }
   async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
+    if (this.inUse < this.capacity) {
+      this.inUse++;
       return;
     }
     await new Promise<void>((resolve) => this.waiting.push(resolve));
@@ -75,7 +80,12 @@ class Slots {
   release(): void {
     const next = this.waiting.shift();
     if (next) next();
-    else this.free++;
+    else this.inUse--;
+  }
+  /** Gives up the caller's slot for good: the server refused one more channel. */
+  shrink(): void {
+    this.capacity = Math.max(1, this.capacity - 1);
+    this.inUse--;
   }
 }
 
@@ -157,7 +167,11 @@ export class SshHost implements Host {
         resolve(client);
       });
       client.on('error', (err: Error & { level?: string; code?: string }) => {
-        if (!ready) reject(this.connectError(err, describe, timeoutMs));
+        if (!ready) {
+          reject(this.connectError(err, describe, timeoutMs));
+          // ssh2 leaves the socket open after a handshake timeout; nothing must linger.
+          client.destroy();
+        }
         else this.log.debug(`${this.name}: SSH connection error: ${err.message}`);
       });
       client.on('close', () => {
@@ -239,6 +253,35 @@ export class SshHost implements Host {
 
   // ---- commands ---------------------------------------------------------------------------
 
+  /**
+   * Opens an exec channel, holding one of the slots. A server with a MaxSessions below our
+   * limit refuses a channel while others are open: then give that slot up and wait for another.
+   */
+  private async openChannel(client: Client, wrapped: string, shown: string): Promise<ClientChannel> {
+    for (;;) {
+      await this.slots.acquire();
+      try {
+        return await new Promise<ClientChannel>((resolve, reject) =>
+          client.exec(wrapped, (err, ch) => (err ? reject(err) : resolve(ch))),
+        );
+      } catch (err) {
+        const message = (err as Error).message;
+        if (/open failed/i.test(message) && this.slots.busy > 1) {
+          this.slots.shrink();
+          this.log.debug(`${this.name}: sshd refused another session channel; now at most ${this.slots.busy} at once`);
+          continue;
+        }
+        this.slots.release();
+        throw new StackError(
+          `cannot open an SSH session channel to ${this.target} for: ${shown}: ${message}`,
+          /open failed/i.test(message)
+            ? `sshd on ${this.address} allows no session: check MaxSessions in its sshd_config`
+            : 'check that the host is up and sshd is running',
+        );
+      }
+    }
+  }
+
   /** Runs one command on its own exec channel and collects everything it printed. */
   private async exec(command: string, o: ExecOptions): Promise<Raw> {
     const exports = Object.entries(o.env ?? {})
@@ -247,31 +290,30 @@ export class SshHost implements Host {
         return `export ${k}=${quote(v)}\n`;
       })
       .join('');
-    const client = await this.connection();
-    await this.slots.acquire();
-    let released = false;
-    const release = (): void => {
-      if (!released) {
-        released = true;
-        this.slots.release();
-      }
-    };
     // The login shell may not be sh; exec sh so the command runs as the interface promises, with
     // $$ = the session leader sshd made, i.e. the process group a timeout kills.
     const inner = `printf '${PGID_MARK}%s\\n' "$$" >&2\n${exports}${command}`;
     const wrapped = `exec /bin/sh -c ${quote(inner)}`;
+    const client = await this.connection();
     const started = performance.now();
+    const ch = await this.openChannel(client, wrapped, o.shown);
 
     try {
       return await new Promise<Raw>((resolve, reject) => {
         let settled = false;
-        let channel: ClientChannel | undefined;
         const out: Buffer[] = [];
         const err: Buffer[] = [];
         let exitCode: number | undefined;
         let signal: string | undefined;
         let timedOut = false;
         let timer: NodeJS.Timeout | undefined;
+        const collected = (code: number): Raw => ({
+          exitCode: code,
+          timedOut,
+          stdout: Buffer.concat(out),
+          stderr: Buffer.concat(err).toString('utf8').replace(PGID_LINE, ''),
+          durationMs: Math.round(performance.now() - started),
+        });
         const done = (f: () => void): void => {
           if (settled) return;
           settled = true;
@@ -290,65 +332,41 @@ export class SshHost implements Host {
           );
         this.inFlight.add(onLost);
 
-        client.exec(wrapped, (openErr, ch) => {
-          if (openErr) {
-            done(() => reject(new Error(`cannot open an SSH channel to ${this.target} for: ${o.shown}: ${openErr.message}`)));
-            return;
-          }
-          channel = ch;
-          if (settled) {
-            ch.close();
-            return;
-          }
-          ch.on('data', (b: Buffer) => out.push(b));
-          ch.stderr.on('data', (b: Buffer) => err.push(b));
-          ch.on('exit', (code: number | null, sig?: string) => {
-            if (typeof code === 'number') exitCode = code;
-            else signal = sig;
-          });
-          ch.on('close', () => {
-            const stderr = Buffer.concat(err).toString('utf8').replace(PGID_LINE, '');
-            const durationMs = Math.round(performance.now() - started);
-            if (timedOut) {
-              done(() => resolve({ exitCode: TIMEOUT_EXIT_CODE, timedOut, stdout: Buffer.concat(out), stderr, durationMs }));
-            } else if (exitCode === undefined && signal === undefined) {
-              // Closed without an exit status: sshd or the connection went away under the command.
-              onLost(new Error(this.closing ? 'closed' : 'lost'));
-            } else {
-              const code = exitCode ?? 128 + ((os.constants.signals as Record<string, number | undefined>)[`SIG${signal}`] ?? 127);
-              done(() => resolve({ exitCode: code, timedOut, stdout: Buffer.concat(out), stderr, durationMs }));
-            }
-          });
-          ch.on('error', () => undefined);
-          if (o.input !== undefined) ch.end(o.input);
-          else ch.end();
+        ch.on('data', (b: Buffer) => out.push(b));
+        ch.stderr.on('data', (b: Buffer) => err.push(b));
+        ch.on('exit', (code: number | null, sig?: string) => {
+          if (typeof code === 'number') exitCode = code;
+          else signal = sig;
         });
+        ch.on('close', () => {
+          if (timedOut) done(() => resolve(collected(TIMEOUT_EXIT_CODE)));
+          else if (exitCode === undefined && signal === undefined) {
+            // Closed without an exit status: sshd or the connection went away under the command.
+            onLost(new Error(this.closing ? 'closed' : 'lost'));
+          } else {
+            const signo = (os.constants.signals as Record<string, number | undefined>)[`SIG${signal}`];
+            done(() => resolve(collected(exitCode ?? 128 + (signo ?? 127))));
+          }
+        });
+        ch.on('error', () => undefined);
+        if (o.input !== undefined) ch.end(o.input);
+        else ch.end();
 
         if (o.timeoutMs > 0) {
           timer = setTimeout(() => {
             timedOut = true;
             const pgid = PGID_LINE.exec(Buffer.concat(err).toString('utf8'))?.[1];
-            const finishTimedOut = (): void =>
-              done(() =>
-                resolve({
-                  exitCode: TIMEOUT_EXIT_CODE,
-                  timedOut,
-                  stdout: Buffer.concat(out),
-                  stderr: Buffer.concat(err).toString('utf8').replace(PGID_LINE, ''),
-                  durationMs: Math.round(performance.now() - started),
-                }),
-              );
             void this.killGroup(pgid, o).finally(() => {
-              // sshd reports the channel closed only once the command is gone; do not wait long for
-              // that if the command escaped the kill.
-              channel?.close();
-              setTimeout(finishTimedOut, channel ? 2000 : 0).unref();
+              // sshd reports the channel closed only once the command is gone; do not wait long
+              // for that if the command escaped the kill.
+              ch.close();
+              setTimeout(() => done(() => resolve(collected(TIMEOUT_EXIT_CODE))), 2000).unref();
             });
           }, o.timeoutMs);
         }
       });
     } finally {
-      release();
+      this.slots.release();
     }
   }
 
