@@ -146,8 +146,12 @@ export async function logTail(ctx: StackContext, file: string | undefined, lines
   return ctx.log.mask(r.stdout);
 }
 
-/** uWSGI apps (keystone, placement, nova-api) from Debian's ini, with our bind address and worker counts. */
-export function uwsgiArgv(ctx: StackContext, ini: string, port: number, extra: readonly string[] = []): string[] {
+/**
+ * uWSGI apps (keystone, placement, nova-api) from Debian's ini, with our bind address and worker
+ * counts. Its own log goes to logFile (flags after --ini override the ini's logto), so a start
+ * failure's log tail is the one that explains it.
+ */
+export function uwsgiArgv(ctx: StackContext, ini: string, port: number, logFile: string, extra: readonly string[] = []): string[] {
   const bind = `${urlHost(serviceHost(ctx))}:${port}`;
   return [
     '/usr/bin/uwsgi_python3',
@@ -163,6 +167,8 @@ export function uwsgiArgv(ctx: StackContext, ini: string, port: number, extra: r
     // Debian's ini files don't all send it; without it clients that reuse connections fail after a 204.
     '--add-header',
     'Connection: close',
+    '--logto',
+    logFile,
     ...extra,
   ];
 }

@@ -33,7 +33,7 @@ const LOG = '/var/log/keystone/keystone.log';
 
 const daemon = (ctx: StackContext): DaemonSpec => ({
   name: 'keystone',
-  argv: uwsgiArgv(ctx, '/etc/keystone/keystone-uwsgi.ini', KEYSTONE_PORT),
+  argv: uwsgiArgv(ctx, '/etc/keystone/keystone-uwsgi.ini', KEYSTONE_PORT, '/var/log/keystone/keystone-uwsgi.log'),
   // uwsgi drops to keystone:keystone itself (uid/gid in Debian's ini); it must start as root to bind.
   logFile: '/var/log/keystone/keystone-uwsgi.log',
   runtimeDirs: [{ path: '/run/keystone', owner: 'keystone:keystone' }],

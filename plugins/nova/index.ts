@@ -42,7 +42,7 @@ const runtimeDirs = [
 
 const apiDaemon = (ctx: StackContext): DaemonSpec => ({
   name: 'nova-api',
-  argv: uwsgiArgv(ctx, '/etc/nova/nova-api-uwsgi.ini', NOVA_PORT),
+  argv: uwsgiArgv(ctx, '/etc/nova/nova-api-uwsgi.ini', NOVA_PORT, '/var/log/nova/nova-api-uwsgi.log'),
   logFile: '/var/log/nova/nova-api-uwsgi.log',
   runtimeDirs,
 });

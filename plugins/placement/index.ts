@@ -29,7 +29,7 @@ export const placementUrl = (ctx: StackContext): string => `http://${urlHost(ser
 
 const daemon = (ctx: StackContext): DaemonSpec => ({
   name: 'placement-api',
-  argv: uwsgiArgv(ctx, '/etc/placement/placement-api-uwsgi.ini', PLACEMENT_PORT),
+  argv: uwsgiArgv(ctx, '/etc/placement/placement-api-uwsgi.ini', PLACEMENT_PORT, '/var/log/placement/placement-uwsgi.log'),
   logFile: '/var/log/placement/placement-uwsgi.log',
   runtimeDirs: [{ path: '/run/placement', owner: 'placement:placement' }],
 });
