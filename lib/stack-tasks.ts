@@ -147,6 +147,12 @@ export function stackTasks(ctx: MutableContext, plugins: readonly ServicePlugin[
   ];
 }
 
+/** A plugin's own stop, or else each of its daemons, last started first. */
+export async function stopPlugin(ctx: StackContext, p: ServicePlugin): Promise<void> {
+  if (p.stop) return p.stop(ctx);
+  for (const d of [...(p.daemons?.(ctx) ?? [])].reverse()) await stopDaemon(ctx.host, ctx.facts, d, ctx.config.settings.STACK_STATE_DIR);
+}
+
 /** Stop in reverse order: APIs before the database and queue they hold connections to. */
 export function stopTasks(ctx: MutableContext, plugins: readonly ServicePlugin[], clean: boolean): TaskNode[] {
   const phase = clean ? 'clean' : 'stop';
@@ -157,9 +163,8 @@ export function stopTasks(ctx: MutableContext, plugins: readonly ServicePlugin[]
       host: ctx.host.name,
       children: [...plugins].reverse().map((p) =>
         phaseLeaf(ctx, p, phase, async () => {
-          const fn = clean ? p.clean : p.stop;
-          if (fn) return fn(ctx);
-          for (const d of p.daemons?.(ctx) ?? []) await stopDaemon(ctx.host, ctx.facts, d, ctx.config.settings.STACK_STATE_DIR);
+          if (clean && p.clean) return p.clean(ctx);
+          return stopPlugin(ctx, p);
         }),
       ),
     },

@@ -5,6 +5,7 @@ import { readPackageList } from '../../lib/packages.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
+import { stopPlugin } from '../../lib/stack-tasks.ts';
 import {
   authtoken,
   cleanService,
@@ -17,7 +18,6 @@ import {
   renderIni,
   serviceHost,
   startApi,
-  stopApi,
   urlHost,
   withDb,
 } from '../common/openstack.ts';
@@ -142,13 +142,10 @@ const plugin: ServicePlugin = {
     }
   },
 
-  async stop(ctx) {
-    await stopApi(ctx, apiDaemon(ctx));
-    if (ctx.release.hasGlanceRegistry) await stopApi(ctx, registryDaemon());
-  },
+  daemons: (ctx) => (ctx.release.hasGlanceRegistry ? [registryDaemon(), apiDaemon(ctx)] : [apiDaemon(ctx)]),
 
   async clean(ctx) {
-    await plugin.stop!(ctx);
+    await stopPlugin(ctx, plugin);
     await cleanService(ctx, {
       databases: ['glance'],
       dbUser: 'glance',

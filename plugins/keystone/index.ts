@@ -4,6 +4,7 @@ import { readPackageList } from '../../lib/packages.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
+import { stopPlugin } from '../../lib/stack-tasks.ts';
 import {
   ensureProject,
   ensureRole,
@@ -24,7 +25,6 @@ import {
   logTail,
   renderIni,
   startApi,
-  stopApi,
   uwsgiArgv,
 } from '../common/openstack.ts';
 
@@ -139,10 +139,10 @@ const plugin: ServicePlugin = {
     }
   },
 
-  stop: async (ctx) => stopApi(ctx, daemon(ctx)),
+  daemons: (ctx) => [daemon(ctx)],
 
   async clean(ctx) {
-    await stopApi(ctx, daemon(ctx));
+    await stopPlugin(ctx, plugin);
     await cleanService(ctx, {
       databases: ['keystone'],
       dbUser: 'keystone',

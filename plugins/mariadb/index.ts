@@ -251,6 +251,8 @@ const plugin: ServicePlugin = {
     if (Number(rows[0]?.ok) !== 1) throw new StackError(`MariaDB on ${ctx.host.name} answered SELECT 1 with ${JSON.stringify(rows)}.`);
   },
 
+  daemons: () => [SPEC],
+
   async stop(ctx) {
     await stopDaemon(ctx.host, ctx.facts, SPEC, setting(ctx, 'STACK_STATE_DIR'));
   },

@@ -155,6 +155,8 @@ const plugin: ServicePlugin = {
     if (!s.pid) throw new StackError(`memcached on ${ctx.host.name} answered "stats" without a pid: not memcached?`);
   },
 
+  daemons: () => [SPEC],
+
   async stop(ctx) {
     await stopDaemon(ctx.host, ctx.facts, SPEC, stateDir(ctx));
   },

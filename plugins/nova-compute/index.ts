@@ -5,7 +5,8 @@
 import { readPackageList } from '../../lib/packages.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
-import { startDaemon, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
+import { startDaemon, type DaemonSpec } from '../../lib/daemon.ts';
+import { stopPlugin } from '../../lib/stack-tasks.ts';
 import { listComputeServices, listHypervisors, ensureFlavor, createServer, deleteServer, waitForServerActive, waitForServerGone } from '../../lib/openstack/nova.ts';
 import { listResourceProviders } from '../../lib/openstack/placement.ts';
 import { listImages } from '../../lib/openstack/glance.ts';
@@ -120,12 +121,10 @@ const plugin: ServicePlugin = {
     await waitForServerGone(s, server, ctx.config.settings.SERVICE_TIMEOUT * 1000);
   },
 
-  stop: async (ctx) => {
-    await stopDaemon(ctx.host, ctx.facts, daemon(ctx), ctx.config.settings.STACK_STATE_DIR);
-  },
+  daemons: (ctx) => [daemon(ctx)],
 
   async clean(ctx) {
-    await plugin.stop!(ctx);
+    await stopPlugin(ctx, plugin);
     await cleanService(ctx, { databases: [], configs: [{ path: CONF }], paths: [LOG, daemon(ctx).logFile!, '/var/lib/nova/instances'] });
   },
 };

@@ -6,7 +6,8 @@ import { transportUrl } from '../../lib/escape.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
-import { startDaemon, stopDaemon } from '../../lib/daemon.ts';
+import { startDaemon } from '../../lib/daemon.ts';
+import { stopPlugin } from '../../lib/stack-tasks.ts';
 import { listImagesViaNova } from '../../lib/openstack/nova.ts';
 import {
   adminSession,
@@ -22,7 +23,6 @@ import {
   serviceAuth,
   serviceHost,
   startApi,
-  stopApi,
   urlHost,
   uwsgiArgv,
 } from '../common/openstack.ts';
@@ -154,13 +154,10 @@ const plugin: ServicePlugin = {
     }
   },
 
-  async stop(ctx) {
-    await stopApi(ctx, apiDaemon(ctx));
-    for (const n of ['nova-scheduler', 'nova-conductor'] as const) await stopDaemon(ctx.host, ctx.facts, plainDaemon(n), ctx.config.settings.STACK_STATE_DIR);
-  },
+  daemons: (ctx) => [plainDaemon('nova-conductor'), plainDaemon('nova-scheduler'), apiDaemon(ctx)],
 
   async clean(ctx) {
-    await plugin.stop!(ctx);
+    await stopPlugin(ctx, plugin);
     await cleanService(ctx, {
       databases: NOVA_DATABASES,
       dbUser: 'nova',

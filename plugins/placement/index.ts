@@ -3,6 +3,7 @@
 import { readPackageList } from '../../lib/packages.ts';
 import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
+import { stopPlugin } from '../../lib/stack-tasks.ts';
 import { listResourceProviders } from '../../lib/openstack/placement.ts';
 import {
   adminSession,
@@ -16,7 +17,6 @@ import {
   renderIni,
   serviceHost,
   startApi,
-  stopApi,
   urlHost,
   uwsgiArgv,
 } from '../common/openstack.ts';
@@ -85,10 +85,10 @@ const plugin: ServicePlugin = {
     }
   },
 
-  stop: async (ctx) => stopApi(ctx, daemon(ctx)),
+  daemons: (ctx) => [daemon(ctx)],
 
   async clean(ctx) {
-    await stopApi(ctx, daemon(ctx));
+    await stopPlugin(ctx, plugin);
     await cleanService(ctx, {
       databases: ['placement'],
       dbUser: 'placement',

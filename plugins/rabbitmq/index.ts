@@ -187,6 +187,8 @@ const plugin: ServicePlugin = {
     }
   },
 
+  daemons: () => [SPEC],
+
   async stop(ctx) {
     await stopDaemon(ctx.host, ctx.facts, SPEC, setting(ctx, 'STACK_STATE_DIR'));
     await stopEpmd(ctx);
