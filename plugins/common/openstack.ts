@@ -225,3 +225,26 @@ export async function registerService(
   // A token's catalog is fixed when it is issued: the next caller needs one that lists this service.
   ctx.shared.delete('keystone.admin');
 }
+
+/**
+ * A copy of a packaged uWSGI ini that this host can run. Debian's keystone ini loads uWSGI's
+ * apparmor plugin and switches to the "keystone" profile; where AppArmor is off or that profile is
+ * not loaded (containers, most test hosts) uWSGI exits at once with aa_change_profile(): Invalid
+ * argument. Then the copy leaves both lines out; where the profile is loaded it keeps them.
+ */
+export async function uwsgiIni(ctx: StackContext, packaged: string, path: string): Promise<ConfigFile> {
+  const doc = IniDoc.parse((await ctx.host.readFileIfExists(packaged)) ?? '', { dialect: 'plain' });
+  const profile = doc.get('uwsgi', 'apparmor-profile');
+  if (profile) {
+    const loaded = await ctx.host.run(
+      `grep -qx Y /sys/module/apparmor/parameters/enabled 2>/dev/null && grep -q ${sh(`^${profile} `)} /sys/kernel/security/apparmor/profiles 2>/dev/null`,
+      { check: false, label: `is the AppArmor profile ${profile} loaded` },
+    );
+    if (loaded.exitCode !== 0) {
+      const plugins = (doc.get('uwsgi', 'plugins') ?? '').split(',').map((p) => p.trim()).filter((p) => p && p !== 'apparmor');
+      doc.set('uwsgi', 'plugins', plugins.join(','));
+      doc.delete('uwsgi', 'apparmor-profile');
+    }
+  }
+  return { path, content: doc.toString(), mode: 0o644 };
+}

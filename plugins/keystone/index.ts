@@ -26,14 +26,16 @@ import {
   renderIni,
   startApi,
   uwsgiArgv,
+  uwsgiIni,
 } from '../common/openstack.ts';
 
 const CONF = '/etc/keystone/keystone.conf';
 const LOG = '/var/log/keystone/keystone.log';
+const UWSGI_INI = '/etc/keystone/keystone-uwsgi-stack.ini';
 
 const daemon = (ctx: StackContext): DaemonSpec => ({
   name: 'keystone',
-  argv: uwsgiArgv(ctx, '/etc/keystone/keystone-uwsgi.ini', KEYSTONE_PORT, '/var/log/keystone/keystone-uwsgi.log'),
+  argv: uwsgiArgv(ctx, UWSGI_INI, KEYSTONE_PORT, '/var/log/keystone/keystone-uwsgi.log'),
   // uwsgi drops to keystone:keystone itself (uid/gid in Debian's ini); it must start as root to bind.
   logFile: '/var/log/keystone/keystone-uwsgi.log',
   runtimeDirs: [{ path: '/run/keystone', owner: 'keystone:keystone' }],
@@ -53,6 +55,7 @@ const plugin: ServicePlugin = {
   async configFiles(ctx) {
     return [
       dbPasswordFile(ctx, 'keystone'),
+      await uwsgiIni(ctx, '/etc/keystone/keystone-uwsgi.ini', UWSGI_INI),
       await renderIni(
         ctx,
         { path: CONF, packaged: '/usr/share/keystone/keystone.conf', variable: 'KEYSTONE_CONF', owner: 'keystone:keystone' },
@@ -147,7 +150,7 @@ const plugin: ServicePlugin = {
       databases: ['keystone'],
       dbUser: 'keystone',
       configs: [{ path: CONF, packaged: '/usr/share/keystone/keystone.conf' }],
-      paths: ['/etc/keystone/fernet-keys', '/etc/keystone/credential-keys', LOG, daemon(ctx).logFile!],
+      paths: ['/etc/keystone/fernet-keys', '/etc/keystone/credential-keys', UWSGI_INI, LOG, daemon(ctx).logFile!],
     });
   },
 };
