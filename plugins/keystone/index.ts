@@ -42,6 +42,9 @@ const daemon = (ctx: StackContext): DaemonSpec => ({
 });
 
 /** keystone-manage reads the bootstrap password from its environment; feed it through stdin so no argv shows it. */
+/** An API that answers at all (version list 300, 401 without a token) is reachable; 5xx is not. */
+const ANSWERS = Array.from({ length: 400 }, (_, i) => 100 + i);
+
 const withPasswordFromStdin = (envName: string, command: string): string =>
   `IFS= read -r ${envName}; export ${envName}; exec ${command}`;
 
@@ -131,7 +134,7 @@ const plugin: ServicePlugin = {
     for (const entry of s.catalog) {
       for (const ep of entry.endpoints) {
         try {
-          await request('GET', ep.url, { timeoutMs: 10_000 });
+          await request('GET', ep.url, { timeoutMs: 10_000, expect: ANSWERS });
         } catch (err) {
           throw new StackError(
             `The ${ep.interface} endpoint of ${entry.type} (${entry.name}) does not answer at ${ep.url}: ${(err as Error).message}`,
