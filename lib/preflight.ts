@@ -300,6 +300,8 @@ export const DEFAULT_PORT_OWNERS: Readonly<Record<number, readonly string[]>> = 
   9292: ['glance-api'],
   8778: [...UWSGI, 'placement-api'],
   8774: [...UWSGI, 'nova-api', 'nova-api-wsgi'],
+  // neutron-server renames its processes (setproctitle): the parent shows as /usr/bin/python.
+  9696: ['neutron-server', 'neutron-server:', '/usr/bin/python', 'python3'],
 };
 
 /** ss cuts a process name at its first ')' (it parses /proc/PID/stat naively): "node (vitest 1)" shows as "node (vitest 1". */

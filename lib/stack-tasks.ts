@@ -44,6 +44,7 @@ export const PORTS: Readonly<Record<string, readonly number[]>> = {
   glance: [9292],
   placement: [8778],
   nova: [8774],
+  neutron: [9696],
 };
 
 const phaseLeaf = (ctx: StackContext, p: ServicePlugin, phase: string, run: () => Promise<void>, timeoutMs?: number): TaskNode => ({

@@ -7,7 +7,8 @@ import keystone from './keystone/index.ts';
 import glance from './glance/index.ts';
 import image from './image/index.ts';
 import placement from './placement/index.ts';
+import neutron from './neutron/index.ts';
 import nova from './nova/index.ts';
 import novaCompute from './nova-compute/index.ts';
 
-export const PLUGINS: readonly ServicePlugin[] = [mariadb, rabbitmq, memcached, keystone, glance, image, placement, nova, novaCompute];
+export const PLUGINS: readonly ServicePlugin[] = [mariadb, rabbitmq, memcached, keystone, glance, image, placement, neutron, nova, novaCompute];

@@ -36,7 +36,7 @@ export const SCHEMA = {
   // --- What to run
   ENABLED_SERVICES: s(
     'list',
-    'mysql,rabbit,memcache,key,g-api,placement-api,n-api,n-cond,n-sch,n-cpu',
+    'mysql,rabbit,memcache,key,g-api,placement-api,q-svc,n-api,n-cond,n-sch,n-cpu',
     'Services',
     'Comma list of services; enable_service/disable_service lines edit it.',
   ),
@@ -50,10 +50,11 @@ export const SCHEMA = {
   ADMIN_PASSWORD: s('secret', '', 'Passwords', 'Keystone admin (and demo) user password.'),
   DATABASE_PASSWORD: s('secret', '', 'Passwords', 'MariaDB root and service database users password.'),
   RABBIT_PASSWORD: s('secret', '', 'Passwords', 'RabbitMQ password of the stackrabbit user.'),
-  SERVICE_PASSWORD: s('secret', '', 'Passwords', 'Password of the service users in Keystone (glance, placement, nova).'),
+  SERVICE_PASSWORD: s('secret', '', 'Passwords', 'Password of the service users in Keystone (glance, placement, neutron, nova).'),
   GLANCE_PASSWORD: s('secret', '${SERVICE_PASSWORD}', 'Passwords', 'Keystone password of the glance user.'),
   PLACEMENT_PASSWORD: s('secret', '${SERVICE_PASSWORD}', 'Passwords', 'Keystone password of the placement user.'),
   NOVA_PASSWORD: s('secret', '${SERVICE_PASSWORD}', 'Passwords', 'Keystone password of the nova user.'),
+  NEUTRON_PASSWORD: s('secret', '${SERVICE_PASSWORD}', 'Passwords', 'Keystone password of the neutron user.'),
   SECRETS_FILE: s('path', '', 'Passwords', 'Where generated passwords are kept (0600); empty means .stack-secrets beside the config file.'),
 
   // --- Users
@@ -104,6 +105,7 @@ export const KNOWN_SERVICES = [
   'g-api',
   'g-reg',
   'placement-api',
+  'q-svc',
   'n-api',
   'n-cond',
   'n-sch',

@@ -6,7 +6,8 @@ import { IniDoc } from '../../lib/ini.ts';
 import { dbConnectionUrl, pymysqlOptionFile } from '../../lib/escape.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError, type ConfigFile, type StackContext } from '../../lib/plugin.ts';
-import { startDaemon, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
+import { stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
+import { startOrRestart } from '../../lib/restart.ts';
 import { waitForHttp } from '../../lib/wait.ts';
 import { withAdminDb, ensureServiceDatabase } from '../mariadb/index.ts';
 import { authenticate, ensureEndpoint, ensureService, ensureServiceUser, type Session } from '../../lib/openstack/keystone.ts';
@@ -125,14 +126,21 @@ export async function dbSync(
   });
 }
 
-/** Start a daemon and wait until its API really answers over HTTP (not just an open port). */
-export async function startApi(ctx: StackContext, spec: DaemonSpec, url: string): Promise<void> {
-  await startDaemon(ctx.host, ctx.facts, spec, ctx.config.settings.STACK_STATE_DIR);
-  await waitForHttp(url, {
-    name: spec.name,
-    timeoutMs: ctx.config.settings.SERVICE_TIMEOUT * 1000,
-    onTimeout: async () => logTail(ctx, spec.logFile),
-  });
+/**
+ * Start a daemon, or restart it when the files it reads changed since it started (a re-run with a
+ * new password must not leave the old one in a running process), and, for an API, wait until it
+ * really answers over HTTP (not just an open port).
+ */
+export async function startService(ctx: StackContext, spec: DaemonSpec, configFiles: readonly string[], url?: string): Promise<void> {
+  const { markStarted } = await startOrRestart(ctx, spec, configFiles);
+  if (url) {
+    await waitForHttp(url, {
+      name: spec.name,
+      timeoutMs: ctx.config.settings.SERVICE_TIMEOUT * 1000,
+      onTimeout: async () => logTail(ctx, spec.logFile),
+    });
+  }
+  await markStarted();
 }
 
 export async function stopApi(ctx: StackContext, spec: DaemonSpec): Promise<void> {

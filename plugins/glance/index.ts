@@ -17,7 +17,8 @@ import {
   registerService,
   renderIni,
   serviceHost,
-  startApi,
+  startService,
+  dbPasswordPath,
   urlHost,
   withDb,
 } from '../common/openstack.ts';
@@ -109,9 +110,9 @@ const plugin: ServicePlugin = {
 
   async start(ctx) {
     if (ctx.release.hasGlanceRegistry) {
-      await startApi(ctx, registryDaemon(), `http://${urlHost(serviceHost(ctx))}:${REGISTRY_PORT}/`);
+      await startService(ctx, registryDaemon(), [REGISTRY_CONF, dbPasswordPath('glance')], `http://${urlHost(serviceHost(ctx))}:${REGISTRY_PORT}/`);
     }
-    await startApi(ctx, apiDaemon(ctx), `${glanceUrl(ctx)}/`);
+    await startService(ctx, apiDaemon(ctx), [API_CONF, dbPasswordPath('glance')], `${glanceUrl(ctx)}/`);
   },
 
   async register(ctx) {

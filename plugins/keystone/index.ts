@@ -24,7 +24,8 @@ import {
   keystoneUrl,
   logTail,
   renderIni,
-  startApi,
+  startService,
+  dbPasswordPath,
   uwsgiArgv,
   uwsgiIni,
 } from '../common/openstack.ts';
@@ -100,7 +101,7 @@ const plugin: ServicePlugin = {
   },
 
   async start(ctx) {
-    await startApi(ctx, daemon(ctx), `${keystoneUrl(ctx)}/v3`);
+    await startService(ctx, daemon(ctx), [CONF, UWSGI_INI, dbPasswordPath('keystone')], `${keystoneUrl(ctx)}/v3`);
   },
 
   async register(ctx) {

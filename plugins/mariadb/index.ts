@@ -26,7 +26,7 @@ import { StackError, type ConfigFile, type ServicePlugin, type StackContext } fr
 import { checkPorts, type PortSpec } from '../../lib/preflight.ts';
 import { quote, sh } from '../../lib/shell.ts';
 import { lastLines, pollUntil } from './poll.ts';
-import { startOrRestart } from './restart.ts';
+import { startOrRestart } from '../../lib/restart.ts';
 import { adminAccountSql, dropAccountSql, sqlString } from './sql.ts';
 
 export const MYSQL_PORT = 3306;

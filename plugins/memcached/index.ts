@@ -11,7 +11,7 @@ import { readPackageList } from '../../lib/packages.ts';
 import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { checkPorts, type PortSpec } from '../../lib/preflight.ts';
 import { lastLines, pollUntil } from '../mariadb/poll.ts';
-import { startOrRestart } from '../mariadb/restart.ts';
+import { startOrRestart } from '../../lib/restart.ts';
 import { getShellVar, setShellVar } from '../rabbitmq/env-file.ts';
 
 export const MEMCACHED_PORT = 11211;

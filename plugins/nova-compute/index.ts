@@ -5,12 +5,12 @@
 import { readPackageList } from '../../lib/packages.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
-import { startDaemon, type DaemonSpec } from '../../lib/daemon.ts';
+import type { DaemonSpec } from '../../lib/daemon.ts';
 import { stopPlugin } from '../../lib/stack-tasks.ts';
 import { listComputeServices, listHypervisors, ensureFlavor, createServer, deleteServer, waitForServerActive, waitForServerGone } from '../../lib/openstack/nova.ts';
 import { listResourceProviders } from '../../lib/openstack/placement.ts';
 import { listImages } from '../../lib/openstack/glance.ts';
-import { adminSession, cleanService, logTail, renderIni } from '../common/openstack.ts';
+import { adminSession, cleanService, logTail, renderIni, startService } from '../common/openstack.ts';
 import { NOVA_CONF, novaCommon } from '../nova/index.ts';
 
 const CONF = '/etc/nova/nova-compute.conf';
@@ -73,7 +73,7 @@ const plugin: ServicePlugin = {
     await ctx.host.run(sh('install', '-d', '-o', 'nova', '-g', 'nova', '-m', '0750', '/var/lib/nova/instances', '/var/lib/nova/tmp'));
   },
 
-  start: async (ctx) => startDaemon(ctx.host, ctx.facts, daemon(ctx), ctx.config.settings.STACK_STATE_DIR),
+  start: async (ctx) => startService(ctx, daemon(ctx), [CONF]),
 
   async register(ctx) {
     // The compute service must report in before cells v2 can map it to cell1.

@@ -6,7 +6,6 @@ import { transportUrl } from '../../lib/escape.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
-import { startDaemon } from '../../lib/daemon.ts';
 import { stopPlugin } from '../../lib/stack-tasks.ts';
 import { listImagesViaNova } from '../../lib/openstack/nova.ts';
 import {
@@ -22,7 +21,8 @@ import {
   renderIni,
   serviceAuth,
   serviceHost,
-  startApi,
+  startService,
+  dbPasswordPath,
   urlHost,
   uwsgiArgv,
 } from '../common/openstack.ts';
@@ -74,13 +74,15 @@ export function novaCommon(ctx: StackContext) {
     placement: serviceAuth(ctx, 'placement', s.PLACEMENT_PASSWORD),
     oslo_concurrency: { lock_path: '/var/lib/nova/tmp' },
     vnc: { enabled: false },
+    // Only with neutron-server: Nova asks it for a server's ports and security groups.
+    ...(ctx.config.services.has('q-svc') ? { neutron: { ...serviceAuth(ctx, 'neutron', s.NEUTRON_PASSWORD), service_metadata_proxy: false } } : {}),
   };
 }
 
 const plugin: ServicePlugin = {
   name: 'nova',
   services: ['n-api', 'n-cond', 'n-sch'],
-  needs: ['keystone', 'rabbitmq', 'placement', 'glance'],
+  needs: ['keystone', 'rabbitmq', 'placement', 'glance', 'neutron'],
 
   packages: async (ctx) => readPackageList('nova', ctx.facts.family),
 
@@ -123,9 +125,10 @@ const plugin: ServicePlugin = {
 
   async start(ctx) {
     const enabled = ctx.config.services;
-    if (enabled.has('n-cond')) await startDaemon(ctx.host, ctx.facts, plainDaemon('nova-conductor'), ctx.config.settings.STACK_STATE_DIR);
-    if (enabled.has('n-sch')) await startDaemon(ctx.host, ctx.facts, plainDaemon('nova-scheduler'), ctx.config.settings.STACK_STATE_DIR);
-    if (enabled.has('n-api')) await startApi(ctx, apiDaemon(ctx), `${novaUrl(ctx)}/`);
+    const files = [NOVA_CONF, dbPasswordPath('nova')];
+    if (enabled.has('n-cond')) await startService(ctx, plainDaemon('nova-conductor'), files);
+    if (enabled.has('n-sch')) await startService(ctx, plainDaemon('nova-scheduler'), files);
+    if (enabled.has('n-api')) await startService(ctx, apiDaemon(ctx), files, `${novaUrl(ctx)}/`);
   },
 
   async register(ctx) {

@@ -16,7 +16,8 @@ import {
   registerService,
   renderIni,
   serviceHost,
-  startApi,
+  startService,
+  dbPasswordPath,
   urlHost,
   uwsgiArgv,
 } from '../common/openstack.ts';
@@ -61,7 +62,7 @@ const plugin: ServicePlugin = {
     await dbSync(ctx, { user: 'placement', command: 'placement-manage db sync', databases: ['placement'], label: 'placement-manage db sync', logFile: LOG });
   },
 
-  start: async (ctx) => startApi(ctx, daemon(ctx), `${placementUrl(ctx)}/`),
+  start: async (ctx) => startService(ctx, daemon(ctx), [CONF, dbPasswordPath('placement')], `${placementUrl(ctx)}/`),
 
   async register(ctx) {
     await registerService(ctx, {

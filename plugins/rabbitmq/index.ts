@@ -19,7 +19,7 @@ import { StackError, type ConfigFile, type ServicePlugin, type StackContext } fr
 import { checkPorts, type PortSpec } from '../../lib/preflight.ts';
 import { sh } from '../../lib/shell.ts';
 import { lastLines, pollUntil } from '../mariadb/poll.ts';
-import { startOrRestart } from '../mariadb/restart.ts';
+import { startOrRestart } from '../../lib/restart.ts';
 import { deleteShellVar, setShellVar } from './env-file.ts';
 
 export const AMQP_PORT = 5672;

@@ -67,7 +67,7 @@ describe('secrets through loadConfig', () => {
     for (const name of OWN) expect(second.config.settings[name as keyof typeof SCHEMA]).toBe(first.config.settings[name as keyof typeof SCHEMA]);
     expect(await readFile(secretsFile, 'utf8')).toBe(text);
     expect(secretValues(second.config).sort()).toEqual(
-      [...OWN, 'GLANCE_PASSWORD', 'PLACEMENT_PASSWORD', 'NOVA_PASSWORD'].map((n) => String(second.config.settings[n as keyof typeof SCHEMA])).sort(),
+      [...OWN, 'GLANCE_PASSWORD', 'PLACEMENT_PASSWORD', 'NOVA_PASSWORD', 'NEUTRON_PASSWORD'].map((n) => String(second.config.settings[n as keyof typeof SCHEMA])).sort(),
     );
   });
 

@@ -4,9 +4,9 @@
 
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { daemonStatus, startDaemon, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
-import type { StackContext } from '../../lib/plugin.ts';
-import { sh } from '../../lib/shell.ts';
+import { daemonStatus, startDaemon, stopDaemon, type DaemonSpec } from './daemon.ts';
+import type { StackContext } from './plugin.ts';
+import { sh } from './shell.ts';
 
 export const configStampPath = (stateDir: string, spec: DaemonSpec): string => path.posix.join(stateDir, 'run', `${spec.name}.config-sha256`);
 

@@ -1,0 +1,138 @@
+// neutron-server alone (ML2, no mechanism drivers, no agents): the Network API Nova asks when it
+// shows or deletes a server. Without it, GET /servers/{id} answers 500 and a delete leaves the
+// server in ERROR ("endpoint for network service not found"). Servers boot with networks "none".
+
+import { readPackageList } from '../../lib/packages.ts';
+import { sh } from '../../lib/shell.ts';
+import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import type { DaemonSpec } from '../../lib/daemon.ts';
+import { transportUrl } from '../../lib/escape.ts';
+import { stopPlugin } from '../../lib/stack-tasks.ts';
+import { call } from '../../lib/openstack/keystone.ts';
+import {
+  adminSession,
+  authtoken,
+  cleanService,
+  dbPasswordFile,
+  dbPasswordPath,
+  startService,
+  dbSync,
+  dbUrl,
+  ensureDatabases,
+  logTail,
+  registerService,
+  renderIni,
+  serviceHost,
+  urlHost,
+} from '../common/openstack.ts';
+
+export const NEUTRON_PORT = 9696;
+const CONF = '/etc/neutron/neutron.conf';
+const ML2_CONF = '/etc/neutron/plugins/ml2/ml2_conf.ini';
+const LOG = '/var/log/neutron/neutron-server.log';
+
+export const neutronUrl = (ctx: StackContext): string => `http://${urlHost(serviceHost(ctx))}:${NEUTRON_PORT}`;
+
+const daemon = (): DaemonSpec => ({
+  name: 'neutron-server',
+  argv: ['/usr/bin/neutron-server', '--config-file', CONF, '--config-file', ML2_CONF, '--log-file', LOG],
+  user: 'neutron',
+  group: 'neutron',
+  logFile: '/var/log/neutron/neutron-server.out',
+  runtimeDirs: [
+    { path: '/run/neutron', owner: 'neutron:neutron' },
+    { path: '/var/lock/neutron', owner: 'neutron:neutron' },
+  ],
+  workDir: '/var/lib/neutron',
+});
+
+const plugin: ServicePlugin = {
+  name: 'neutron',
+  services: ['q-svc'],
+  needs: ['keystone', 'rabbitmq'],
+
+  packages: async (ctx) => readPackageList('neutron', ctx.facts.family),
+
+  async configFiles(ctx) {
+    const s = ctx.config.settings;
+    return [
+      dbPasswordFile(ctx, 'neutron'),
+      await renderIni(ctx, { path: CONF, variable: 'NEUTRON_CONF', owner: 'root:neutron' }, {
+        DEFAULT: {
+          core_plugin: 'ml2',
+          // No routers, metering or QoS: nothing here runs their agents.
+          service_plugins: '',
+          auth_strategy: 'keystone',
+          transport_url: transportUrl({ user: s.RABBIT_USERID, password: s.RABBIT_PASSWORD, hosts: [s.RABBIT_HOST] }),
+          bind_host: serviceHost(ctx),
+          bind_port: NEUTRON_PORT,
+          api_workers: s.API_WORKERS,
+          rpc_workers: 1,
+          // Port events to Nova need [nova] credentials and matter only with real ports.
+          notify_nova_on_port_status_changes: false,
+          notify_nova_on_port_data_changes: false,
+        },
+        database: { connection: dbUrl(ctx, 'neutron', 'neutron') },
+        keystone_authtoken: authtoken(ctx, 'neutron', s.NEUTRON_PASSWORD),
+        oslo_concurrency: { lock_path: '/var/lib/neutron/tmp' },
+      }),
+      await renderIni(ctx, { path: ML2_CONF, variable: 'Q_PLUGIN_CONF_FILE', owner: 'root:neutron' }, {
+        ml2: { type_drivers: 'flat', tenant_network_types: '', mechanism_drivers: '', extension_drivers: 'port_security' },
+      }),
+    ];
+  },
+
+  async configure(ctx) {
+    await ctx.host.run(sh('install', '-d', '-o', 'neutron', '-g', 'neutron', '-m', '0750', '/var/lib/neutron/tmp'));
+  },
+
+  async init(ctx) {
+    await ensureDatabases(ctx, 'neutron', ['neutron']);
+    await dbSync(ctx, {
+      user: 'neutron',
+      command: `neutron-db-manage --config-file ${CONF} --config-file ${ML2_CONF} upgrade heads`,
+      databases: ['neutron'],
+      label: 'neutron-db-manage upgrade heads',
+      logFile: LOG,
+    });
+  },
+
+  async start(ctx) {
+    await startService(ctx, daemon(), [CONF, ML2_CONF, dbPasswordPath('neutron')], `${neutronUrl(ctx)}/`);
+  },
+
+  async register(ctx) {
+    await registerService(ctx, {
+      user: 'neutron',
+      password: ctx.config.settings.NEUTRON_PASSWORD,
+      name: 'neutron',
+      type: 'network',
+      description: 'OpenStack Networking',
+      url: neutronUrl(ctx),
+    });
+  },
+
+  async verify(ctx) {
+    const s = await adminSession(ctx);
+    try {
+      await call(s, 'GET', `${s.endpointFor('network')}/v2.0/networks`);
+    } catch (err) {
+      throw new StackError(`Neutron at ${neutronUrl(ctx)} rejects an admin request: ${(err as Error).message}`,
+        `Check [keystone_authtoken] in ${CONF} (user neutron, NEUTRON_PASSWORD) and the log below.`, { file: LOG, lines: await logTail(ctx, LOG) });
+    }
+  },
+
+  daemons: () => [daemon()],
+
+  async clean(ctx) {
+    await stopPlugin(ctx, plugin);
+    await cleanService(ctx, {
+      databases: ['neutron'],
+      dbUser: 'neutron',
+      configs: [{ path: CONF, packaged: '/usr/share/neutron-common/neutron.conf' }, { path: ML2_CONF, packaged: '/usr/share/neutron-common/plugins/ml2/ml2_conf.ini' }],
+      paths: ['/var/lib/neutron/tmp', LOG, daemon().logFile!],
+    });
+  },
+};
+
+export default plugin;
