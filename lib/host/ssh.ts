@@ -89,6 +89,37 @@ class Slots {
   }
 }
 
+/** What a channel said, recorded from the moment it exists. */
+export interface ChannelRecord {
+  readonly out: Buffer[];
+  readonly err: Buffer[];
+  exitCode?: number;
+  signal?: string;
+  closed: boolean;
+  onClose?: () => void;
+}
+
+/**
+ * Listen to a channel synchronously inside ssh2's exec callback: ssh2 can emit a short command's
+ * data and exit status in the same tick it hands the channel over, so a listener attached after an
+ * await misses them and the command looks killed ("closed without an exit status").
+ */
+export function recordChannel(ch: ClientChannel): ChannelRecord {
+  const rec: ChannelRecord = { out: [], err: [], closed: false };
+  ch.on('data', (b: Buffer) => rec.out.push(b));
+  ch.stderr.on('data', (b: Buffer) => rec.err.push(b));
+  ch.on('exit', (code: number | null, sig?: string) => {
+    if (typeof code === 'number') rec.exitCode = code;
+    else rec.signal = sig;
+  });
+  ch.on('close', () => {
+    rec.closed = true;
+    rec.onClose?.();
+  });
+  ch.on('error', () => undefined);
+  return rec;
+}
+
 export class SshHost implements Host {
   readonly name: string;
   readonly address: string;
@@ -257,12 +288,12 @@ export class SshHost implements Host {
    * Opens an exec channel, holding one of the slots. A server with a MaxSessions below our
    * limit refuses a channel while others are open: then give that slot up and wait for another.
    */
-  private async openChannel(client: Client, wrapped: string, shown: string): Promise<ClientChannel> {
+  private async openChannel(client: Client, wrapped: string, shown: string): Promise<{ ch: ClientChannel; rec: ChannelRecord }> {
     for (;;) {
       await this.slots.acquire();
       try {
-        return await new Promise<ClientChannel>((resolve, reject) =>
-          client.exec(wrapped, (err, ch) => (err ? reject(err) : resolve(ch))),
+        return await new Promise<{ ch: ClientChannel; rec: ChannelRecord }>((resolve, reject) =>
+          client.exec(wrapped, (err, ch) => (err ? reject(err) : resolve({ ch, rec: recordChannel(ch) }))),
         );
       } catch (err) {
         const message = (err as Error).message;
@@ -296,15 +327,12 @@ export class SshHost implements Host {
     const wrapped = `exec /bin/sh -c ${quote(inner)}`;
     const client = await this.connection();
     const started = performance.now();
-    const ch = await this.openChannel(client, wrapped, o.shown);
+    const { ch, rec } = await this.openChannel(client, wrapped, o.shown);
 
     try {
       return await new Promise<Raw>((resolve, reject) => {
         let settled = false;
-        const out: Buffer[] = [];
-        const err: Buffer[] = [];
-        let exitCode: number | undefined;
-        let signal: string | undefined;
+        const { out, err } = rec;
         let timedOut = false;
         let timer: NodeJS.Timeout | undefined;
         const collected = (code: number): Raw => ({
@@ -332,13 +360,8 @@ export class SshHost implements Host {
           );
         this.inFlight.add(onLost);
 
-        ch.on('data', (b: Buffer) => out.push(b));
-        ch.stderr.on('data', (b: Buffer) => err.push(b));
-        ch.on('exit', (code: number | null, sig?: string) => {
-          if (typeof code === 'number') exitCode = code;
-          else signal = sig;
-        });
-        ch.on('close', () => {
+        rec.onClose = () => {
+          const { exitCode, signal } = rec;
           if (timedOut) done(() => resolve(collected(TIMEOUT_EXIT_CODE)));
           else if (exitCode === undefined && signal === undefined) {
             // Closed without an exit status: sshd or the connection went away under the command.
@@ -347,8 +370,8 @@ export class SshHost implements Host {
             const signo = (os.constants.signals as Record<string, number | undefined>)[`SIG${signal}`];
             done(() => resolve(collected(exitCode ?? 128 + (signo ?? 127))));
           }
-        });
-        ch.on('error', () => undefined);
+        };
+        if (rec.closed) rec.onClose();
         if (o.input !== undefined) ch.end(o.input);
         else ch.end();
 

@@ -7,7 +7,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SshHost } from '../../lib/host/ssh.ts';
+import { EventEmitter } from 'node:events';
+import type { ClientChannel } from 'ssh2';
+import { SshHost, recordChannel } from '../../lib/host/ssh.ts';
 import { StackError } from '../../lib/plugin.ts';
 import { MemoryLogger } from '../fixtures/memory-logger.ts';
 import { freePort, makeKey, startSshd, type Sshd } from '../fixtures/sshd.ts';
@@ -109,5 +111,21 @@ describe('SshHost against a server with MaxSessions 3', () => {
   it('runs 12 commands at once by queueing them on the channels the server allows', async () => {
     const results = await Promise.all(Array.from({ length: 12 }, (_, i) => host.run(`sleep 0.5; echo ${i}`)));
     expect(results.map((r) => r.stdout)).toEqual(Array.from({ length: 12 }, (_, i) => String(i)));
+  });
+});
+
+describe('recordChannel', () => {
+  // ssh2 can hand over a channel and emit a short command's output, exit status and close in the
+  // same tick; listeners attached after an await missed them and the command looked "lost".
+  it('keeps what a channel said before anyone awaited it', () => {
+    const ch = Object.assign(new EventEmitter(), { stderr: new EventEmitter() });
+    const rec = recordChannel(ch as unknown as ClientChannel);
+    ch.emit('data', Buffer.from('out'));
+    ch.stderr.emit('data', Buffer.from('err'));
+    ch.emit('exit', 3);
+    ch.emit('close');
+    expect(rec).toMatchObject({ exitCode: 3, closed: true });
+    expect(Buffer.concat(rec.out).toString()).toBe('out');
+    expect(Buffer.concat(rec.err).toString()).toBe('err');
   });
 });
