@@ -46,6 +46,9 @@ export function rabbitPasswordProblem(password: string): string | undefined {
   if (password === '') return 'it is empty';
   if (/[\r\n]/.test(password)) return 'it contains a line break (rabbitmqctl reads one line)';
   if (password.trim() !== password) return 'it starts or ends with whitespace (rabbitmqctl trims what it reads)';
+  // oslo.messaging (Zed) rebuilds the URL for kombu with urllib's quote(), which leaves '/' as is:
+  // kombu then takes what follows it for the host and every service fails to reach RabbitMQ.
+  if (password.includes('/')) return "it contains '/', which OpenStack's messaging library (oslo.messaging) passes on unencoded, breaking the connection URL";
   return undefined;
 }
 

@@ -20,7 +20,7 @@ const STACK = join(REPO, 'stack.ts');
 const SECRETS = {
   ADMIN_PASSWORD: `Adm1n$pass@:/%#"x y`,
   DATABASE_PASSWORD: `Db$$pw'q@:/%`,
-  RABBIT_PASSWORD: `Rb:/@$x"#%`,
+  RABBIT_PASSWORD: `Rb:@$x"#%q z`, // no '/': oslo.messaging cannot carry it (the preflight says so)
   SERVICE_PASSWORD: `Sv$c@:/'%# z`,
 };
 const shq = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;

@@ -141,6 +141,8 @@ describe('rabbitmq preflight', () => {
   it('refuses passwords rabbitmqctl would change (whitespace around, line breaks) and the guest user', async () => {
     expect(rabbitPasswordProblem(' x')).toMatch(/whitespace/);
     expect(rabbitPasswordProblem('a\nb')).toMatch(/line break/);
+    // Seen in the end-to-end run: nova-compute failed with "Port could not be cast to integer value as 'Rb%3A'".
+    expect(rabbitPasswordProblem('Rb:/@x')).toMatch(/contains '\/'.*oslo\.messaging/);
     expect(rabbitPasswordProblem(PASSWORD)).toBeUndefined();
     const host = new RecordingHost();
     await expect(rabbitmq.preflight!(makeContext(host, DEBIAN_SYSV, { RABBIT_PASSWORD: 'pw ' }))).rejects.toThrow(/RABBIT_PASSWORD cannot be used/);
