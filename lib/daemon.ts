@@ -150,6 +150,16 @@ export function unitFile(spec: DaemonSpec, stateDir: string): string {
 }
 
 /** Pure: the shell lines startDaemon runs (as one `set -e` script) for this host and spec. */
+/**
+ * Create the log's directory for the daemon's user, but never take over one that exists: the
+ * package made /var/log/nova for nova, and a root-run uWSGI (nova-api) chowning it to root while
+ * nova-conductor is still starting left the conductor unable to create its log (seen end to end).
+ */
+const logDirCommand = (user: string, group: string, log: string): string => {
+  const dir = path.posix.dirname(log);
+  return `[ -d ${quote(dir)} ] || ${sh('install', '-d', '-o', user, '-g', group, dir)}`;
+};
+
 export function startCommands(facts: HostFacts, spec: DaemonSpec, stateDir: string): string[] {
   const mode = modeOf(facts, spec);
   const pf = pidFile(spec, stateDir);
@@ -165,7 +175,7 @@ export function startCommands(facts: HostFacts, spec: DaemonSpec, stateDir: stri
     case 'argv-systemd':
       return [
         ...runtimeDirLines(spec),
-        sh('install', '-d', '-o', userOf(spec), '-g', groupOf(spec), path.posix.dirname(log)),
+        logDirCommand(userOf(spec), groupOf(spec), log),
         `touch ${quote(log)} && chown ${quote(`${userOf(spec)}:${groupOf(spec)}`)} ${quote(log)}`,
         // Rewrite and reload only when the unit changed: daemon-reload is slow and not needed on a re-run.
         `cat > ${quote(unitPath(spec))}.new <<'STACK_TS_UNIT'\n${unitFile(spec, stateDir)}STACK_TS_UNIT`,
@@ -182,7 +192,7 @@ export function startCommands(facts: HostFacts, spec: DaemonSpec, stateDir: stri
         sh('rm', '-f', pf, startFile(spec, stateDir)),
         sh('install', '-d', '-m', '755', path.posix.dirname(pf)),
         ...runtimeDirLines(spec),
-        sh('install', '-d', '-o', user, '-g', group, path.posix.dirname(log)),
+        logDirCommand(user, group, log),
         `touch ${quote(log)} && chown ${quote(`${user}:${group}`)} ${quote(log)}`,
         // Numeric ids: setpriv before util-linux 2.33 (RHEL 7/8) takes no names.
         `uid=$(id -u ${quote(user)}); gid=$(getent group ${quote(group)} | cut -d: -f3)`,

@@ -82,6 +82,14 @@ describe('startCommands', () => {
     expect(stopCommands(RHEL_SYSTEMD, glance, STATE)[0]).toContain('systemctl stop stack-glance-api.service');
   });
 
+  it('never takes over an existing log directory (a root-run uwsgi made /var/log/nova root-owned under a starting nova-conductor)', () => {
+    for (const facts of [DEBIAN_SYSV, RHEL_NOSYSTEMD]) {
+      const script = startCommands(facts, glance, STATE).join('\n');
+      expect(script).toContain('[ -d /var/log/glance ] || install -d -o glance -g glance /var/log/glance');
+      expect(script).not.toMatch(/^install -d -o \S+ -g \S+ \/var\/log\/glance$/m);
+    }
+  });
+
   it('rejects a spec with both or neither of unit and argv, and a relative argv[0]', () => {
     expect(() => startCommands(DEBIAN_SYSV, { name: 'x' }, STATE)).toThrow(/neither unit nor argv/);
     expect(() => startCommands(DEBIAN_SYSV, { name: 'x', unit: 'x', argv: ['/bin/true'] }, STATE)).toThrow(/not both/);
