@@ -7,7 +7,8 @@ import { sh } from '../../lib/shell.ts';
 import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { stopPlugin } from '../../lib/stack-tasks.ts';
-import { listImagesViaNova } from '../../lib/openstack/nova.ts';
+import { listComputeServices, listImagesViaNova } from '../../lib/openstack/nova.ts';
+import { daemonStatus } from '../../lib/daemon.ts';
 import {
   adminSession,
   authtoken,
@@ -79,6 +80,35 @@ export function novaCommon(ctx: StackContext) {
   };
 }
 
+/**
+ * conductor and scheduler report "up" in os-services once they run. A daemon that died while
+ * starting would otherwise show up only later, as a compute host that never reports.
+ */
+async function waitForServices(ctx: StackContext): Promise<void> {
+  const s = await adminSession(ctx);
+  const wanted = (['n-cond', 'n-sch'] as const).filter((n) => ctx.config.services.has(n)).map((n) => (n === 'n-cond' ? 'nova-conductor' : 'nova-scheduler'));
+  const deadline = Date.now() + ctx.config.settings.SERVICE_TIMEOUT * 1000;
+  for (;;) {
+    const up = new Set((await listComputeServices(s)).filter((x) => x.state === 'up').map((x) => x.binary));
+    const missing = wanted.filter((b) => !up.has(b));
+    if (!missing.length) return;
+    const dead: string[] = [];
+    for (const b of missing) {
+      if (!(await daemonStatus(ctx.host, ctx.facts, plainDaemon(b as 'nova-conductor'), ctx.config.settings.STACK_STATE_DIR)).running) dead.push(b);
+    }
+    if (dead.length || Date.now() > deadline) {
+      const b = (dead[0] ?? missing[0])!;
+      const spec = plainDaemon(b as 'nova-conductor');
+      throw new StackError(
+        dead.length ? `${dead.join(' and ')} exited after it was started on ${ctx.host.name}.` : `${missing.join(' and ')} never reported to Nova (waited ${ctx.config.settings.SERVICE_TIMEOUT} s).`,
+        `The lines below are the end of ${spec.logFile}; ${b} also logs to /var/log/nova/${b}.log.`,
+        { file: spec.logFile!, lines: await logTail(ctx, spec.logFile) },
+      );
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
 const plugin: ServicePlugin = {
   name: 'nova',
   services: ['n-api', 'n-cond', 'n-sch'],
@@ -140,6 +170,7 @@ const plugin: ServicePlugin = {
       description: 'OpenStack Compute',
       url: novaUrl(ctx),
     });
+    if (ctx.config.services.has('n-api')) await waitForServices(ctx);
   },
 
   async verify(ctx) {
