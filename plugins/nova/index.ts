@@ -101,7 +101,7 @@ async function waitForServices(ctx: StackContext): Promise<void> {
       const spec = plainDaemon(b as 'nova-conductor');
       throw new StackError(
         dead.length ? `${dead.join(' and ')} exited after it was started on ${ctx.host.name}.` : `${missing.join(' and ')} never reported to Nova (waited ${ctx.config.settings.SERVICE_TIMEOUT} s).`,
-        `The lines below are the end of ${spec.logFile}; ${b} also logs to /var/log/nova/${b}.log.`,
+        `Fix what its output says and run stack.ts again; ${b} also logs to /var/log/nova/${b}.log.`,
         { file: spec.logFile!, lines: await logTail(ctx, spec.logFile) },
       );
     }
