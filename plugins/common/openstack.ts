@@ -6,7 +6,7 @@ import { IniDoc } from '../../lib/ini.ts';
 import { dbConnectionUrl, pymysqlOptionFile } from '../../lib/escape.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError, type ConfigFile, type StackContext } from '../../lib/plugin.ts';
-import { stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
+import type { DaemonSpec } from '../../lib/daemon.ts';
 import { startOrRestart } from '../../lib/restart.ts';
 import { waitForHttp } from '../../lib/wait.ts';
 import { withAdminDb, ensureServiceDatabase } from '../mariadb/index.ts';
@@ -143,9 +143,6 @@ export async function startService(ctx: StackContext, spec: DaemonSpec, configFi
   await markStarted();
 }
 
-export async function stopApi(ctx: StackContext, spec: DaemonSpec): Promise<void> {
-  await stopDaemon(ctx.host, ctx.facts, spec, ctx.config.settings.STACK_STATE_DIR);
-}
 
 /** The last lines of a service log on the host, masked: what explains a failure (seed 000's lesson). */
 export async function logTail(ctx: StackContext, file: string | undefined, lines = 30): Promise<string> {
@@ -195,7 +192,6 @@ export async function adminSession(ctx: StackContext): Promise<Session> {
   return session;
 }
 
-export const withDb = withAdminDb;
 
 /**
  * What `clean` removes for an API service: its databases and DB user, its config files put back to

@@ -2,6 +2,7 @@
 // same [database]/[keystone_authtoken]/[paste_deploy] go into glance-registry.conf and it is started too.
 
 import { readPackageList } from '../../lib/packages.ts';
+import { withAdminDb } from '../mariadb/index.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
@@ -20,7 +21,6 @@ import {
   startService,
   dbPasswordPath,
   urlHost,
-  withDb,
 } from '../common/openstack.ts';
 
 export const GLANCE_PORT = 9292;
@@ -127,7 +127,7 @@ const plugin: ServicePlugin = {
   },
 
   async verify(ctx) {
-    await withDb(ctx, async (db) => {
+    await withAdminDb(ctx, async (db) => {
       if ((await db.tableCount('glance')) === 0) {
         throw new StackError(`Database glance has no tables: glance-manage db_sync never ran or failed.`, 'Run `./stack.ts` again; it re-runs db_sync and shows its output.', {
           file: API_LOG,
