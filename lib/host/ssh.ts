@@ -371,12 +371,14 @@ export class SshHost implements Host {
             done(() => resolve(collected(exitCode ?? 128 + (signo ?? 127))));
           }
         };
-        if (rec.closed) rec.onClose();
-        if (o.input !== undefined) ch.end(o.input);
-        else ch.end();
+        if (!rec.closed) {
+          if (o.input !== undefined) ch.end(o.input);
+          else ch.end();
+        }
 
         if (o.timeoutMs > 0) {
           timer = setTimeout(() => {
+            if (settled) return;
             timedOut = true;
             const pgid = PGID_LINE.exec(Buffer.concat(err).toString('utf8'))?.[1];
             void this.killGroup(pgid, o).finally(() => {
@@ -387,6 +389,10 @@ export class SshHost implements Host {
             });
           }, o.timeoutMs);
         }
+        // Last, so a channel that closed before we got here settles with its timer already set
+        // (and cleared by done): settling earlier left a live COMMAND_TIMEOUT timer behind that
+        // kept the process alive for 15 minutes after a finished stack.
+        if (rec.closed) rec.onClose();
       });
     } finally {
       this.slots.release();

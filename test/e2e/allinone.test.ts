@@ -38,7 +38,9 @@ async function stack(...args: string[]) {
     reject: false,
     all: true,
     env: { CI: 'true' },
-    timeout: 1_500_000,
+    // Well under COMMAND_TIMEOUT below: a run whose process outlives its work (a forgotten
+    // command timer kept one alive for 15 minutes once) is killed here and fails the test.
+    timeout: 900_000,
   });
   outputs.push(r.all ?? '');
   if (r.exitCode !== 0) r.all = `${r.all}\n--- tail of the run log ---\n${newestLogTail()}`;
@@ -80,6 +82,7 @@ describe.sequential('all-in-one over SSH on a fresh test host', () => {
         `SSH_KEY=${h.keyPath}`,
         'VIRT_DRIVER=fake',
         'APT_UNSAFE_IO=True',
+        'COMMAND_TIMEOUT=1200',
         `IMAGE_URLS=file://${imagePath}`,
         ...Object.entries(SECRETS).map(([k, v]) => `${k}=${shq(v)}`),
         '',
