@@ -26,15 +26,3 @@ export function orderPlugins(config: Config, all: readonly ServicePlugin[]): Ser
   for (const p of enabled) visit(p, []);
   return ordered;
 }
-
-/** Needs that no enabled plugin provides: on an all-in-one host these would fail later, so say it now. */
-export function missingNeeds(plugins: readonly ServicePlugin[], all: readonly ServicePlugin[]): { plugin: string; needs: string; services: string }[] {
-  const names = new Set(plugins.map((p) => p.name));
-  const out: { plugin: string; needs: string; services: string }[] = [];
-  for (const p of plugins) {
-    for (const n of p.needs) {
-      if (!names.has(n)) out.push({ plugin: p.name, needs: n, services: all.find((x) => x.name === n)?.services.join(' or ') ?? n });
-    }
-  }
-  return out;
-}

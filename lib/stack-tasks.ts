@@ -35,11 +35,11 @@ export function makeContext(args: { config: Config; host: Host; facts: HostFacts
   };
 }
 
-/** Ports each plugin's services listen on: checked free (or ours) before anything is changed. */
+/**
+ * Ports the API plugins listen on: checked free (or ours) before anything is changed. MariaDB,
+ * RabbitMQ and memcached check their own ports, with their process names, in their preflight.
+ */
 export const PORTS: Readonly<Record<string, readonly number[]>> = {
-  mariadb: [3306],
-  rabbitmq: [5672, 25672, 4369],
-  memcached: [11211],
   keystone: [5000],
   glance: [9292],
   placement: [8778],

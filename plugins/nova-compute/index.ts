@@ -33,8 +33,6 @@ const daemon = (ctx: StackContext): DaemonSpec => ({
   workDir: '/var/lib/nova',
 });
 
-const hostnameOf = async (ctx: StackContext) => ctx.facts.hostname;
-
 /** Poll until fn returns a value, or fail with the message and the compute log's tail. */
 async function until<T>(ctx: StackContext, what: string, fn: () => Promise<T | undefined>, hint: string): Promise<T> {
   const deadline = Date.now() + ctx.config.settings.SERVICE_TIMEOUT * 1000;
@@ -63,7 +61,7 @@ const plugin: ServicePlugin = {
         DEFAULT: {
           ...common.DEFAULT,
           compute_driver: ctx.config.settings.VIRT_DRIVER === 'fake' ? 'fake.FakeDriver' : 'libvirt.LibvirtDriver',
-          host: await hostnameOf(ctx),
+          host: ctx.facts.hostname,
         },
       }),
     ];
@@ -78,7 +76,7 @@ const plugin: ServicePlugin = {
   async register(ctx) {
     // The compute service must report in before cells v2 can map it to cell1.
     const s = await adminSession(ctx);
-    const name = await hostnameOf(ctx);
+    const name = ctx.facts.hostname;
     await until(
       ctx,
       `nova-compute on ${name} never reported to nova-conductor`,
@@ -92,7 +90,7 @@ const plugin: ServicePlugin = {
 
   async verify(ctx) {
     const s = await adminSession(ctx);
-    const name = await hostnameOf(ctx);
+    const name = ctx.facts.hostname;
     const svc = (await listComputeServices(s)).find((x) => x.binary === 'nova-compute' && x.host === name);
     if (!svc || svc.state !== 'up' || svc.status !== 'enabled') {
       throw new StackError(`nova-compute on ${name} is ${svc ? `${svc.status}/${svc.state}` : 'not registered'} in Nova.`,
