@@ -103,3 +103,13 @@ export async function detectFacts(host: Host): Promise<HostFacts> {
   const result = await host.run(FACTS_SCRIPT, { label: 'detect distro, init system, arch, hostname' });
   return parseFacts(result.stdout, host.name);
 }
+
+/** facts() for a Host: detected once and kept; a failed detection is tried again next time. */
+export function cachedFacts(detect: () => Promise<HostFacts>): () => Promise<HostFacts> {
+  let pending: Promise<HostFacts> | undefined;
+  return () =>
+    (pending ??= detect().catch((err: unknown) => {
+      pending = undefined;
+      throw err;
+    }));
+}

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import type { Logger } from '../log-types.ts';
 import { sh } from '../shell.ts';
-import { detectFacts } from './detect.ts';
+import { cachedFacts, detectFacts } from './detect.ts';
 import { finishCommand, stripFinalNewline, TIMEOUT_EXIT_CODE, type HostRunResult } from './errors.ts';
 import { isLoopback, listenForward } from './forward.ts';
 import type { Forward, Host, HostFacts, RunOptions, WriteOptions } from './types.ts';
@@ -34,7 +34,7 @@ export class LocalHost implements Host {
   readonly name: string;
   private readonly log: Logger;
   private readonly commandTimeoutMs: number;
-  private factsPromise: Promise<HostFacts> | undefined;
+  private readonly cachedFacts = cachedFacts(() => detectFacts(this));
   /** Process-group ids of running commands, killed by close(). */
   private readonly running = new Set<number>();
 
@@ -158,11 +158,7 @@ export class LocalHost implements Host {
   }
 
   facts(): Promise<HostFacts> {
-    this.factsPromise ??= detectFacts(this).catch((err: unknown) => {
-      this.factsPromise = undefined;
-      throw err;
-    });
-    return this.factsPromise;
+    return this.cachedFacts();
   }
 
   async close(): Promise<void> {

@@ -10,7 +10,7 @@ import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import type { Logger } from '../log-types.ts';
 import { StackError } from '../plugin.ts';
 import { quote, sh } from '../shell.ts';
-import { detectFacts } from './detect.ts';
+import { cachedFacts, detectFacts } from './detect.ts';
 import { finishCommand, stripFinalNewline, TIMEOUT_EXIT_CODE, type HostRunResult } from './errors.ts';
 import { listenForward } from './forward.ts';
 import { CommandError, type Forward, type Host, type HostFacts, type RunOptions, type WriteOptions } from './types.ts';
@@ -133,7 +133,7 @@ export class SshHost implements Host {
   private closing = false;
   /** Commands in flight, failed at once when the connection drops. */
   private readonly inFlight = new Set<(err: Error) => void>();
-  private factsPromise: Promise<HostFacts> | undefined;
+  private readonly cachedFacts = cachedFacts(() => detectFacts(this));
 
   constructor(opts: SshHostOptions) {
     this.opts = opts;
@@ -512,11 +512,7 @@ export class SshHost implements Host {
   }
 
   facts(): Promise<HostFacts> {
-    this.factsPromise ??= detectFacts(this).catch((err: unknown) => {
-      this.factsPromise = undefined;
-      throw err;
-    });
-    return this.factsPromise;
+    return this.cachedFacts();
   }
 
   async close(): Promise<void> {
