@@ -21,6 +21,7 @@ import { summary, writeOutputs } from './lib/outputs.ts';
 import { removeCommands } from './lib/packages.ts';
 import { PLUGINS } from './plugins/index.ts';
 import { imageName } from './plugins/image/index.ts';
+import { acquireLock, currentHolder, hostLockStore, LockHeldError, localLockStore, type HeldLock } from './lib/run-lock.ts';
 
 const COMMANDS = ['stack', 'unstack', 'clean', 'plan', 'verify', 'status'] as const;
 type Command = (typeof COMMANDS)[number];
@@ -182,12 +183,34 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version + '\n');
     return 0;
   }
+  // Commands that change the host take the lock beside the config first (before the config is
+  // read: a second run must touch nothing), then the target host's once it is known.
+  const locked = !['plan', 'status'].includes(opts.command);
+  const me = currentHolder(['./stack.ts', ...argv].join(' '));
+  const locks: HeldLock[] = [];
+  const releaseLocks = async () => {
+    for (const l of locks.reverse()) await l.release().catch(() => undefined);
+  };
   let s: Session;
   try {
+    if (locked) locks.push(await acquireLock(localLockStore(join(dirname(configFile(opts.config).file), '.stack', 'run.lock')), me));
     s = await open(opts, opts.command === 'plan' || opts.command === 'status');
   } catch (err) {
-    process.stderr.write(renderError(err, undefined, (t) => t, { debug: !!opts.debug }) + '\n');
+    await releaseLocks();
+    process.stderr.write((err instanceof LockHeldError ? `${err.message}\n${err.hint}` : renderError(err, undefined, (t) => t, { debug: !!opts.debug })) + '\n');
     return 2;
+  }
+  if (locked) {
+    try {
+      locks.push(await acquireLock(hostLockStore(s.host), me));
+    } catch (err) {
+      await releaseLocks();
+      await s.host.close().catch(() => undefined);
+      await s.log.close();
+      process.stderr.write((err instanceof LockHeldError ? `${err.message}\n${err.hint}` : String(err)) + '\n');
+      return 2;
+    }
+    for (const l of locks) if (l.tookOverFrom) s.log.warn(`Took over ${l.where} from pid ${l.tookOverFrom.pid} ("${l.tookOverFrom.command}", since ${l.tookOverFrom.since}), which no longer runs.`);
   }
   try {
     const plugins = orderPlugins(s.config, PLUGINS);
@@ -243,6 +266,7 @@ async function main(argv: string[]): Promise<number> {
     s.log.error(renderError(err, s.log.file, (t) => s.log.mask(t), { debug: !!opts.debug }));
     return 1;
   } finally {
+    await releaseLocks();
     await s.host.close().catch(() => undefined);
     await s.log.close();
   }
