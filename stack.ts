@@ -15,7 +15,7 @@ import { detectRelease } from './lib/release.ts';
 import { orderPlugins } from './lib/plan.ts';
 import { makeContext, stackTasks, stopTasks, verifyTasks, type MutableContext } from './lib/stack-tasks.ts';
 import { chooseRenderer, runTasks, type TaskNode } from './lib/tasks.ts';
-import { fileDiff, renderAll } from './lib/config-files.ts';
+import { planDiffs } from './lib/config-files.ts';
 import { daemonStatus } from './lib/daemon.ts';
 import { summary, writeOutputs } from './lib/outputs.ts';
 import { removeCommands } from './lib/packages.ts';
@@ -141,16 +141,9 @@ async function commandPlan(s: Session): Promise<number> {
   };
   walk(stackTasks(s.ctx, plugins), 0);
   out.push('', 'Config file changes:');
-  const files = [...(await renderAll(s.ctx, plugins)).values()].flat();
-  let changed = 0;
-  for (const f of files) {
-    const d = fileDiff(f.path, await s.host.readFileIfExists(f.path), f.content, (t) => s.log.mask(t));
-    if (d) {
-      changed++;
-      out.push(d);
-    }
-  }
-  if (!changed) out.push('  (none: every file already has these values)');
+  const diffs = await planDiffs(s.ctx, plugins);
+  out.push(...diffs);
+  if (!diffs.length) out.push('  (none: every file already has these values)');
   process.stdout.write(s.log.mask(out.join('\n')) + '\n');
   return 0;
 }

@@ -5,6 +5,7 @@ import { createTwoFilesPatch } from 'diff';
 import type { Config, PostConfigEntry } from './config/types.ts';
 import { IniDoc } from './ini.ts';
 import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from './plugin.ts';
+import { maskOptions } from './mask-options.ts';
 
 const targets = (entry: PostConfigEntry, file: ConfigFile): boolean =>
   entry.target === file.path || (file.variable !== undefined && entry.target === file.variable);
@@ -41,10 +42,24 @@ export function unmatchedPostConfig(config: Config, files: readonly ConfigFile[]
   );
 }
 
-/** The unified diff a plan shows: current file on the host -> what stack would write. */
+/**
+ * The unified diff a plan shows: current file on the host -> what stack would write. Secrets are
+ * hidden by key on both sides (the host's file may hold passwords this run does not know) and by
+ * value; a changed password still shows as a -/+ pair of *** lines.
+ */
 export function fileDiff(path: string, current: string | null, next: string, mask: (s: string) => string): string {
   if (current === next) return '';
-  return mask(createTwoFilesPatch(current === null ? '/dev/null' : path, path, current ?? '', next, '', '', { context: 2 }));
+  return mask(maskOptions(createTwoFilesPatch(current === null ? '/dev/null' : path, path, current ?? '', next, '', '', { context: 2 })));
+}
+
+/** The diffs `plan` prints for every file the plugins would write, masked; none when nothing changes. */
+export async function planDiffs(ctx: StackContext, plugins: readonly ServicePlugin[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const f of [...(await renderAll(ctx, plugins)).values()].flat()) {
+    const d = fileDiff(f.path, await ctx.host.readFileIfExists(f.path), f.content, (t) => ctx.log.mask(t));
+    if (d) out.push(d);
+  }
+  return out;
 }
 
 /** Write a file only when its content (or nothing yet) differs: a re-run leaves mtimes alone. */
