@@ -18,7 +18,7 @@ import { chooseRenderer, runTasks, type TaskNode } from './lib/tasks.ts';
 import { planDiffs } from './lib/config-files.ts';
 import { daemonStatus } from './lib/daemon.ts';
 import { summary, writeOutputs } from './lib/outputs.ts';
-import { removeCommands } from './lib/packages.ts';
+import { cleanTasks } from './lib/clean.ts';
 import { PLUGINS } from './plugins/index.ts';
 import { imageName } from './plugins/image/index.ts';
 import { acquireLock, currentHolder, hostLockStore, LockHeldError, localLockStore, type HeldLock } from './lib/run-lock.ts';
@@ -219,15 +219,9 @@ async function main(argv: string[]): Promise<number> {
       case 'unstack':
       case 'clean': {
         const clean = opts.command === 'clean';
-        const r = await run(s, stopTasks(s.ctx, plugins, clean), opts);
+        const tasks = clean ? cleanTasks(s.ctx, plugins, { purge: !!opts.purge, outputsDir: outputsDir(s.config) }) : stopTasks(s.ctx, plugins, false);
+        const r = await run(s, tasks, opts);
         if (!r.ok) return 1;
-        if (clean) {
-          await s.host.run(`rm -rf ${s.config.settings.STACK_STATE_DIR} ${s.config.settings.LOGDIR} /etc/openstack/clouds.yaml`, { check: false });
-          if (opts.purge) {
-            const pkgs = [...new Set((await Promise.all(plugins.map((p) => p.packages(s.ctx)))).flat())];
-            for (const cmd of removeCommands(s.facts, pkgs, true)) await s.host.run(cmd, { timeoutMs: s.config.settings.COMMAND_TIMEOUT * 1000 });
-          }
-        }
         s.log.info(clean ? `Cleaned ${s.host.name}.` : `Stopped every service on ${s.host.name}; data is kept. ./stack.ts brings it back.`);
         return 0;
       }

@@ -9,7 +9,8 @@ import { StackError, type ConfigFile, type StackContext } from '../../lib/plugin
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { startOrRestart } from '../../lib/restart.ts';
 import { waitForHttp } from '../../lib/wait.ts';
-import { withAdminDb, ensureServiceDatabase } from '../mariadb/index.ts';
+import { withAdminDb, ensureServiceDatabase, dropServiceDatabases } from '../mariadb/index.ts';
+import { leftBehind } from '../../lib/clean.ts';
 import { authenticate, ensureEndpoint, ensureService, ensureServiceUser, type Session } from '../../lib/openstack/keystone.ts';
 
 export type IniValues = Readonly<Record<string, Readonly<Record<string, string | number | boolean>>>>;
@@ -202,17 +203,25 @@ export async function cleanService(
   what: { databases: readonly string[]; dbUser?: string; configs?: readonly { path: string; packaged?: string }[]; paths?: readonly string[] },
 ): Promise<void> {
   if (what.databases.length || what.dbUser) {
-    await withAdminDb(ctx, async (db) => {
-      for (const name of what.databases) await db.dropDatabase(name);
-      if (what.dbUser) for (const h of ['localhost', '127.0.0.1']) await db.dropUser(what.dbUser, h);
-    }).catch((err: Error) => ctx.log.warn(`${ctx.host.name}: could not drop databases ${what.databases.join(', ')}: ${err.message}`));
+    try {
+      for (const l of await dropServiceDatabases(ctx, what.databases, what.dbUser)) leftBehind(ctx, l);
+    } catch (err) {
+      const what2 = [...what.databases, ...(what.dbUser ? [`user ${what.dbUser}`] : [])].join(', ');
+      leftBehind(ctx, `databases ${what2}: ${ctx.log.mask((err as Error).message.split('\n')[0] ?? '')}`);
+    }
   }
   for (const c of what.configs ?? []) {
-    const cmd = c.packaged ? `if [ -f ${sh(c.packaged)} ]; then cp ${sh(c.packaged)} ${sh(c.path)}; else rm -f ${sh(c.path)}; fi` : sh('rm', '-f', c.path);
-    await ctx.host.run(cmd, { check: false });
+    const cmd = c.packaged
+      ? `if [ -f ${sh(c.packaged)} ]; then cp ${sh(c.packaged)} ${sh(c.path)} && cmp -s ${sh(c.packaged)} ${sh(c.path)}; else rm -f ${sh(c.path)}; fi`
+      : sh('rm', '-f', c.path);
+    const r = await ctx.host.run(cmd, { check: false });
+    if (r.exitCode !== 0) leftBehind(ctx, `${c.path} (not put back: ${r.stderr.trim() || `exit ${r.exitCode}`})`);
   }
   const paths = [...(what.paths ?? []), ...(what.dbUser ? [dbPasswordPath(what.dbUser)] : [])];
-  if (paths.length) await ctx.host.run(sh('rm', '-rf', '--', ...paths), { check: false });
+  if (paths.length) {
+    await ctx.host.run(sh('rm', '-rf', '--', ...paths), { check: false });
+    for (const p of paths) if (await ctx.host.exists(p)) leftBehind(ctx, `${p} (could not be removed)`);
+  }
 }
 
 /** Register a service user (admin in project service), the service and its three endpoints, all from SERVICE_HOST. */

@@ -18,7 +18,7 @@
 
 import net from 'node:net';
 import { openDb, type Db } from '../../lib/db.ts';
-import { daemonLogTail, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
+import { daemonLogTail, startDaemon, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
 import { dbPasswordProblem } from '../../lib/escape.ts';
 import type { Host } from '../../lib/host/types.ts';
 import { readPackageList } from '../../lib/packages.ts';
@@ -27,7 +27,7 @@ import { checkPorts, type PortSpec } from '../../lib/preflight.ts';
 import { quote, sh } from '../../lib/shell.ts';
 import { lastLines, pollUntil } from './poll.ts';
 import { startOrRestart } from '../../lib/restart.ts';
-import { adminAccountSql, dropAccountSql, sqlString } from './sql.ts';
+import { adminAccountSql, dropAccountSql, SESSION_PREAMBLE, sqlAccount, sqlString } from './sql.ts';
 
 export const MYSQL_PORT = 3306;
 export const ADMIN_USER = 'root';
@@ -202,6 +202,47 @@ async function runSql(ctx: StackContext, sql: string, label: string): Promise<vo
     const why = ctx.log.mask(lastLines(r.stderr || r.stdout, 5));
     throw new StackError(`${label} failed on ${ctx.host.name}: ${why}`, `Check that root can log in with "mariadb" on ${ctx.host.name} (unix_socket).`);
   }
+}
+
+/**
+ * clean: drop a service's databases and every account of its user, over the socket as root (the
+ * TCP admin login may be gone). A stopped server (after unstack) is started for it first. Returns
+ * what is still there afterwards, so clean can say what is left instead of "Cleaned".
+ */
+export async function dropServiceDatabases(ctx: StackContext, databases: readonly string[], user?: string): Promise<string[]> {
+  if ((await ctx.host.run('command -v mariadb || command -v mysql', { check: false, label: 'mariadb: installed?' })).exitCode !== 0) return [];
+  const up = await ctx.host.run(client('-e', 'SELECT 1'), { check: false, timeoutMs: 10_000, label: 'mariadb: running?' });
+  if (up.exitCode !== 0) {
+    ctx.log.info(`${ctx.host.name}: starting MariaDB to drop ${[...databases, ...(user ? [`user ${user}`] : [])].join(', ')}`);
+    // mariadb's own clean (last) stops it again.
+    await startDaemon(ctx.host, ctx.facts, SPEC, setting(ctx, 'STACK_STATE_DIR'));
+    await waitUntilAnswering(ctx);
+  }
+  const names = databases.map((d) => sqlString(d)).join(', ');
+  const accountsOf = async (u: string): Promise<string[]> => {
+    const r = await ctx.host.run(client(), { input: `${SESSION_PREAMBLE}\nSELECT host FROM mysql.user WHERE user = ${sqlString(u)};\n`, check: false, label: `mariadb: accounts of ${u}` });
+    return r.stdout.split('\n').map((h) => h.trim()).filter(Boolean);
+  };
+  // One account per host the user was granted on (one per service host when multi-host).
+  const accounts = user ? await accountsOf(user) : [];
+  const sql = [
+    SESSION_PREAMBLE,
+    ...databases.map((d) => `DROP DATABASE IF EXISTS \`${d.replace(/`/g, '``')}\`;`),
+    ...accounts.map((h) => `DROP USER IF EXISTS ${sqlAccount(user!, h)};`),
+    '',
+  ].join('\n');
+  if (databases.length || accounts.length) await runSql(ctx, sql, `mariadb: drop ${[...databases, ...(user ? [`user ${user}`] : [])].join(', ')}`);
+  const left: string[] = [];
+  if (databases.length) {
+    const r = await ctx.host.run(client(), {
+      input: `${SESSION_PREAMBLE}\nSELECT schema_name FROM information_schema.schemata WHERE schema_name IN (${names});\n`,
+      check: false,
+      label: 'mariadb: databases left',
+    });
+    left.push(...r.stdout.split('\n').map((d) => d.trim()).filter(Boolean).map((d) => `database ${d}`));
+  }
+  if (user) left.push(...(await accountsOf(user)).map((h) => `database user ${user}@${h}`));
+  return left;
 }
 
 const plugin: ServicePlugin = {
