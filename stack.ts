@@ -156,6 +156,7 @@ async function commandStatus(s: Session): Promise<number> {
       rows.push(`${s.host.name.padEnd(14)} ${p.name.padEnd(13)} ${d.name.padEnd(16)} ${st.running ? `running (pid ${st.pid ?? '?'})` : 'stopped'}`);
     }
   }
+  for (const p of orderPlugins(s.config, PLUGINS)) for (const line of (await p.describe?.(s.ctx)) ?? []) rows.push(`${s.host.name.padEnd(14)} ${line}`);
   process.stdout.write(rows.join('\n') + '\n');
   return 0;
 }
@@ -241,6 +242,7 @@ async function main(argv: string[]): Promise<number> {
               release: s.ctx.release,
               outputs,
               images: s.config.settings.IMAGE_URLS.map(imageName),
+              notes: (await Promise.all(plugins.map(async (p) => (await p.describe?.(s.ctx)) ?? []))).flat(),
               timings: r.timings,
               totalMs: r.totalMs,
             }),

@@ -90,6 +90,8 @@ export function summary(args: {
   release: Release;
   outputs: WrittenOutputs;
   images: readonly string[];
+  /** Plugins' one-line facts (the hypervisor). */
+  notes?: readonly string[];
   timings: readonly TimingRecord[];
   totalMs: number;
 }): string {
@@ -103,6 +105,7 @@ export function summary(args: {
     `  Use it:     source ${outputs.files.find((f) => f.endsWith('openrc-admin'))}   or   OS_CLIENT_CONFIG_FILE=${outputs.files.find((f) => f.endsWith('clouds.yaml'))} openstack --os-cloud stack-admin ...`,
     `  On ${args.host}: openstack --os-cloud stack image list   (${outputs.hostCloudsYaml})`,
     `  Image:      ${args.images.length ? args.images.join(', ') : '(none)'}`,
+    ...(args.notes ?? []).map((n) => `  ${n.replace(/^([^:]+):\s*/, (_m, k: string) => `${k}:`.padEnd(12))}`),
     `  Glance:     ${release.hasGlanceRegistry ? 'glance-api and glance-registry' : `glance-api only (${release.name} has no glance-registry; removed in Ussuri)`}`,
     '',
     formatTimingTable(args.timings, args.totalMs),

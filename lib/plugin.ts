@@ -62,6 +62,8 @@ export interface ServicePlugin {
   start?(ctx: StackContext): Promise<void>;
   register?(ctx: StackContext): Promise<void>;
   verify?(ctx: StackContext): Promise<void>;
+  /** One-line facts about what runs (which hypervisor guests get), for the summary and `status`. */
+  describe?(ctx: StackContext): Promise<readonly string[]>;
   /** The processes this plugin runs on the host, for `status` (and the default `stop`). */
   daemons?(ctx: StackContext): readonly DaemonSpec[];
   stop?(ctx: StackContext): Promise<void>;

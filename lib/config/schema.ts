@@ -71,6 +71,8 @@ export const SCHEMA = {
   ),
   CIRROS_ARCH: s('string', '', 'Image', 'Architecture in the CirrOS file name; empty means the target host\'s (x86_64, aarch64).'),
   IMAGE_CACHE_DIR: s('path', 'files/images', 'Image', 'Where downloaded images are kept between runs (relative to the stack.ts checkout).'),
+  VERIFY_CONSOLE_PATTERN: s('string', 'login:', 'Image', 'With libvirt, verify boots the first image and waits for this regular expression on its serial console (CirrOS prints "login:").'),
+  VERIFY_BOOT_TIMEOUT: s('int', '300', 'Image', 'Seconds verify waits for VERIFY_CONSOLE_PATTERN after the test server is ACTIVE (TCG guests boot slowly).', { min: 10, max: 3600 }),
 
   // --- Directories and logs
   STACK_STATE_DIR: s('path', '/var/lib/stack-ts', 'Paths', 'State on each host: pidfiles, checkpoints, service data not owned by a package.'),

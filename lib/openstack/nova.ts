@@ -157,6 +157,19 @@ export async function deleteServer(s: Session, id: string, o: NovaOptions = {}):
   await call(s, 'DELETE', u(s, `servers/${id}`, o), { expect: [204, 404] });
 }
 
+/**
+ * The guest's serial console as the hypervisor logged it (os-getConsoleOutput): its last `length`
+ * lines. libvirt answers from the console log virtlogd keeps; the fake driver with a canned text.
+ */
+export async function getConsoleOutput(s: Session, id: string, length = 50, o: NovaOptions = {}): Promise<string> {
+  const r = await call<{ output: string }>(s, 'POST', u(s, `servers/${id}/action`, o), {
+    headers: mv(MV_SERVER_CREATE),
+    json: { 'os-getConsoleOutput': { length } },
+    expect: [200],
+  });
+  return r.output ?? '';
+}
+
 export interface InstanceActionEvent {
   readonly event: string;
   readonly start_time: string | null;

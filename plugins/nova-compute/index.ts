@@ -1,20 +1,42 @@
 // nova-compute with VIRT_DRIVER. Its config has no database credentials (compute hosts must not
 // reach the DB; nova refuses with "No DB access allowed in nova-compute"). With the fake driver it
 // runs from python3-nova alone: Debian's nova-compute package hard-depends on a hypervisor.
+// With libvirt it also runs libvirtd and virtlogd (./libvirt.ts), and verify boots a real guest.
 
 import { readPackageList } from '../../lib/packages.ts';
 import { sh } from '../../lib/shell.ts';
-import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
-import type { DaemonSpec } from '../../lib/daemon.ts';
-import { stopPlugin } from '../../lib/stack-tasks.ts';
-import { listComputeServices, listHypervisors, ensureFlavor, createServer, deleteServer, waitForServerActive, waitForServerGone } from '../../lib/openstack/nova.ts';
+import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import { daemonLogTail, daemonStatus, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
+import { listComputeServices, listHypervisors, ensureFlavor, createServer, deleteServer, getConsoleOutput, waitForServerActive, waitForServerGone } from '../../lib/openstack/nova.ts';
 import { listResourceProviders } from '../../lib/openstack/placement.ts';
 import { listImages } from '../../lib/openstack/glance.ts';
 import { adminSession, cleanService, logTail, renderIni, startService } from '../common/openstack.ts';
+import { imageName } from '../image/index.ts';
 import { NOVA_CONF, novaCommon } from '../nova/index.ts';
+import {
+  DESTROY_GUESTS,
+  LIBVIRT_READY,
+  LIBVIRTD_LOG,
+  QEMU_CONF,
+  QEMU_LOG_DIR,
+  QEMU_LOG_TAIL,
+  QEMU_USER,
+  UNDEFINE_GUESTS,
+  describeHypervisor,
+  libvirtDaemons,
+  preflightLibvirt,
+  probeHost,
+  qemuConf,
+  stripQemuConf,
+  virtType,
+} from './libvirt.ts';
+import { consolePattern, consoleTail, waitForBootMarker } from './guest.ts';
+import { computeDeathCause, computeDeathError } from './watch.ts';
 
 const CONF = '/etc/nova/nova-compute.conf';
 const LOG = '/var/log/nova/nova-compute.log';
+
+const isLibvirt = (ctx: StackContext): boolean => ctx.config.settings.VIRT_DRIVER === 'libvirt';
 
 const daemon = (ctx: StackContext): DaemonSpec => ({
   name: 'nova-compute',
@@ -33,12 +55,32 @@ const daemon = (ctx: StackContext): DaemonSpec => ({
   workDir: '/var/lib/nova',
 });
 
-/** Poll until fn returns a value, or fail with the message and the compute log's tail. */
+const stateDir = (ctx: StackContext): string => ctx.config.settings.STACK_STATE_DIR;
+
+/**
+ * Throws at once when nova-compute is no longer running, with the cause from its log (and, when it
+ * could not reach libvirt, libvirtd's state and log): waiting out SERVICE_TIMEOUT would only hide it.
+ */
+async function checkComputeAlive(ctx: StackContext): Promise<void> {
+  if ((await daemonStatus(ctx.host, ctx.facts, daemon(ctx), stateDir(ctx))).running) return;
+  const log = await logTail(ctx, LOG, 40);
+  const libvirtd = isLibvirt(ctx) ? libvirtDaemons(ctx).find((d) => d.name === 'libvirtd')! : undefined;
+  const libvirtdRunning = libvirtd ? (await daemonStatus(ctx.host, ctx.facts, libvirtd, stateDir(ctx))).running : undefined;
+  const death = computeDeathCause(ctx.host.name, log, libvirtdRunning);
+  if (death.blame === 'libvirtd' && libvirtd) {
+    const t = await daemonLogTail(ctx.host, ctx.facts, libvirtd, stateDir(ctx));
+    throw computeDeathError(death, { file: `${LOG} and ${t.file}`, lines: `${log.split('\n').slice(-10).join('\n')}\n--- ${t.file} ---\n${ctx.log.mask(t.lines)}` });
+  }
+  throw computeDeathError(death, { file: LOG, lines: log });
+}
+
+/** Poll until fn returns a value, or fail with the message and the compute log's tail; a dead compute fails at once. */
 async function until<T>(ctx: StackContext, what: string, fn: () => Promise<T | undefined>, hint: string): Promise<T> {
   const deadline = Date.now() + ctx.config.settings.SERVICE_TIMEOUT * 1000;
   for (;;) {
     const v = await fn();
     if (v !== undefined) return v;
+    await checkComputeAlive(ctx);
     if (Date.now() > deadline) {
       throw new StackError(`${what} (waited ${ctx.config.settings.SERVICE_TIMEOUT} s)`, hint, { file: LOG, lines: await logTail(ctx, LOG) });
     }
@@ -46,32 +88,114 @@ async function until<T>(ctx: StackContext, what: string, fn: () => Promise<T | u
   }
 }
 
+/** libvirtd accepts connections on its socket (it takes a moment after its pid exists). */
+async function waitForLibvirt(ctx: StackContext): Promise<void> {
+  const deadline = Date.now() + ctx.config.settings.SERVICE_TIMEOUT * 1000;
+  for (;;) {
+    const r = await ctx.host.run(LIBVIRT_READY, { check: false, label: 'libvirtd answers' });
+    if (r.exitCode === 0) return;
+    const libvirtd = libvirtDaemons(ctx).find((d) => d.name === 'libvirtd')!;
+    const running = (await daemonStatus(ctx.host, ctx.facts, libvirtd, stateDir(ctx))).running;
+    if (!running || Date.now() > deadline) {
+      const t = await daemonLogTail(ctx.host, ctx.facts, libvirtd, stateDir(ctx));
+      throw new StackError(
+        `libvirtd on ${ctx.host.name} ${running ? `does not answer on its socket after ${ctx.config.settings.SERVICE_TIMEOUT} s` : 'exited'}: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`,
+        'Its log below says why; where libvirt cannot run at all, VIRT_DRIVER=fake stacks a cloud without a hypervisor.',
+        { file: t.file, lines: ctx.log.mask(t.lines) },
+      );
+    }
+    await new Promise((res) => setTimeout(res, 500));
+  }
+}
+
+/** The guest did not print its marker: what the console and QEMU said, and what to do. */
+async function guestFailure(ctx: StackContext, server: string, message: string, consoleText: string): Promise<StackError> {
+  const qemu = await ctx.host.run(QEMU_LOG_TAIL, { check: false });
+  const libvirtd = await logTail(ctx, LIBVIRTD_LOG, 10);
+  return new StackError(
+    message,
+    `An image that prints no ${ctx.config.settings.VERIFY_CONSOLE_PATTERN} on its serial console needs VERIFY_CONSOLE_PATTERN set to what it prints; ` +
+      'a guest that never reaches it is explained by the console and QEMU log below.',
+    {
+      file: `console of ${server}, ${QEMU_LOG_DIR}, ${LIBVIRTD_LOG}`,
+      lines: ctx.log.mask(
+        [`--- console (last lines) ---`, consoleTail(consoleText) || '(empty)', `--- QEMU log ---`, qemu.stdout.trim() || '(none)', `--- ${LIBVIRTD_LOG} ---`, libvirtd.trim() || '(empty)'].join('\n'),
+      ),
+    },
+  );
+}
+
+/** The image verify boots: the first of IMAGE_URLS (by name), else any active one. */
+async function verifyImage(ctx: StackContext, s: Awaited<ReturnType<typeof adminSession>>): Promise<{ id: string; name: string | null }> {
+  const active = (await listImages(s)).filter((i) => i.status === 'active');
+  const first = ctx.config.settings.IMAGE_URLS[0];
+  const image = (first && active.find((i) => i.name === imageName(first))) ?? active[0];
+  if (!image) throw new StackError('No active image in Glance to boot a test server from.', 'The image step uploads one; run `./stack.ts` again.');
+  return image;
+}
+
 const plugin: ServicePlugin = {
   name: 'nova-compute',
   services: ['n-cpu'],
   needs: ['nova', 'placement'],
 
-  packages: async (ctx) => readPackageList(ctx.config.settings.VIRT_DRIVER === 'fake' ? 'nova-compute-fake' : 'nova-compute', ctx.facts.family),
+  packages: async (ctx) => readPackageList(isLibvirt(ctx) ? 'nova-compute' : 'nova-compute-fake', ctx.facts.family),
+
+  async preflight(ctx) {
+    if (isLibvirt(ctx)) await preflightLibvirt(ctx);
+  },
 
   async configFiles(ctx) {
     const common = novaCommon(ctx);
-    return [
+    const files: ConfigFile[] = [];
+    const libvirt = isLibvirt(ctx) ? await probeHost(ctx) : undefined;
+    files.push(
       await renderIni(ctx, { path: CONF, variable: 'NOVA_CPU_CONF', owner: 'nova:nova' }, {
         ...common,
         DEFAULT: {
           ...common.DEFAULT,
-          compute_driver: ctx.config.settings.VIRT_DRIVER === 'fake' ? 'fake.FakeDriver' : 'libvirt.LibvirtDriver',
+          compute_driver: libvirt ? 'libvirt.LibvirtDriver' : 'fake.FakeDriver',
           host: ctx.facts.hostname,
         },
+        // TCG cannot pass the host CPU through: without cpu_mode=none nova asks for host-model.
+        ...(libvirt ? { libvirt: { virt_type: virtType(libvirt), cpu_mode: virtType(libvirt) === 'kvm' ? 'host-model' : 'none' } } : {}),
       }),
-    ];
+    );
+    if (libvirt) {
+      files.push({ path: QEMU_CONF, content: qemuConf((await ctx.host.readFileIfExists(QEMU_CONF)) ?? '', libvirt), mode: 0o600, owner: 'root:root' });
+    }
+    return files;
   },
 
   async configure(ctx) {
-    await ctx.host.run(sh('install', '-d', '-o', 'nova', '-g', 'nova', '-m', '0750', '/var/lib/nova/instances', '/var/lib/nova/tmp'));
+    if (!isLibvirt(ctx)) {
+      await ctx.host.run(sh('install', '-d', '-o', 'nova', '-g', 'nova', '-m', '0750', '/var/lib/nova/instances', '/var/lib/nova/tmp'));
+      return;
+    }
+    // QEMU runs as libvirt-qemu and opens the guest's disk under instances/: it must be able to enter it.
+    await ctx.host.run(sh('install', '-d', '-o', 'nova', '-g', 'nova', '-m', '0755', '/var/lib/nova/instances'));
+    await ctx.host.run(sh('install', '-d', '-o', 'nova', '-g', 'nova', '-m', '0750', '/var/lib/nova/tmp'));
+    // nova talks to libvirtd's socket (group libvirt); QEMU opens /dev/kvm (group kvm). The packages
+    // add these where their postinst ran fully; a re-run or a partial install may not have.
+    await ctx.host.run(
+      [
+        'getent group libvirt >/dev/null && usermod -a -G libvirt nova',
+        `getent group kvm >/dev/null && id ${QEMU_USER} >/dev/null 2>&1 && usermod -a -G kvm ${QEMU_USER}`,
+        'true',
+      ].join('; '),
+      { label: 'groups of nova and the qemu user' },
+    );
   },
 
-  start: async (ctx) => startService(ctx, daemon(ctx), [CONF]),
+  async start(ctx) {
+    if (isLibvirt(ctx)) {
+      const [virtlogd, libvirtd] = libvirtDaemons(ctx);
+      await startService(ctx, virtlogd!, []);
+      await startService(ctx, libvirtd!, [QEMU_CONF]);
+      await waitForLibvirt(ctx);
+    }
+    await startService(ctx, daemon(ctx), [CONF]);
+  },
 
   async register(ctx) {
     // The compute service must report in before cells v2 can map it to cell1.
@@ -86,11 +210,13 @@ const plugin: ServicePlugin = {
     if (ctx.config.services.has('n-api')) {
       await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', `nova-manage --config-file ${NOVA_CONF} cell_v2 discover_hosts`, 'nova'));
     }
+    if (isLibvirt(ctx)) ctx.log.info(`${ctx.host.name}: hypervisor ${describeHypervisor(await probeHost(ctx))}`);
   },
 
   async verify(ctx) {
     const s = await adminSession(ctx);
     const name = ctx.facts.hostname;
+    await checkComputeAlive(ctx);
     const svc = (await listComputeServices(s)).find((x) => x.binary === 'nova-compute' && x.host === name);
     if (!svc || svc.state !== 'up' || svc.status !== 'enabled') {
       throw new StackError(`nova-compute on ${name} is ${svc ? `${svc.status}/${svc.state}` : 'not registered'} in Nova.`,
@@ -109,26 +235,71 @@ const plugin: ServicePlugin = {
       ctx.log.warn(`${ctx.host.name}: the server boot check is skipped: q-svc (neutron-server) is disabled, and Nova cannot delete a server without a Network API.`);
       return;
     }
-    const image = (await listImages(s)).find((i) => i.status === 'active');
-    if (!image) throw new StackError('No active image in Glance to boot a test server from.', 'The image step uploads one; run `./stack.ts` again.');
+    const pattern = isLibvirt(ctx) ? consolePattern(ctx.config.settings.VERIFY_CONSOLE_PATTERN) : undefined;
+    const image = await verifyImage(ctx, s);
     const flavor = await ensureFlavor(s, { name: 'stack.tiny', ram: 128, vcpus: 1, disk: 1 });
-    const server = await createServer(s, { name: `stack-verify-${Date.now()}`, imageRef: image.id, flavorRef: flavor, networks: 'none' });
+    const created = Date.now();
+    const server = await createServer(s, { name: `stack-verify-${created}`, imageRef: image.id, flavorRef: flavor, networks: 'none' });
     try {
-      await waitForServerActive(s, server, ctx.config.settings.SERVICE_TIMEOUT * 1000);
-    } catch (err) {
-      throw new StackError(`A test server (${server}) did not become ACTIVE on ${name}: ${(err as Error).message}`,
-        'Scheduler, conductor and compute logs tell which step failed; the compute log is below.', { file: LOG, lines: await logTail(ctx, LOG) });
+      try {
+        await waitForServerActive(s, server, ctx.config.settings.SERVICE_TIMEOUT * 1000);
+      } catch (err) {
+        await checkComputeAlive(ctx);
+        throw new StackError(`A test server (${server}) did not become ACTIVE on ${name}: ${(err as Error).message}`,
+          'Scheduler, conductor and compute logs tell which step failed; the compute log is below.', { file: LOG, lines: await logTail(ctx, LOG) });
+      }
+      if (pattern) {
+        const activeS = (Date.now() - created) / 1000;
+        const r = await waitForBootMarker(pattern, {
+          read: () => getConsoleOutput(s, server, 50),
+          check: () => checkComputeAlive(ctx),
+          timeoutMs: ctx.config.settings.VERIFY_BOOT_TIMEOUT * 1000,
+        });
+        if (!r.seen) {
+          throw await guestFailure(
+            ctx,
+            server,
+            `The test server ${server} (image ${image.name ?? image.id}) is ACTIVE on ${name} but its console showed no /${pattern.source}/ within ${ctx.config.settings.VERIFY_BOOT_TIMEOUT} s.`,
+            r.lastOutput,
+          );
+        }
+        const bootS = (Date.now() - created) / 1000;
+        ctx.log.info(`${ctx.host.name}: guest booted: "${r.line}" on the console ${bootS.toFixed(1)} s after server create (ACTIVE after ${activeS.toFixed(1)} s) [guest-boot-s=${bootS.toFixed(1)}]`);
+      }
     } finally {
       await deleteServer(s, server).catch(() => undefined);
     }
     await waitForServerGone(s, server, ctx.config.settings.SERVICE_TIMEOUT * 1000);
   },
 
-  daemons: (ctx) => [daemon(ctx)],
+  daemons: (ctx) => (isLibvirt(ctx) ? [...libvirtDaemons(ctx), daemon(ctx)] : [daemon(ctx)]),
+
+  async describe(ctx) {
+    return isLibvirt(ctx) ? [`Hypervisor: ${describeHypervisor(await probeHost(ctx))}`] : ['Hypervisor: none (VIRT_DRIVER=fake: servers become ACTIVE, no guest runs)'];
+  },
+
+  async stop(ctx) {
+    await stopDaemon(ctx.host, ctx.facts, daemon(ctx), stateDir(ctx));
+    if (!isLibvirt(ctx)) return;
+    // Guests outlive libvirtd (each QEMU has its own session): destroyed while libvirtd still runs.
+    const gone = await ctx.host.run(DESTROY_GUESTS, { check: false, label: 'stop running guests' });
+    const names = gone.stdout.trim().split('\n').filter(Boolean);
+    if (names.length) ctx.log.warn(`${ctx.host.name}: stopped guests ${names.join(', ')}; Nova shows them SHUTOFF, \`openstack server start\` brings them back.`);
+    if (ctx.shared.get('nova-compute.clean')) await ctx.host.run(UNDEFINE_GUESTS, { check: false, label: 'forget guest definitions' });
+    for (const d of [...libvirtDaemons(ctx)].reverse()) await stopDaemon(ctx.host, ctx.facts, d, stateDir(ctx));
+  },
 
   async clean(ctx) {
-    await stopPlugin(ctx, plugin);
-    await cleanService(ctx, { databases: [], configs: [{ path: CONF }], paths: [LOG, daemon(ctx).logFile!, '/var/lib/nova/instances'] });
+    ctx.shared.set('nova-compute.clean', true);
+    await plugin.stop!(ctx);
+    const paths = [LOG, daemon(ctx).logFile!, '/var/lib/nova/instances'];
+    if (isLibvirt(ctx)) {
+      const current = await ctx.host.readFileIfExists(QEMU_CONF);
+      if (current !== null && current !== stripQemuConf(current)) await ctx.host.writeFile(QEMU_CONF, stripQemuConf(current), { mode: 0o600 });
+      paths.push(...libvirtDaemons(ctx).flatMap((d) => (d.logFile ? [d.logFile] : [])));
+      await ctx.host.run(`rm -f /etc/libvirt/qemu/instance-*.xml /var/log/libvirt/qemu/instance-*.log`, { check: false });
+    }
+    await cleanService(ctx, { databases: [], configs: [{ path: CONF }], paths });
   },
 };
 

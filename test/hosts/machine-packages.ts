@@ -7,6 +7,8 @@ const COMMAND_OF: Record<string, string> = {
   iproute2: 'ip',
   'openssh-client': 'ssh',
   'util-linux': 'flock',
+  dosfstools: 'mkfs.fat',
+  mtools: 'mcopy',
 };
 
 const hasCommand = (cmd: string) => run('sh', ['-c', `command -v ${cmd} || test -x /usr/sbin/${cmd}`], { allowFail: true }).status === 0;
