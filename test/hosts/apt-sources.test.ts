@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mainMirror, parseDeb822, parseSourcesList, renderSources, suiteEntries } from './apt-sources.ts';
+import { entriesForSuite, mainMirror, parseDeb822, parseSourcesList, renderSources, suiteEntries } from './apt-sources.ts';
 
 const DEB822 = `Types: deb
 # http://snapshot.example/archive/debian/20250520T000000Z
@@ -45,5 +45,17 @@ describe('apt sources of this machine', () => {
       'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n\n' +
         'Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\nComponents: main contrib\n',
     );
+  });
+
+  it('reads another Debian release from the mirrors the machine uses for its own', () => {
+    const machine = parseDeb822(DEB822);
+    expect(entriesForSuite(machine, 'trixie', 'bookworm')).toEqual([
+      { uri: 'http://deb.debian.org/debian', suites: ['trixie', 'trixie-updates'], components: ['main'] },
+      { uri: 'http://deb.debian.org/debian-security', suites: ['trixie-security'], components: ['main', 'contrib'] },
+    ]);
+    // The machine's own entries win when it names the suite itself.
+    const own = [...machine, { uri: 'http://t.example/debian', suites: ['trixie'], components: ['main'] }];
+    expect(entriesForSuite(own, 'trixie', 'bookworm')).toEqual([{ uri: 'http://t.example/debian', suites: ['trixie'], components: ['main'] }]);
+    expect(entriesForSuite(machine, 'bookworm', 'bookworm')).toEqual(suiteEntries(machine, 'bookworm'));
   });
 });

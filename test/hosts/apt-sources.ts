@@ -61,6 +61,17 @@ export function suiteEntries(entries: readonly AptEntry[], suite: string): AptEn
     .filter((e) => e.suites.length > 0 && /^https?:\/\//.test(e.uri));
 }
 
+/**
+ * The entries for `suite`: the machine's own ones if it has any, else the machine's entries for
+ * `from` (its own release) moved to `suite` - one Debian mirror carries every release, so a
+ * bookworm machine's mirror serves trixie (and trixie-updates, trixie-security) too.
+ */
+export function entriesForSuite(entries: readonly AptEntry[], suite: string, from: string): AptEntry[] {
+  const own = suiteEntries(entries, suite);
+  if (own.length > 0) return own;
+  return suiteEntries(entries, from).map((e) => ({ ...e, suites: e.suites.map((s) => suite + s.slice(from.length)) }));
+}
+
 /** The main archive mirror for `suite` (the entry that carries the bare suite name). */
 export function mainMirror(entries: readonly AptEntry[], suite: string): string {
   const hit = entries.find((e) => e.suites.includes(suite) && /^https?:\/\//.test(e.uri));

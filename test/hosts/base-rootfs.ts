@@ -1,17 +1,23 @@
-// The shared, read-only Debian root filesystem every test host overlays. Built once with
-// debootstrap, cached as a directory named by a hash of its recipe, so changing the recipe
-// (or bumping RECIPE_VERSION) builds a new one next to the old.
+// The shared, read-only Debian root filesystem every test host overlays. Built once per Debian
+// suite with debootstrap, cached as a directory named by the suite and a hash of its recipe, so
+// bases of both suites coexist and changing the recipe (or bumping RECIPE_VERSION) builds a new
+// one next to the old.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, renameSync, writeFileSync, unlinkSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { lockFile } from './lock.ts';
 import { cacheDir, locksDir } from './paths.ts';
-import { machineAptEntries, mainMirror, renderSources, suiteEntries } from './apt-sources.ts';
+import { entriesForSuite, machineAptEntries, mainMirror, renderSources } from './apt-sources.ts';
 import { runLogged, seconds } from './proc.ts';
 import { ensureMachinePackages } from './machine-packages.ts';
 
 const RECIPE_VERSION = 'stack-ts-test-base-3';
-export const SUITE = 'bookworm';
+/** The Debian releases test hosts can run: bookworm (12, OpenStack Zed) and trixie (13, 2025.1 Epoxy). */
+export const SUITES = ['bookworm', 'trixie'] as const;
+export type Suite = (typeof SUITES)[number];
+export const DEFAULT_SUITE: Suite = 'bookworm';
+/** The release this machine's own apt sources name; other suites are read from the same mirrors. */
+const MACHINE_SUITE = 'bookworm';
 export const DEFAULT_PROXY = 'http://10.99.0.1:3142';
 const PACKAGES = ['openssh-server', 'iproute2', 'iputils-ping', 'procps', 'ca-certificates', 'tini', 'curl', 'python3'];
 
@@ -41,15 +47,16 @@ export interface BaseRecipe {
   readonly files: Readonly<Record<string, string>>;
 }
 
-export function baseRecipe(): BaseRecipe {
-  const entries = suiteEntries(machineAptEntries(), SUITE);
-  const mirror = (process.env.STACK_TEST_MIRROR ?? mainMirror(entries, SUITE)).replace(/\/+$/, '');
+export function baseRecipe(suite: Suite = DEFAULT_SUITE): BaseRecipe {
+  if (!SUITES.includes(suite)) throw new Error(`test hosts: suite "${suite}" is not one of ${SUITES.join(', ')}`);
+  const entries = entriesForSuite(machineAptEntries(), suite, MACHINE_SUITE);
+  const mirror = (process.env.STACK_TEST_MIRROR ?? mainMirror(entries, suite)).replace(/\/+$/, '');
   const sources = process.env.STACK_TEST_MIRROR
-    ? renderSources([{ uri: mirror, suites: [SUITE, `${SUITE}-updates`], components: ['main'] }])
+    ? renderSources([{ uri: mirror, suites: [suite, `${suite}-updates`], components: ['main'] }])
     : renderSources(entries);
   return {
     version: RECIPE_VERSION,
-    suite: SUITE,
+    suite,
     mirror,
     packages: PACKAGES,
     sources,
@@ -66,28 +73,44 @@ export function recipeHash(r: BaseRecipe): string {
   return createHash('sha256').update(JSON.stringify(r)).digest('hex').slice(0, 16);
 }
 
-let inProcess: Promise<string> | null = null;
-
-/**
- * Path of the cached base root filesystem (a directory), building it first if needed.
- * Safe to call from several test files at once: one builds, the others wait for it.
- */
-export function ensureBaseRootfs(log: (line: string) => void = () => {}): Promise<string> {
-  inProcess ??= ensure(log).finally(() => {
-    inProcess = null;
-  });
-  return inProcess;
+/** Where the base of a recipe lives: base-<suite>-<hash>. */
+export function baseDir(r: BaseRecipe): string {
+  return join(cacheDir(), `base-${r.suite}-${recipeHash(r)}`);
 }
 
-async function ensure(log: (line: string) => void): Promise<string> {
-  const recipe = baseRecipe();
-  const dir = join(cacheDir(), `base-${recipeHash(recipe)}`);
-  if (existsSync(join(dir, 'etc/os-release'))) return dir;
+/** The finished base of a recipe, if one is cached. */
+export function findBase(r: BaseRecipe): string | undefined {
+  // Bases built before the suite was part of the name are found by their hash: it covers the suite.
+  const legacy = join(cacheDir(), `base-${recipeHash(r)}`);
+  return [baseDir(r), legacy].find((d) => existsSync(join(d, 'etc/os-release')));
+}
+
+const inProcess = new Map<Suite, Promise<string>>();
+
+/**
+ * Path of the cached base root filesystem of `suite` (a directory), building it first if needed.
+ * Safe to call from several test files at once: one builds, the others wait for it.
+ */
+export function ensureBaseRootfs(log: (line: string) => void = () => {}, suite: Suite = DEFAULT_SUITE): Promise<string> {
+  let p = inProcess.get(suite);
+  if (!p) {
+    p = ensure(log, suite).finally(() => inProcess.delete(suite));
+    inProcess.set(suite, p);
+  }
+  return p;
+}
+
+async function ensure(log: (line: string) => void, suite: Suite): Promise<string> {
+  const recipe = baseRecipe(suite);
+  const dir = baseDir(recipe);
+  const cached = findBase(recipe);
+  if (cached) return cached;
 
   mkdirSync(locksDir(), { recursive: true });
   const lock = await lockFile(join(locksDir(), 'base.lock'), 20 * 60_000);
   try {
-    if (existsSync(join(dir, 'etc/os-release'))) return dir; // another run built it while we waited
+    const built = findBase(recipe); // another run built it while we waited
+    if (built) return built;
     await ensureMachinePackages(['debootstrap'], log);
     // Whatever half-built trees exist are from builds that died: we hold the lock.
     for (const f of readdirSync(cacheDir())) if (/^base-.*\.tmp$/.test(f)) rmSync(join(cacheDir(), f), { recursive: true, force: true });
@@ -95,7 +118,7 @@ async function ensure(log: (line: string) => void): Promise<string> {
     const tmp = `${dir}.tmp`;
     const logFile = `${dir}.build.log`;
     writeFileSync(logFile, '');
-    log(`base rootfs: building ${dir} with debootstrap from ${recipe.mirror} (first time only, ~40-90 s; log ${logFile})`);
+    log(`base rootfs: building ${dir} (${suite}) with debootstrap from ${recipe.mirror} (first time only, ~40-90 s; log ${logFile})`);
     const t0 = Date.now();
     const debs = join(cacheDir(), 'debootstrap-debs');
     mkdirSync(debs, { recursive: true });
@@ -109,7 +132,7 @@ async function ensure(log: (line: string) => void): Promise<string> {
     renameSync(tmp, dir);
     log(`base rootfs: built in ${seconds(Date.now() - t0)}`);
     unlinkSync(logFile);
-    pruneOldBases(dir, log);
+    pruneOldBases(dir, suite, log);
     return dir;
   } finally {
     lock.release();
@@ -136,12 +159,19 @@ function finishBase(root: string, recipe: BaseRecipe): void {
   readFileSync(join(root, 'etc/apt/sources.list.d/debian.sources'), 'utf8');
 }
 
-/** Remove bases of older recipes that no overlay on this machine uses any more (~200 MB each). */
-function pruneOldBases(keep: string, log: (line: string) => void): void {
+/**
+ * Remove bases of older recipes of the same suite that no overlay on this machine uses any more
+ * (~250 MB each). Another suite's base is never an older recipe of this one: both stay.
+ */
+export function staleBases(names: readonly string[], keep: string, suite: Suite): string[] {
+  return names.filter((f) => f !== keep && new RegExp(`^base-${suite}-[0-9a-f]+$`).test(f));
+}
+
+function pruneOldBases(keep: string, suite: Suite, log: (line: string) => void): void {
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
-  for (const f of readdirSync(cacheDir())) {
+  for (const f of staleBases(readdirSync(cacheDir()), basename(keep), suite)) {
     const path = join(cacheDir(), f);
-    if (!/^base-[0-9a-f]+$/.test(f) || path === keep || mounts.includes(path)) continue;
+    if (mounts.includes(path)) continue;
     rmSync(path, { recursive: true, force: true });
     log(`base rootfs: removed ${path} (older recipe)`);
   }

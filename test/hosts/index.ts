@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { baseRecipe, ensureBaseRootfs } from './base-rootfs.ts';
+import { baseRecipe, DEFAULT_SUITE, ensureBaseRootfs, SUITES, type Suite } from './base-rootfs.ts';
 import { startAptProxy } from './apt-proxy.ts';
 import { hostDirs, mountOverlay, startHostProcess, writeHostFiles } from './host-process.ts';
 import { tryLockFile, type HeldLock } from './lock.ts';
@@ -15,7 +15,7 @@ import { procId, run, seconds, tcpAccepts, waitFor } from './proc.ts';
 import { cleanupStale, saveState, teardown, type RunState } from './run-state.ts';
 import { ensureMachinePackages } from './machine-packages.ts';
 
-export { ensureBaseRootfs } from './base-rootfs.ts';
+export { ensureBaseRootfs, SUITES, type Suite } from './base-rootfs.ts';
 export { cleanupStale } from './run-state.ts';
 
 export interface TestHost {
@@ -42,6 +42,8 @@ export interface RunInfo {
 
 export interface TestHosts {
   hosts: TestHost[];
+  /** The Debian release every host of this run runs. */
+  suite: Suite;
   keyPath: string;
   /** known_hosts lines for every host: strict host key checking works. */
   knownHostsPath: string;
@@ -54,6 +56,8 @@ export interface TestHosts {
 
 export interface StartOptions {
   count: 1 | 2 | 3;
+  /** The Debian release of the hosts: bookworm (12, default) or trixie (13). */
+  suite?: Suite;
   /** 1-4 lowercase letters, starts the names of every namespace, bridge and run dir. Default "stk". */
   prefix?: string;
   log?: (line: string) => void;
@@ -65,6 +69,8 @@ let runCounter = 0;
 export async function startTestHosts(opts: StartOptions): Promise<TestHosts> {
   const prefix = opts.prefix ?? 'stk';
   const log = opts.log ?? (() => {});
+  const suite = opts.suite ?? DEFAULT_SUITE;
+  if (!SUITES.includes(suite)) throw new Error(`startTestHosts: suite "${suite}" must be one of ${SUITES.join(', ')}`);
   if (!/^[a-z]{1,4}$/.test(prefix)) throw new Error(`startTestHosts: prefix "${prefix}" must be 1-4 lowercase letters (Linux interface names are at most 15 characters)`);
   if (![1, 2, 3].includes(opts.count)) throw new Error(`startTestHosts: count must be 1, 2 or 3, not ${opts.count}`);
   if (process.getuid?.() !== 0) throw new Error('startTestHosts: test hosts need root (network namespaces, mounts); run the e2e tests as root');
@@ -80,7 +86,7 @@ export async function startTestHosts(opts: StartOptions): Promise<TestHosts> {
   };
 
   for (const line of cleanupStale(prefix)) log(`test hosts: removed leftover of a dead run: ${line}`);
-  const base = await ensureBaseRootfs(log);
+  const base = await ensureBaseRootfs(log, suite);
   lap('base rootfs');
 
   const { slot, lock } = await takeSlot();
@@ -118,7 +124,7 @@ export async function startTestHosts(opts: StartOptions): Promise<TestHosts> {
       runDir,
       cacheDir: join(cacheDir(), `acng-${slot}`),
       address: plan.gateway,
-      mirror: baseRecipe().mirror,
+      mirror: baseRecipe(suite).mirror,
       onSpawn: (p) => {
         state.proxy = p;
         saveState(state);
@@ -162,6 +168,7 @@ export async function startTestHosts(opts: StartOptions): Promise<TestHosts> {
 
     const th: TestHosts = {
       hosts,
+      suite,
       keyPath,
       knownHostsPath,
       proxyUrl: proxy.url,
