@@ -13,6 +13,7 @@ import { quote, sh } from '../shell.ts';
 import { cachedFacts, detectFacts } from './detect.ts';
 import { finishCommand, stripFinalNewline, TIMEOUT_EXIT_CODE, type HostRunResult } from './errors.ts';
 import { listenForward } from './forward.ts';
+import { wholeWriteScript } from './whole-write.ts';
 import { CommandError, type Forward, type Host, type HostFacts, type RunOptions, type WriteOptions } from './types.ts';
 
 export interface SshHostOptions {
@@ -467,22 +468,11 @@ export class SshHost implements Host {
 
   async writeFile(file: string, data: string | Buffer, opts: WriteOptions = {}): Promise<void> {
     const mode = (opts.mode ?? 0o644).toString(8).padStart(4, '0');
-    const dir = path.posix.dirname(file);
-    const tmpl = path.posix.join(dir, `.${path.posix.basename(file)}.stackts-XXXXXX`);
-    // mktemp makes the file 0600 and empty; mode and owner are set before any content lands,
-    // and the rename makes the new content appear all at once.
-    const script = [
-      'umask 022',
-      `mkdir -p -- ${quote(dir)}`,
-      `t=$(mktemp ${quote(tmpl)}) || exit 1`,
-      `trap 'rm -f -- "$t"' EXIT`,
-      `chmod ${mode} "$t"`,
-      ...(opts.owner ? [`chown -- ${quote(opts.owner)} "$t"`] : []),
-      'cat > "$t"',
-      `mv -f -- "$t" ${quote(file)}`,
-    ].join(' &&\n');
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    // Installed only when size and sha256 of what arrived match: a dropped channel leaves no truncated file.
+    const script = wholeWriteScript(file, buf, { mode: opts.mode ?? 0o644, ...(opts.owner ? { owner: opts.owner } : {}) });
     await this.command(script, {
-      data: typeof data === 'string' ? Buffer.from(data, 'utf8') : data,
+      data: buf,
       label: `write ${file} (mode ${mode}${opts.owner ? `, owner ${opts.owner}` : ''}, ${Buffer.byteLength(data)} bytes)`,
     });
   }
