@@ -3,13 +3,16 @@
 // Exit codes: 0 ok, 1 a task failed, 2 bad input (command line, config file, unreachable host).
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, ttyPrompt, REPO_ROOT, SECRET_NAMES, type Config } from './lib/config/index.ts';
 import { createLogger, type RunLogger } from './lib/log.ts';
 import { renderError } from './lib/errors-render.ts';
 import { openHost } from './lib/host/index.ts';
-import { detectHostIp } from './lib/host/address.ts';
+import { allInOne, loadTopology, type Topology } from './lib/topology.ts';
+import { probeHosts, type ProbedHost } from './lib/probe.ts';
+import { computeEndpoints, formatEndpoints, type Endpoints } from './lib/endpoints.ts';
+import type { Logger } from './lib/log-types.ts';
 import type { Host, HostFacts } from './lib/host/types.ts';
 import { detectRelease } from './lib/release.ts';
 import { orderPlugins } from './lib/plan.ts';
@@ -80,47 +83,73 @@ function configFile(given: string | undefined): { file: string; defaults: boolea
 
 interface Session {
   config: Config;
+  topology: Topology;
+  endpoints: Endpoints;
+  /** The first host (the all-in-one's only one). */
   host: Host;
   facts: HostFacts;
   log: RunLogger;
   ctx: MutableContext;
 }
 
+/** The all-in-one from TARGET_HOST, or the hosts file; every host probed at once (exit 2 on a problem). */
+async function probeAll(settings: { TARGET_HOST: string; SSH_KEY: string; HOSTS_FILE: string }, log: Logger, connectTimeoutS: number): Promise<{ topology: Topology; probed: ProbedHost[] }> {
+  const topology = settings.HOSTS_FILE
+    ? await loadTopology(settings.HOSTS_FILE, relative(process.cwd(), settings.HOSTS_FILE) || settings.HOSTS_FILE)
+    : allInOne({ target: settings.TARGET_HOST, sshKey: settings.SSH_KEY, ip: '', services: new Set() });
+  const probed = await probeHosts(topology, (spec) => openHost(spec.target, { sshKey: spec.sshKey || settings.SSH_KEY || undefined, connectTimeoutS, log, commandTimeoutMs: 900_000 }));
+  return { topology, probed };
+}
+
 async function open(opts: ReturnType<typeof parseCli>, readOnly: boolean): Promise<Session> {
   const { file, defaults } = configFile(opts.config);
-  let probe: { host: Host; facts: HostFacts } | undefined;
+  let probe: { topology: Topology; probed: ProbedHost[] } | undefined;
   // The terminal logger exists before the config: a config error must be shown, and holds no secret.
   const early = createLogger({ debug: !!opts.debug });
   const interactive = !!process.stdin.isTTY && !opts.yes && !process.env.CI;
-  const { config, warnings } = await loadConfig(file, {
+  const { config: loaded, warnings } = await loadConfig(file, {
     interactive,
     prompt: ttyPrompt(),
     readOnly,
-    detect: async ({ TARGET_HOST, SSH_KEY }) => {
-      const host = openHost(TARGET_HOST, { sshKey: SSH_KEY || undefined, connectTimeoutS: 15, log: early, commandTimeoutMs: 900_000 });
-      probe = { host, facts: await host.facts() };
-      return { HOST_IP: await detectHostIp(host), CIRROS_ARCH: probe.facts.arch };
+    detect: async (raw) => {
+      probe = await probeAll(raw, early, 15);
+      const { topology, probed } = probe;
+      const first = probed[0]!;
+      if (!topology.file) return { HOST_IP: first.address, CIRROS_ARCH: first.facts.arch };
+      // Several hosts: HOST_IP is the controller's; images are for the compute hosts' architecture.
+      const controller = probed.find((p) => p.spec.services.has('key')) ?? first;
+      const compute = probed.find((p) => p.spec.services.has('n-cpu')) ?? first;
+      return { HOST_IP: controller.address, CIRROS_ARCH: compute.facts.arch };
     },
   });
   if (defaults) early.info(`No local.conf or localrc here: using the defaults (every setting is in ${file}).`);
   for (const w of warnings) early.warn(`${w.origin}: ${w.message}`);
   await early.close();
+  if (!probe) throw new Error('config loaded without probing the target host');
+  const topology = probe.topology.file
+    ? probe.topology
+    : allInOne({ target: loaded.settings.TARGET_HOST, sshKey: loaded.settings.SSH_KEY, ip: '', services: loaded.services, name: probe.probed[0]!.host.name });
+  // With a hosts file, the hosts' roles and services are the enabled services.
+  const config: Config = topology.file ? Object.freeze({ ...loaded, services: topology.services }) : loaded;
   const logFile = readOnly ? undefined : join(config.settings.RUN_LOG_DIR, `${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
   const log = createLogger({ file: logFile, debug: !!opts.debug, verbose: !!opts.verbose });
   for (const name of SECRET_NAMES) log.addSecret(String(config.settings[name]));
-  if (!probe) throw new Error('config loaded without probing the target host');
-  const facts = probe.facts;
-  // Commands from here on go to the run's log: reopen the host with it.
-  await probe.host.close();
-  const host = openHost(config.settings.TARGET_HOST, {
-    sshKey: config.settings.SSH_KEY || undefined,
+  const addresses = new Map(probe.probed.map((p) => [p.spec.name, p.address]));
+  const endpoints = computeEndpoints(config, topology, addresses);
+  const first = probe.probed[0]!;
+  const facts = first.facts;
+  // Commands from here on go to the run's log: reopen the hosts with it.
+  await Promise.allSettled(probe.probed.map((p) => p.host.close()));
+  const spec = topology.hosts[0]!;
+  const host = openHost(spec.target, {
+    sshKey: spec.sshKey || config.settings.SSH_KEY || undefined,
     connectTimeoutS: config.settings.SSH_CONNECT_TIMEOUT,
     log,
     commandTimeoutMs: config.settings.COMMAND_TIMEOUT * 1000,
   });
   const release = await detectRelease(host, facts);
   const ctx = makeContext({ config, host, facts, log, release, dryRun: readOnly });
-  return { config, host, facts, log, ctx };
+  return { config, topology, endpoints, host, facts, log, ctx };
 }
 
 const outputsDir = (config: Config) => join(dirname(config.file), '.stack');
@@ -140,6 +169,7 @@ async function commandPlan(s: Session): Promise<number> {
     }
   };
   walk(stackTasks(s.ctx, plugins), 0);
+  out.push('', formatEndpoints(s.endpoints, s.topology, (t) => s.log.mask(t)));
   out.push('', 'Config file changes:');
   const diffs = await planDiffs(s.ctx, plugins);
   out.push(...diffs);
@@ -208,6 +238,10 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     const plugins = orderPlugins(s.config, PLUGINS);
+    if (s.topology.hosts.length > 1 && opts.command !== 'plan') {
+      s.log.error(`${s.topology.file}: this version plans several hosts but stacks only one; run \`./stack.ts plan\`, or leave HOSTS_FILE unset for the all-in-one.`);
+      return 2;
+    }
     switch (opts.command) {
       case 'plan':
         return await commandPlan(s);

@@ -29,7 +29,7 @@ export interface LoadOptions {
    * Called after parsing and validation with the user's raw settings, before defaults are
    * expanded; returns detected values (e.g. HOST_IP, CIRROS_ARCH), used only where the user set none.
    */
-  detect?: (partial: { TARGET_HOST: string; SSH_KEY: string }) => Promise<Partial<Record<SettingName, string>>>;
+  detect?: (partial: { TARGET_HOST: string; SSH_KEY: string; HOSTS_FILE: string }) => Promise<Partial<Record<SettingName, string>>>;
   /** plan mode: never write the secrets file; generate in memory. */
   readOnly?: boolean;
 }
@@ -150,7 +150,7 @@ export async function loadConfig(file: string, opts: LoadOptions): Promise<{ con
 
   // What the detector needs to reach the host, from the user's settings and the defaults alone.
   const raw = new Resolver(parsed, new Map(), '', {});
-  const detected = opts.detect ? await opts.detect({ TARGET_HOST: raw.get('TARGET_HOST'), SSH_KEY: fromConfigDir(raw.get('SSH_KEY')) }) : {};
+  const detected = opts.detect ? await opts.detect({ TARGET_HOST: raw.get('TARGET_HOST'), SSH_KEY: fromConfigDir(raw.get('SSH_KEY')), HOSTS_FILE: fromConfigDir(raw.get('HOSTS_FILE')) }) : {};
   const usable: Partial<Record<SettingName, string>> = {};
   for (const [name, value] of Object.entries(detected)) {
     if (Object.hasOwn(SCHEMA, name) && typeof value === 'string') usable[name as SettingName] = value;
@@ -175,6 +175,7 @@ export async function loadConfig(file: string, opts: LoadOptions): Promise<{ con
   values.SECRETS_FILE = secretsFile;
   values.RUN_LOG_DIR = fromConfigDir(values.RUN_LOG_DIR);
   values.SSH_KEY = fromConfigDir(values.SSH_KEY);
+  values.HOSTS_FILE = fromConfigDir(values.HOSTS_FILE);
   if (values.IMAGE_CACHE_DIR !== '' && !isAbsolute(values.IMAGE_CACHE_DIR)) values.IMAGE_CACHE_DIR = resolve(REPO_ROOT, values.IMAGE_CACHE_DIR);
 
   // Literal values from the file were checked while parsing; check what expansion produced.

@@ -26,6 +26,7 @@ const s = <T extends SettingType>(type: T, def: string, group: string, doc: stri
 export const SCHEMA = {
   // --- Where to stack
   TARGET_HOST: s('string', 'local', 'Hosts', 'Host to stack on: "local", or [user@]address[:port] reached over SSH.'),
+  HOSTS_FILE: s('path', '', 'Hosts', 'YAML file of several hosts and their roles (see hosts.yaml.example); empty means the all-in-one on TARGET_HOST.'),
   SSH_KEY: s('path', '', 'Hosts', 'Private key for SSH hosts; empty means use ssh-agent ($SSH_AUTH_SOCK) or ~/.ssh/id_ed25519, id_rsa.'),
   SSH_CONNECT_TIMEOUT: s('int', '15', 'Hosts', 'Seconds to wait for an SSH connection before giving up.', { min: 1, max: 600 }),
   HOST_IP: s('string', '', 'Hosts', 'Address of the host the services bind to; empty means detect it (first global IPv4 address).'),

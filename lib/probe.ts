@@ -1,0 +1,105 @@
+// Reach every host of the topology at once, learn its facts and address, and check that each
+// host's name resolves to the table's address on every host. Reads only: a problem here is bad
+// input (exit 2) named by its host, found before any host is changed.
+
+import { lookup } from 'node:dns/promises';
+import type { Host, HostFacts } from './host/types.ts';
+import { detectHostIp } from './host/address.ts';
+import { parseTargetHost } from './config/validate.ts';
+import { sh } from './shell.ts';
+import { StackError } from './plugin.ts';
+import { isIpLiteral, type HostSpec, type Topology } from './topology.ts';
+
+export interface ProbedHost {
+  readonly spec: HostSpec;
+  readonly host: Host;
+  readonly facts: HostFacts;
+  /** The address the other hosts use for it. */
+  readonly address: string;
+}
+
+
+/** Names another host must resolve for this one, mapped to what they resolve to there ('' = not at all). */
+export async function resolveNames(host: Host, names: readonly string[]): Promise<Map<string, string>> {
+  if (names.length === 0) return new Map();
+  // getent honours /etc/hosts and nsswitch like the services will; IPv4 first like our table.
+  const script = `for n in ${names.map((n) => sh(n)).join(' ')}; do a=$(getent ahostsv4 "$n" 2>/dev/null | awk 'NR==1{print $1}'); [ -n "$a" ] || a=$(getent hosts "$n" 2>/dev/null | awk 'NR==1{print $1}'); echo "$n $a"; done`;
+  const r = await host.run(script, { check: false, label: 'resolve the other hosts\' names' });
+  const out = new Map<string, string>();
+  for (const line of r.stdout.split('\n')) {
+    const [n, a] = line.trim().split(/\s+/);
+    if (n) out.set(n, a ?? '');
+  }
+  return out;
+}
+
+const isLoopback = (a: string): boolean => a.startsWith('127.') || a === '::1';
+
+/** The address the other hosts use: `ip:`, else an IP in the address, else the name resolved here, else detected. */
+async function addressOf(spec: HostSpec, host: Host, alone: boolean): Promise<string> {
+  if (spec.ip) return spec.ip;
+  // The all-in-one: what HOST_IP is detected as, exactly as without a topology.
+  if (alone) return detectHostIp(host);
+  const t = parseTargetHost(spec.target);
+  if (t && isIpLiteral(t.host)) return t.host;
+  if (t) return (await lookup(t.host, { family: 4 }).catch(() => lookup(t.host))).address;
+  return detectHostIp(host);
+}
+
+const where = (spec: HostSpec): string => `host ${spec.name}${spec.origin.includes(':') ? ` (${spec.origin})` : ''}`;
+
+/**
+ * Opens and probes every host concurrently. On any problem, closes every host it opened and
+ * throws one StackError listing every host's problem.
+ */
+export async function probeHosts(topology: Topology, open: (spec: HostSpec) => Host): Promise<ProbedHost[]> {
+  const opened: Host[] = [];
+  const problems: string[] = [];
+  const hints = new Set<string>();
+  const results = await Promise.all(
+    topology.hosts.map(async (spec): Promise<ProbedHost | undefined> => {
+      let host: Host;
+      try {
+        host = open(spec);
+        opened.push(host);
+        const facts = await host.facts();
+        return { spec, host, facts, address: await addressOf(spec, host, topology.hosts.length === 1) };
+      } catch (err) {
+        problems.push(`${where(spec)}: cannot reach ${spec.target}: ${(err as Error).message.split('\n')[0]}`);
+        hints.add('check the address and that sshd runs there; a key that is refused: set ssh_key for that host (or the top-level ssh_key), or load it into ssh-agent');
+        return undefined;
+      }
+    }),
+  );
+  const probed = results.filter((r): r is ProbedHost => r !== undefined);
+  if (!problems.length && probed.length > 1) {
+    const seen = new Map<string, ProbedHost>();
+    for (const p of probed) {
+      const other = seen.get(p.address);
+      if (other) {
+        problems.push(`${where(p.spec)} and host ${other.spec.name} are both at ${p.address}`);
+        hints.add('each host needs its own address; list one machine once, with the roles of both');
+      } else seen.set(p.address, p);
+    }
+  }
+  if (!problems.length && probed.length > 1) {
+    await Promise.all(
+      probed.map(async (p) => {
+        const resolved = await resolveNames(p.host, probed.map((o) => o.spec.name));
+        for (const o of probed) {
+          const a = resolved.get(o.spec.name) ?? '';
+          if (a === '' || a === o.address) continue;
+          // Debian maps a host's own name to 127.0.1.1; on that host itself that is harmless.
+          if (o === p && isLoopback(a)) continue;
+          problems.push(`on ${p.spec.name}, the name ${o.spec.name} resolves to ${a}, but host ${o.spec.name} is at ${o.address}`);
+          hints.add('fix /etc/hosts (or DNS) on that host so every host name resolves to the address in the hosts file, or rename the host in the hosts file');
+        }
+      }),
+    );
+  }
+  if (problems.length) {
+    await Promise.allSettled(opened.map((h) => h.close()));
+    throw new StackError(`${problems.length === 1 ? problems[0] : `Some hosts cannot be used:\n${problems.map((p) => `  - ${p}`).join('\n')}`}\nNothing was changed on any host.`, [...hints].join('\n'));
+  }
+  return probed;
+}
