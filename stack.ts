@@ -22,6 +22,7 @@ import { planDiffs } from './lib/config-files.ts';
 import { daemonStatus } from './lib/daemon.ts';
 import { summary, writeOutputs } from './lib/outputs.ts';
 import { cleanTasks } from './lib/clean.ts';
+import { exitCodeOf } from './lib/input-error.ts';
 import { PLUGINS } from './plugins/index.ts';
 import { imageName } from './plugins/image/index.ts';
 import { acquireLock, currentHolder, hostLockStore, LockHeldError, localLockStore, type HeldLock } from './lib/run-lock.ts';
@@ -265,7 +266,7 @@ async function main(argv: string[]): Promise<number> {
         if (opts.timings) writeFileSync(opts.timings, JSON.stringify({ ok: r.ok, totalMs: r.totalMs, timings: r.timings }, null, 2));
         if (!r.ok) {
           s.log.error(`Stack failed${r.failedTask ? ` at ${r.failedTask}` : ''}. Full log: ${s.log.file}`);
-          return 1;
+          return exitCodeOf(r.error);
         }
         const outputs = await writeOutputs(s.config, outputsDir(s.config), s.host);
         process.stdout.write(

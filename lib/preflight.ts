@@ -54,6 +54,7 @@ export async function runPreflight(host: Host, facts: HostFacts, opts: Preflight
     checkHostnameResolves(host, opts.resolveTimeoutS ?? 5),
     checkPorts(host, opts.ports ?? []),
     checkPackageLock(host, facts),
+    checkBrokenPackages(host, facts),
   ];
   return (await Promise.all(checks)).flat();
 }
@@ -394,6 +395,25 @@ export async function checkPackageLock(host: Host, facts: HostFacts, files: read
       'pkg-lock',
       `The package manager on ${host.name} is busy: ${who} holds ${inodes.get(first.inode)}.`,
       `Wait for ${who} to finish (an unattended upgrade?), then run stack.ts again.`,
+    ),
+  ];
+}
+
+// --- half-installed packages
+
+/** dpkg --audit lists packages left half-installed or half-configured (a killed apt): every later install fails on them. */
+export async function checkBrokenPackages(host: Host, facts: HostFacts): Promise<Problem[]> {
+  if (facts.family !== 'debian') return [];
+  const r = await host.run('dpkg --audit 2>&1', { check: false, label: 'preflight: dpkg --audit' });
+  const out = r.stdout.trim();
+  if (r.exitCode === 0 && out === '') return [];
+  return [
+    problem(
+      host.name,
+      'error',
+      'pkg-broken',
+      `dpkg on ${host.name} has unfinished packages:\n      ${out.split('\n').slice(0, 8).join('\n      ')}`,
+      `Finish them on ${host.name} with "dpkg --configure -a" (then "apt-get -f install"), and run stack.ts again.`,
     ),
   ];
 }

@@ -6,6 +6,7 @@ import { detectRelease } from './release.ts';
 import { runPreflight, type Problem } from './preflight.ts';
 import { renderAll, unmatchedPostConfig, writeIfChanged } from './config-files.ts';
 import { stopDaemon } from './daemon.ts';
+import { InputError } from './input-error.ts';
 import { StackError, type Release, type ServicePlugin, type StackContext } from './plugin.ts';
 import type { TaskNode } from './tasks.ts';
 import type { Config } from './config/types.ts';
@@ -57,7 +58,7 @@ const phaseLeaf = (ctx: StackContext, p: ServicePlugin, phase: string, run: () =
   run: async () => run(),
 });
 
-function formatProblems(host: string, problems: readonly Problem[]): string {
+function formatProblems(host: string, problems: readonly Pick<Problem, 'message' | 'hint'>[]): string {
   return problems.map((p) => `  - ${p.message}${p.hint ? `\n    What to do: ${p.hint}` : ''}`).join('\n');
 }
 
@@ -73,10 +74,19 @@ export function preflightTask(ctx: MutableContext, plugins: readonly ServicePlug
       const found = await runPreflight(ctx.host, ctx.facts, { ports });
       const problems = found.filter((p) => p.severity !== 'warning');
       for (const w of found.filter((p) => p.severity === 'warning')) ctx.log.warn(`${ctx.host.name}: ${w.message}`);
-      if (problems.length) {
-        throw new StackError(`${ctx.host.name} is not ready; nothing was changed:\n${formatProblems(ctx.host.name, problems)}`);
+      // Every plugin's findings too, so the whole list is on one screen (StackErrors are findings, not crashes).
+      const lines = problems.map((p) => ({ message: p.message, hint: p.hint }));
+      for (const p of plugins) {
+        try {
+          await p.preflight?.(ctx);
+        } catch (err) {
+          if (!(err instanceof StackError)) throw err;
+          lines.push({ message: err.message, hint: err.hint ?? '' });
+        }
       }
-      for (const p of plugins) await p.preflight?.(ctx);
+      if (lines.length) {
+        throw new InputError(`${ctx.host.name} is not ready; nothing was changed:\n${formatProblems(ctx.host.name, lines)}`);
+      }
       const files = [...(await renderAll(ctx, plugins)).values()].flat();
       const bad = unmatchedPostConfig(ctx.config, files);
       if (bad) throw bad;

@@ -6,6 +6,8 @@ import { basename } from 'node:path';
 import { fetchImage, detectFormat, progressLine, type FetchedImage } from '../../lib/image.ts';
 import { createImage, downloadImage, findImageByHash, getImage, listImages, uploadImage, waitForStatus } from '../../lib/openstack/glance.ts';
 import { createHash } from 'node:crypto';
+import { checkImageSources } from '../../lib/image-preflight.ts';
+import { InputError } from '../../lib/input-error.ts';
 import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { adminSession, logTail } from '../common/openstack.ts';
 
@@ -38,6 +40,14 @@ const plugin: ServicePlugin = {
   services: ['g-api'],
   needs: ['glance'],
   packages: async () => [],
+
+  async preflight(ctx) {
+    const s = ctx.config.settings;
+    const problems = await checkImageSources(s.IMAGE_URLS, { cacheDir: s.IMAGE_CACHE_DIR, offline: s.OFFLINE });
+    if (problems.length) {
+      throw new InputError(problems.map((p) => p.message).join('\n  - '), [...new Set(problems.map((p) => p.hint))].join(' '));
+    }
+  },
 
   async register(ctx) {
     const s = await adminSession(ctx);
