@@ -13,6 +13,7 @@ import { allInOne, loadTopology, type Topology } from './lib/topology.ts';
 import { probeHosts, type ProbedHost } from './lib/probe.ts';
 import { computeEndpoints, formatEndpoints, type Endpoints } from './lib/endpoints.ts';
 import type { Logger } from './lib/log-types.ts';
+import { hostAddresses } from './lib/host/address.ts';
 import type { Host, HostFacts } from './lib/host/types.ts';
 import { detectRelease } from './lib/release.ts';
 import { orderPlugins } from './lib/plan.ts';
@@ -69,6 +70,7 @@ function parseCli(argv: string[]) {
       version: { type: 'boolean' },
     },
   });
+  if (values.config === '') throw new UsageError('--config was given an empty file name: name the localrc or local.conf to read, or leave --config out.');
   if (positionals.length > 1) throw new UsageError(`One command at a time; got: ${positionals.join(' ')}`);
   const command = (positionals[0] ?? 'stack') as Command;
   if (!COMMANDS.includes(command)) throw new UsageError(`Unknown command "${command}". Commands: ${COMMANDS.join(', ')}.`);
@@ -113,7 +115,7 @@ async function open(opts: ReturnType<typeof parseCli>, readOnly: boolean): Promi
     prompt: ttyPrompt(),
     readOnly,
     detect: async (raw) => {
-      probe = await probeAll(raw, early, 15);
+      probe = await probeAll(raw, early, raw.SSH_CONNECT_TIMEOUT);
       const { topology, probed } = probe;
       const first = probed[0]!;
       if (!topology.file) return { HOST_IP: first.address, CIRROS_ARCH: first.facts.arch };
@@ -121,6 +123,11 @@ async function open(opts: ReturnType<typeof parseCli>, readOnly: boolean): Promi
       const controller = probed.find((p) => p.spec.services.has('key')) ?? first;
       const compute = probed.find((p) => p.spec.services.has('n-cpu')) ?? first;
       return { HOST_IP: controller.address, CIRROS_ARCH: compute.facts.arch };
+    },
+    // HOST_IP is the controller's address (the only host's in an all-in-one).
+    hostAddresses: async () => {
+      const p = probe?.probed.find((h) => h.spec.services.has('key')) ?? probe?.probed[0];
+      return p ? hostAddresses(p.host) : [];
     },
   });
   if (defaults) early.info(`No local.conf or localrc here: using the defaults (every setting is in ${file}).`);

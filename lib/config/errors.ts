@@ -31,3 +31,24 @@ export class ConfigError extends Error {
     this.hint = list[0]!.hint ?? '';
   }
 }
+
+/**
+ * A config or secrets file's bytes as text. Bytes that are not UTF-8 (a Latin-1 password, say)
+ * would silently turn into U+FFFD and change a password: refuse them with the line, never the text.
+ */
+export function decodeUtf8(bytes: Uint8Array, file: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    let line = 1;
+    // The first byte the lenient decoder replaced: count the lines before it.
+    const lenient = new TextDecoder('utf-8').decode(bytes);
+    const bad = lenient.indexOf('\uFFFD');
+    for (let i = 0; i < bad; i++) if (lenient.charCodeAt(i) === 10) line++;
+    throw new ConfigError({
+      origin: `${file}:${line}`,
+      message: 'this line is not valid UTF-8 text (was the file saved as Latin-1 or another legacy encoding?)',
+      hint: `save the file as UTF-8, e.g. iconv -f latin1 -t utf-8 ${file} > ${file}.utf8 && mv ${file}.utf8 ${file}`,
+    });
+  }
+}

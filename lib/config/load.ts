@@ -9,10 +9,10 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KNOWN_SERVICES, SCHEMA, type ServiceName, type SettingName, type Settings } from './schema.ts';
+import { KNOWN_SERVICES, SCHEMA, SECRET_NAMES, type ServiceName, type SettingName, type Settings } from './schema.ts';
 import type { Config, ConfigWarning } from './types.ts';
-import { ConfigError, type ConfigIssue } from './errors.ts';
-import { isLiteral, parseConfigText, parseDefault, type Assignment, type Env, type Part, type ParsedConfig } from './parse.ts';
+import { ConfigError, decodeUtf8, type ConfigIssue } from './errors.ts';
+import { hideSecrets, isLiteral, parseConfigText, parseDefault, type Assignment, type Env, type Part, type ParsedConfig } from './parse.ts';
 import { resolveSecrets, type PromptFn } from './secrets.ts';
 import { checkValue, toTyped } from './validate.ts';
 import { ttyPrompt } from './prompt.ts';
@@ -29,7 +29,12 @@ export interface LoadOptions {
    * Called after parsing and validation with the user's raw settings, before defaults are
    * expanded; returns detected values (e.g. HOST_IP, CIRROS_ARCH), used only where the user set none.
    */
-  detect?: (partial: { TARGET_HOST: string; SSH_KEY: string; HOSTS_FILE: string }) => Promise<Partial<Record<SettingName, string>>>;
+  detect?: (partial: { TARGET_HOST: string; SSH_KEY: string; HOSTS_FILE: string; SSH_CONNECT_TIMEOUT: number }) => Promise<Partial<Record<SettingName, string>>>;
+  /**
+   * The target host's own addresses (called after detect): a HOST_IP the user set must be one of
+   * them, or the services bind to nothing.
+   */
+  hostAddresses?: () => Promise<readonly string[]>;
   /** plan mode: never write the secrets file; generate in memory. */
   readOnly?: boolean;
 }
@@ -112,10 +117,22 @@ function displayName(abs: string): string {
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : abs;
 }
 
+/** Far above any real localrc; a bigger file is the wrong one (a log, an image) and would only flood the terminal. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
 async function readConfigFile(abs: string, shown: string): Promise<string> {
   try {
-    return await readFile(abs, 'utf8');
+    const bytes = await readFile(abs);
+    if (bytes.length > MAX_CONFIG_BYTES) {
+      throw new ConfigError({
+        origin: shown,
+        message: `the config file is ${(bytes.length / 1048576).toFixed(1)} MB; a localrc or local.conf is a few kB`,
+        hint: 'is --config naming the right file? (stack.ts reads files up to 1 MB)',
+      });
+    }
+    return decodeUtf8(bytes, shown);
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       const example = displayName(join(REPO_ROOT, 'localrc.example'));
@@ -138,6 +155,23 @@ function freezeSet<T>(items: readonly T[]): ReadonlySet<T> {
   return Object.freeze(set);
 }
 
+/** Services that cannot work without another that is disabled: refused before anything changes. */
+const NEEDS: readonly { service: ServiceName; what: string; neededBy: readonly ServiceName[] }[] = [
+  { service: 'key', what: 'Keystone', neededBy: ['g-api', 'placement-api', 'q-svc', 'n-api', 'n-cond', 'n-sch', 'n-cpu'] },
+];
+
+function missingNeeds(parsed: ParsedConfig): ConfigIssue[] {
+  const on = new Set(parsed.services);
+  return NEEDS.filter((n) => !on.has(n.service) && n.neededBy.some((s) => on.has(s))).map((n) => {
+    const users = n.neededBy.filter((s) => on.has(s));
+    return {
+      origin: parsed.file,
+      message: `${n.service} (${n.what}) is disabled, but ${users.join(', ')} ${users.length === 1 ? 'needs' : 'need'} it: the cloud would not work`,
+      hint: `enable_service ${n.service}, or disable_service ${users.join(' ')} too`,
+    };
+  });
+}
+
 /** Reads, validates and completes a config file. Throws ConfigError listing every problem found. */
 export async function loadConfig(file: string, opts: LoadOptions): Promise<{ config: Config; warnings: ConfigWarning[] }> {
   const env = opts.env ?? process.env;
@@ -148,9 +182,20 @@ export async function loadConfig(file: string, opts: LoadOptions): Promise<{ con
   const warnings: ConfigWarning[] = [...parsed.warnings];
   const fromConfigDir = (p: string) => (p === '' || isAbsolute(p) ? p : resolve(configDir, p));
 
+  const unworkable = missingNeeds(parsed);
+  if (unworkable.length > 0) throw new ConfigError(unworkable);
+
   // What the detector needs to reach the host, from the user's settings and the defaults alone.
   const raw = new Resolver(parsed, new Map(), '', {});
-  const detected = opts.detect ? await opts.detect({ TARGET_HOST: raw.get('TARGET_HOST'), SSH_KEY: fromConfigDir(raw.get('SSH_KEY')), HOSTS_FILE: fromConfigDir(raw.get('HOSTS_FILE')) }) : {};
+  const timeout = Number(raw.get('SSH_CONNECT_TIMEOUT'));
+  const detected = opts.detect
+    ? await opts.detect({
+        TARGET_HOST: raw.get('TARGET_HOST'),
+        SSH_KEY: fromConfigDir(raw.get('SSH_KEY')),
+        HOSTS_FILE: fromConfigDir(raw.get('HOSTS_FILE')),
+        SSH_CONNECT_TIMEOUT: Number.isInteger(timeout) && timeout > 0 ? timeout : Number(SCHEMA.SSH_CONNECT_TIMEOUT.default),
+      })
+    : {};
   const usable: Partial<Record<SettingName, string>> = {};
   for (const [name, value] of Object.entries(detected)) {
     if (Object.hasOwn(SCHEMA, name) && typeof value === 'string') usable[name as SettingName] = value;
@@ -188,7 +233,18 @@ export async function loadConfig(file: string, opts: LoadOptions): Promise<{ con
       continue;
     }
     const problem = checkValue(name, values[name]);
-    if (problem) issues.push({ origin: source.origin, ...problem });
+    // TARGET_HOST=${ADMIN_PASSWORD}x is wrong, and its message must not show the password.
+    if (problem) issues.push({ origin: source.origin, ...hideSecrets(problem, SECRET_NAMES.map((n) => values[n]).filter((v) => v !== '')) });
+  }
+  if (issues.length === 0 && values.HOST_IP !== '' && final.sources.get('HOST_IP')!.kind !== 'detected' && opts.hostAddresses) {
+    const own = await opts.hostAddresses();
+    if (own.length > 0 && !own.includes(values.HOST_IP)) {
+      issues.push({
+        origin: final.sources.get('HOST_IP')!.origin,
+        message: `HOST_IP=${values.HOST_IP} is not an address of the target host (it has ${own.join(', ')})`,
+        hint: 'services bind to HOST_IP: use one of those addresses, or remove the line to have it detected',
+      });
+    }
   }
   if (issues.length > 0) throw new ConfigError(issues);
 

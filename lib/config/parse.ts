@@ -42,6 +42,15 @@ export type Env = Readonly<Record<string, string | undefined>>;
 
 const SETTING_NAMES = Object.keys(SCHEMA) as SettingName[];
 const isSetting = (name: string): name is SettingName => Object.hasOwn(SCHEMA, name);
+const isSecret = (name: string): boolean => isSetting(name) && SCHEMA[name].type === 'secret';
+/** More unknown names than this are one summary line: a wrong file (a 10 MB log, say) must not flood the terminal. */
+const MAX_UNKNOWN_WARNINGS = 20;
+
+/** A problem's text with every given secret replaced by ***. */
+export function hideSecrets<T extends { message: string; hint?: string }>(problem: T, secrets: readonly string[]): T {
+  const hide = (t: string) => [...secrets].sort((a, b) => b.length - a.length).reduce((acc, v) => acc.split(v).join('***'), t);
+  return { ...problem, message: hide(problem.message), ...(problem.hint !== undefined ? { hint: hide(problem.hint) } : {}) };
+}
 const isService = (name: string): name is ServiceName => (KNOWN_SERVICES as readonly string[]).includes(name);
 const FUNCTIONS = ['enable_service', 'disable_service', 'disable_all_services'];
 
@@ -97,6 +106,8 @@ class WordScanner {
     private readonly lookup: Lookup,
     private readonly what: string,
     private readonly home: string | undefined,
+    /** A password: messages say what is wrong without quoting any of its characters. */
+    private readonly secret = false,
   ) {}
 
   atEnd(): boolean {
@@ -137,6 +148,13 @@ class WordScanner {
         parts.push([this.s[this.i + 1]!]);
         this.i += 2;
       } else if (c === '$') {
+        const q = this.s[this.i + 1];
+        if (q === "'" || q === '"') {
+          throw new LineError(
+            `${q === "'" ? "ANSI-C quoting $'...'" : 'locale quoting $"..."'} in ${this.what} is not supported`,
+            "write the characters themselves inside '...' (a value is one line: it cannot hold a line break)",
+          );
+        }
         parts.push(this.dollar());
       } else if (c === '`') {
         throw this.commandSubstitution();
@@ -212,7 +230,7 @@ class WordScanner {
     if (next === '(') throw this.commandSubstitution();
     if (SPECIAL_PARAMS.includes(next)) {
       throw new LineError(
-        `$${next} in ${this.what} is a shell special parameter`,
+        this.secret ? `${this.what} holds a shell special parameter ($ followed by a digit or one of @*#?$!-)` : `$${next} in ${this.what} is a shell special parameter`,
         "if the $ is part of the value (a password, say), put the value in single quotes: NAME='...'",
       );
     }
@@ -269,6 +287,8 @@ class LocalrcReader {
   readonly referenced = new Set<string>();
   /** The name being assigned: `X=${X:-default}` asks whether X came from outside, not for a later X. */
   private assigning = '';
+  /** The value being assigned refers to the name itself (`X=${X:-d}`, `X="$X more"`): not a duplicate. */
+  private selfReference = false;
 
   constructor(
     private readonly file: string,
@@ -281,15 +301,25 @@ class LocalrcReader {
 
   private lookup: Lookup = (name, hasFallback) => {
     this.referenced.add(name);
+    if (name === this.assigning) this.selfReference = true;
     const assigned = this.vars.get(name);
     if (assigned) return assigned.parts;
     if (name === 'ENABLED_SERVICES' && this.deferSettings) return [this.services.join(',')];
     const fromEnv = this.env[name];
     if (fromEnv !== undefined) return [fromEnv];
     if (this.deferSettings && isSetting(name) && name !== this.assigning) return [{ ref: name }];
+    if (!hasFallback && isSecret(this.assigning)) {
+      // `ADMIN_PASSWORD=Pa$sword` would quietly become "Pa": never guess at a password.
+      throw new LineError(
+        `the value of ${this.assigning} expands a variable that is not set, so part of the password would be dropped`,
+        `if the $ is part of the password, put the whole value in single quotes: ${this.assigning}='...'`,
+      );
+    }
     if (this.deferSettings && !hasFallback) {
-      // The shell would quietly expand it to nothing; usually it is a typo.
-      const near = closest(name, [...this.vars.keys(), ...SETTING_NAMES]);
+      // The shell would quietly expand it to nothing; usually it is a typo. (A file of a million
+      // helper names must not make every lookup compare against all of them.)
+      const helpers = this.vars.size <= 1000 ? [...this.vars.keys()] : [];
+      const near = closest(name, [...helpers, ...SETTING_NAMES]);
       this.warnings.push({
         origin: this.origin,
         message: `$${name} is not set (not earlier in the file, not in the environment, not a setting); it expands to nothing` + (near ? `; did you mean ${near}?` : ''),
@@ -313,6 +343,7 @@ class LocalrcReader {
   private statement(raw: string, origin: string): void {
     const text = raw.trimStart();
     this.assigning = '';
+    this.selfReference = false;
     if (text === '' || text.startsWith('#')) return;
 
     const assign = /^(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)(\+?=)/.exec(text);
@@ -321,7 +352,7 @@ class LocalrcReader {
       this.assigning = name;
       const rest = text.slice(assign[0].length);
       const what = `the value of ${name}`;
-      const scanner = new WordScanner(rest, this.lookup, what, this.env.HOME);
+      const scanner = new WordScanner(rest, this.lookup, what, this.env.HOME, isSecret(name));
       if (/^[ \t]/.test(rest)) {
         scanner.skipBlanks();
         if (!scanner.atEnd() && !scanner.atComment()) {
@@ -431,6 +462,10 @@ class LocalrcReader {
       this.enable(splitList(text), 'ENABLED_SERVICES', origin);
       return;
     }
+    const earlier = this.vars.get(name);
+    if (earlier && !append && !this.selfReference && this.deferSettings) {
+      this.warnings.push({ origin, message: `${name} is set again here (first at ${earlier.origin}); this later value is the one used` });
+    }
     // `+=` appends to what the shell would have: an earlier assignment or the environment.
     const before = append ? (this.vars.get(name)?.parts ?? (this.env[name] !== undefined ? [this.env[name]!] : [])) : [];
     this.vars.set(name, { name, parts: concat(before, parts), origin });
@@ -438,18 +473,26 @@ class LocalrcReader {
 
   /** Unknown names, reported once each at their last assignment, unless used as helpers. */
   finish(): void {
-    for (const [name, a] of this.vars) {
-      if (isSetting(name) || this.referenced.has(name)) continue;
-      const near = closest(name, SETTING_NAMES);
+    const unknown = [...this.vars.values()].filter((a) => !isSetting(a.name) && !this.referenced.has(a.name));
+    for (const a of unknown.slice(0, MAX_UNKNOWN_WARNINGS)) {
+      const near = closest(a.name, SETTING_NAMES);
       this.warnings.push({
         origin: a.origin,
-        message: `${name} is not a setting stack.ts knows; it is ignored` + (near ? `; did you mean ${near}?` : ''),
+        message: `${a.name} is not a setting stack.ts knows; it is ignored` + (near ? `; did you mean ${near}?` : ''),
       });
     }
+    if (unknown.length > MAX_UNKNOWN_WARNINGS) {
+      this.warnings.push({
+        origin: unknown[MAX_UNKNOWN_WARNINGS]!.origin,
+        message: `and ${unknown.length - MAX_UNKNOWN_WARNINGS} more names that are not settings (ignored); is this the right file?`,
+      });
+    }
+    // A message about another setting must not show a password it was built from (TARGET_HOST=${ADMIN_PASSWORD}x).
+    const secrets = [...this.vars.values()].filter((a) => isSecret(a.name) && isLiteral(a.parts)).map((a) => a.parts.join('')).filter((v) => v !== '');
     for (const [name, a] of this.vars) {
       if (!isSetting(name) || !isLiteral(a.parts)) continue;
       const problem = checkValue(name, a.parts.join(''));
-      if (problem) this.issues.push({ origin: a.origin, ...problem });
+      if (problem) this.issues.push({ origin: a.origin, ...hideSecrets(problem, secrets) });
     }
   }
 }

@@ -2,7 +2,7 @@
 // localrc.example is checked against this table by a test, so the two cannot drift.
 // Defaults may refer to other settings with ${NAME}; they are expanded after the user's values.
 
-export type SettingType = 'string' | 'int' | 'bool' | 'list' | 'secret' | 'enum' | 'path';
+export type SettingType = 'string' | 'int' | 'bool' | 'list' | 'secret' | 'enum' | 'path' | 'address';
 
 export interface SettingSpec {
   readonly type: SettingType;
@@ -29,10 +29,10 @@ export const SCHEMA = {
   HOSTS_FILE: s('path', '', 'Hosts', 'YAML file of several hosts and their roles (see hosts.yaml.example); empty means the all-in-one on TARGET_HOST.'),
   SSH_KEY: s('path', '', 'Hosts', 'Private key for SSH hosts; empty means use ssh-agent ($SSH_AUTH_SOCK) or ~/.ssh/id_ed25519, id_rsa.'),
   SSH_CONNECT_TIMEOUT: s('int', '15', 'Hosts', 'Seconds to wait for an SSH connection before giving up.', { min: 1, max: 600 }),
-  HOST_IP: s('string', '', 'Hosts', 'Address of the host the services bind to; empty means detect it (first global IPv4 address).'),
-  SERVICE_HOST: s('string', '${HOST_IP}', 'Hosts', 'The one name or address every endpoint URL and connection string is built from.'),
-  DATABASE_HOST: s('string', '127.0.0.1', 'Hosts', 'Address services use for MariaDB (it binds there): 127.0.0.1 all-in-one, its host address for multi-host.'),
-  RABBIT_HOST: s('string', '127.0.0.1', 'Hosts', 'Address services use for RabbitMQ and memcached (they bind there): 127.0.0.1 all-in-one.'),
+  HOST_IP: s('address', '', 'Hosts', 'Address of the host the services bind to; empty means detect it (first global IPv4 address).'),
+  SERVICE_HOST: s('address', '${HOST_IP}', 'Hosts', 'The one name or address every endpoint URL and connection string is built from.'),
+  DATABASE_HOST: s('address', '127.0.0.1', 'Hosts', 'Address services use for MariaDB (it binds there): 127.0.0.1 all-in-one, its host address for multi-host.'),
+  RABBIT_HOST: s('address', '127.0.0.1', 'Hosts', 'Address services use for RabbitMQ and memcached (they bind there): 127.0.0.1 all-in-one.'),
 
   // --- What to run
   ENABLED_SERVICES: s(

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SCHEMA, SECRET_NAMES, type SettingName } from './schema.ts';
-import { ConfigError } from './errors.ts';
+import { ConfigError, decodeUtf8 } from './errors.ts';
 import { parseAssignments } from './parse.ts';
 import type { ConfigWarning } from './types.ts';
 
@@ -52,8 +52,9 @@ export async function readSecretsFile(file: string, readOnly: boolean): Promise<
   const warnings: ConfigWarning[] = [];
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = decodeUtf8(await readFile(file), file);
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { values: new Map(), warnings };
     throw new ConfigError({
       origin: file,

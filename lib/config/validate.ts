@@ -1,6 +1,7 @@
 // Checks one setting's value against its SCHEMA entry and converts it to its typed form.
 // Messages name the setting and show the value, except for secrets, whose value is never shown.
 
+import { isIP } from 'node:net';
 import { SCHEMA, type SettingName, type SettingSpec } from './schema.ts';
 
 export interface ValueProblem {
@@ -10,6 +11,73 @@ export interface ValueProblem {
 
 /** Settings that are paths on the target host, where "relative to what" has no good answer. */
 const ABSOLUTE_ON_TARGET: ReadonlySet<string> = new Set(['STACK_STATE_DIR', 'LOGDIR']);
+
+/** Addresses a service binds to that must never be every interface: the database and the token cache. */
+const NO_WILDCARD: Readonly<Record<string, string>> = {
+  DATABASE_HOST: 'MariaDB',
+  RABBIT_HOST: 'RabbitMQ and memcached',
+  SERVICE_HOST: 'every endpoint URL',
+  HOST_IP: 'the services',
+};
+
+const HOSTNAME_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+/** An address setting: an IP literal or a host name, nothing else (no scheme, port, blank or comment). */
+export function checkAddress(name: string, value: string): ValueProblem | undefined {
+  const example = `e.g. ${name}=192.0.2.10 or ${name}=controller.example.org`;
+  // Empty means "not set": detection or the default fills it in.
+  if (value === '') return undefined;
+  if (/\s/.test(value)) return { message: `${name}=${JSON.stringify(value)} contains a blank; an address is one word`, hint: example };
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(value)) {
+    return { message: `${name}=${value} is a URL; stack.ts wants only the address`, hint: `write the host part alone, ${example}; ports and paths are stack.ts's to choose` };
+  }
+  if (value.includes('#')) return { message: `${name}=${value} contains '#'`, hint: `a comment needs a blank before it; ${example}` };
+  const bare = value.startsWith('[') && value.endsWith(']') ? value.slice(1, -1) : value;
+  const family = isIP(bare);
+  if (family === 0 && /^[0-9.]+$/.test(value)) {
+    return { message: `${name}=${value} is not an IPv4 address (four numbers from 0 to 255)`, hint: example };
+  }
+  if (family === 0 && /:/.test(value)) {
+    return /^[^:]+:[0-9]*$/.test(value)
+      ? { message: `${name}=${value} has a port; stack.ts wants only the address`, hint: `leave the port out: ${name}=${value.split(':')[0]}` }
+      : { message: `${name}=${value} is not an IPv6 address`, hint: 'write an IPv6 address without brackets, e.g. 2001:db8::5' };
+  }
+  if (family === 0 && (value.length > 253 || !value.replace(/\.$/, '').split('.').every((l) => HOSTNAME_LABEL.test(l)))) {
+    return { message: `${name}=${value} is neither an IP address nor a host name`, hint: `a host name has letters, digits, '-' and '.' only; ${example}` };
+  }
+  if (family !== 0 && /^(0\.0\.0\.0|::|\[::\])$/.test(value) && NO_WILDCARD[name]) {
+    return {
+      message: `${name}=${value} is the wildcard address: ${NO_WILDCARD[name]} would be open on every interface of the host`,
+      hint: `use one address of the host (127.0.0.1 for an all-in-one cloud, else its address on the management network)`,
+    };
+  }
+  return undefined;
+}
+
+/** Characters a path on a host may hold: no glob, quote, blank or shell character. */
+const PLAIN_PATH = /^[A-Za-z0-9._+\/-]+$/;
+
+/** A directory stack.ts creates and `clean` removes: absolute, plain, and never / or a top-level directory. */
+export function checkTargetDir(name: string, value: string, example: string): ValueProblem | undefined {
+  if (!value.startsWith('/')) {
+    return { message: `${name}=${value} is not an absolute path`, hint: `it is a directory on the target host; write it from /, e.g. ${name}=${example}` };
+  }
+  if (!PLAIN_PATH.test(value)) {
+    return {
+      message: `${name}=${JSON.stringify(value)} contains characters a path of stack.ts's may not hold (globs, blanks, quotes or shell characters)`,
+      hint: `use letters, digits and . _ + - / only, e.g. ${name}=${example}`,
+    };
+  }
+  const parts = value.split('/').filter((p) => p !== '');
+  if (parts.some((p) => p === '.' || p === '..')) return { message: `${name}=${value} contains . or .. components`, hint: `write the plain path, e.g. ${name}=${example}` };
+  if (parts.length < 2) {
+    return {
+      message: `${name}=${value} is ${parts.length === 0 ? 'the root directory' : 'a top-level directory'}; \`clean\` removes this directory with everything in it`,
+      hint: `give stack.ts a directory of its own, e.g. ${name}=${example}`,
+    };
+  }
+  return undefined;
+}
 
 const TRUE_WORDS = new Set(['true', 'yes', '1']);
 const FALSE_WORDS = new Set(['false', 'no', '0']);
@@ -84,14 +152,19 @@ export function checkValue(name: SettingName, value: string): ValueProblem | und
       };
     }
     case 'path':
-      if (ABSOLUTE_ON_TARGET.has(name) && !value.startsWith('/')) {
-        return { message: `${name}=${value} is not an absolute path`, hint: `it is a directory on the target host; write it from /, e.g. ${name}=${spec.default}` };
-      }
+      if (ABSOLUTE_ON_TARGET.has(name)) return checkTargetDir(name, value, spec.default);
+      if (/[\0-\x1f]/.test(value)) return { message: `${name} contains a control character or line break`, hint: 'write the path on one line' };
       return undefined;
+    case 'address':
+      return checkAddress(name, value);
     case 'string':
       return name === 'TARGET_HOST' ? checkTargetHost(value) : undefined;
-    case 'list':
     case 'secret':
+      // Never the value: only what is wrong with it.
+      if (/[\r\n]/.test(value)) return { message: `${name} contains a line break`, hint: 'a password is one line; the files it is written to cannot carry a line break' };
+      if (/[\0-\x1f\x7f]/.test(value)) return { message: `${name} contains a control character`, hint: 'use printable characters only' };
+      return undefined;
+    case 'list':
       return undefined;
   }
 }
@@ -137,6 +210,8 @@ export function closest(name: string, candidates: readonly string[]): string | u
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {
+    // Lengths further apart than the limit cannot be near: skip the quadratic distance.
+    if (Math.abs(c.length - wanted.length) > limit) continue;
     const dist = editDistance(wanted, c.toUpperCase());
     if (dist < bestDistance) {
       best = c;

@@ -13,3 +13,9 @@ export async function detectHostIp(host: Host): Promise<string> {
   const r = await host.run(HOST_IP_SCRIPT, { label: 'detect HOST_IP' });
   return r.stdout.trim().split('\n').pop() || '127.0.0.1';
 }
+
+/** Every address configured on the host's interfaces (loopback included), without prefix lengths. */
+export async function hostAddresses(host: Host): Promise<string[]> {
+  const r = await host.run(`ip -o addr show 2>/dev/null | awk '{print $4}'`, { check: false, label: 'list the host\'s addresses' });
+  return [...new Set(r.stdout.split('\n').map((l) => l.trim().replace(/\/\d+$/, '')).filter((a) => a !== ''))];
+}

@@ -280,6 +280,12 @@ export class SshHost implements Host {
           `is ${host}:${port} an SSH server? sshd may also be refusing connections (MaxStartups, tcp wrappers)`,
         );
     }
+    if (/before handshake/i.test(err.message)) {
+      return new StackError(
+        `${host}:${port} accepted the connection but closed it before the SSH handshake`,
+        `is ${host}:${port} an SSH server (is the port right)? sshd also drops clients it refuses outright: check MaxStartups, tcp wrappers or fail2ban there`,
+      );
+    }
     return new StackError(`cannot open an SSH connection to ${this.username}@${this.target}: ${err.message}`);
   }
 

@@ -16,6 +16,8 @@ interface Case {
   readonly name: string;
   readonly lines: readonly string[];
   readonly file?: 'localrc' | 'local.conf';
+  /** The file's exact bytes, instead of lines. */
+  readonly bytes?: Buffer;
   readonly env?: Record<string, string>;
   readonly settings?: Partial<Record<SettingName, unknown>>;
   readonly services?: readonly string[];
@@ -223,7 +225,7 @@ const CASES: Case[] = [
   {
     name: 'a $ special parameter in an unquoted password',
     lines: ['ADMIN_PASSWORD=pa$@ss'],
-    error: `localrc:1: $@ in the value of ADMIN_PASSWORD is a shell special parameter\n${SINGLE_QUOTE_HINT}`,
+    error: `localrc:1: the value of ADMIN_PASSWORD holds a shell special parameter ($ followed by a digit or one of @*#?$!-)\n${SINGLE_QUOTE_HINT}`,
   },
   {
     name: 'command substitution',
@@ -362,6 +364,76 @@ const CASES: Case[] = [
       'local.conf:8: API_WORKERS=0 is less than the minimum 1\n    use a whole number from 1 to 64',
     ].join('\n'),
   },
+  // --- values checked for the place they go (issue 8)
+  { name: 'an IPv4 address out of range', lines: ['HOST_IP=999.1.1.1'], error: 'localrc:1: HOST_IP=999.1.1.1 is not an IPv4 address (four numbers from 0 to 255)\n    e.g. HOST_IP=192.0.2.10 or HOST_IP=controller.example.org' },
+  { name: 'an address with a blank', lines: ['SERVICE_HOST="my host"'], error: 'localrc:1: SERVICE_HOST="my host" contains a blank; an address is one word\n    e.g. SERVICE_HOST=192.0.2.10 or SERVICE_HOST=controller.example.org' },
+  {
+    name: 'a URL where an address goes',
+    lines: ['SERVICE_HOST=http://10.0.0.5:5000'],
+    error: "localrc:1: SERVICE_HOST=http://10.0.0.5:5000 is a URL; stack.ts wants only the address\n    write the host part alone, e.g. SERVICE_HOST=192.0.2.10 or SERVICE_HOST=controller.example.org; ports and paths are stack.ts's to choose",
+  },
+  { name: 'an address with a port', lines: ['SERVICE_HOST=10.0.0.5:5000'], error: 'localrc:1: SERVICE_HOST=10.0.0.5:5000 has a port; stack.ts wants only the address\n    leave the port out: SERVICE_HOST=10.0.0.5' },
+  { name: 'an address smuggling a second option', lines: ["RABBIT_HOST='127.0.0.1 -l 0.0.0.0'"], error: 'localrc:1: RABBIT_HOST="127.0.0.1 -l 0.0.0.0" contains a blank; an address is one word\n    e.g. RABBIT_HOST=192.0.2.10 or RABBIT_HOST=controller.example.org' },
+  {
+    name: 'MariaDB on the wildcard address',
+    lines: ['DATABASE_HOST=0.0.0.0'],
+    error: 'localrc:1: DATABASE_HOST=0.0.0.0 is the wildcard address: MariaDB would be open on every interface of the host\n    use one address of the host (127.0.0.1 for an all-in-one cloud, else its address on the management network)',
+  },
+  {
+    name: 'memcached and RabbitMQ on the IPv6 wildcard',
+    lines: ['RABBIT_HOST=::'],
+    error: 'localrc:1: RABBIT_HOST=:: is the wildcard address: RabbitMQ and memcached would be open on every interface of the host\n    use one address of the host (127.0.0.1 for an all-in-one cloud, else its address on the management network)',
+  },
+  { name: 'a host name and an IPv6 loopback are addresses', lines: ['SERVICE_HOST=host.example.org', 'DATABASE_HOST=::1'], settings: { SERVICE_HOST: 'host.example.org', DATABASE_HOST: '::1' } },
+  {
+    name: 'a state directory with a shell command in it',
+    lines: ["STACK_STATE_DIR='/var/lib/stack ts;touch /tmp/x'"],
+    error: 'localrc:1: STACK_STATE_DIR="/var/lib/stack ts;touch /tmp/x" contains characters a path of stack.ts\'s may not hold (globs, blanks, quotes or shell characters)\n    use letters, digits and . _ + - / only, e.g. STACK_STATE_DIR=/var/lib/stack-ts',
+  },
+  {
+    name: 'a log directory that is a glob',
+    lines: ['LOGDIR=/var/log/*'],
+    error: 'localrc:1: LOGDIR="/var/log/*" contains characters a path of stack.ts\'s may not hold (globs, blanks, quotes or shell characters)\n    use letters, digits and . _ + - / only, e.g. LOGDIR=/var/log/stack-ts',
+  },
+  { name: 'the root directory as LOGDIR', lines: ['LOGDIR=/'], error: 'localrc:1: LOGDIR=/ is the root directory; `clean` removes this directory with everything in it\n    give stack.ts a directory of its own, e.g. LOGDIR=/var/log/stack-ts' },
+  { name: 'a top-level directory as STACK_STATE_DIR', lines: ['STACK_STATE_DIR=/var'], error: 'localrc:1: STACK_STATE_DIR=/var is a top-level directory; `clean` removes this directory with everything in it\n    give stack.ts a directory of its own, e.g. STACK_STATE_DIR=/var/lib/stack-ts' },
+  { name: 'a path with ..', lines: ['LOGDIR=/var/log/../x'], error: 'localrc:1: LOGDIR=/var/log/../x contains . or .. components\n    write the plain path, e.g. LOGDIR=/var/log/stack-ts' },
+  {
+    name: 'an unset $NAME inside a password is an error that does not show the password',
+    lines: ['ADMIN_PASSWORD=Pa$sword123'],
+    error: "localrc:1: the value of ADMIN_PASSWORD expands a variable that is not set, so part of the password would be dropped\n    if the $ is part of the password, put the whole value in single quotes: ADMIN_PASSWORD='...'",
+  },
+  {
+    name: "ANSI-C quoting $'...'",
+    lines: ["ADMIN_PASSWORD=$'line1\\nline2'"],
+    error: "localrc:1: ANSI-C quoting $'...' in the value of ADMIN_PASSWORD is not supported\n    write the characters themselves inside '...' (a value is one line: it cannot hold a line break)",
+  },
+  {
+    name: 'a Latin-1 byte: the line, never the text',
+    lines: [],
+    bytes: Buffer.from('REGION_NAME=R\nADMIN_PASSWORD=caf\xe9\n', 'latin1'),
+    error: 'localrc:2: this line is not valid UTF-8 text (was the file saved as Latin-1 or another legacy encoding?)\n    save the file as UTF-8, e.g. iconv -f latin1 -t utf-8 localrc > localrc.utf8 && mv localrc.utf8 localrc',
+  },
+  {
+    name: 'a line break in a password from the environment',
+    lines: ['ADMIN_PASSWORD=$PW'],
+    env: { PW: 'line1\nline2' },
+    error: 'localrc:1: ADMIN_PASSWORD contains a line break\n    a password is one line; the files it is written to cannot carry a line break',
+  },
+  {
+    name: 'a TARGET_HOST built from a password does not show the password',
+    lines: ["ADMIN_PASSWORD='s3cret'", 'TARGET_HOST=${ADMIN_PASSWORD}x!'],
+    error: 'localrc:2: TARGET_HOST=***x! is neither "local" nor [user@]host[:port]\n    e.g. TARGET_HOST=local or TARGET_HOST=root@192.0.2.10:22 (IPv6 in brackets: [2001:db8::5])',
+  },
+  { name: 'a setting set twice is warned about', lines: ['REGION_NAME=A', 'REGION_NAME=B'], settings: { REGION_NAME: 'B' }, warnings: ['localrc:2: REGION_NAME is set again here (first at localrc:1); this later value is the one used'] },
+  { name: 'X=${X:-d} after X= is not a duplicate', lines: ['REGION_NAME=A', 'REGION_NAME="${REGION_NAME:-x}2"'], settings: { REGION_NAME: 'A2' } },
+  {
+    name: 'Keystone disabled while services that need it are enabled',
+    lines: ['disable_service key'],
+    error:
+      'localrc: key (Keystone) is disabled, but g-api, placement-api, q-svc, n-api, n-cond, n-sch, n-cpu need it: the cloud would not work\n' +
+      '    enable_service key, or disable_service g-api placement-api q-svc n-api n-cond n-sch n-cpu too',
+  },
 ];
 
 const dirs: string[] = [];
@@ -373,7 +445,7 @@ async function load(c: Case): Promise<{ config: Config; warnings: string[]; stri
   const dir = await mkdtemp(join(tmpdir(), 'stack-config-'));
   dirs.push(dir);
   const file = join(dir, c.file ?? 'localrc');
-  await writeFile(file, c.lines.join('\n') + '\n');
+  await writeFile(file, c.bytes ?? c.lines.join('\n') + '\n');
   const strip = (s: string) => s.replaceAll(`${dir}/`, '');
   try {
     const { config, warnings } = await loadConfig(file, {
@@ -385,7 +457,7 @@ async function load(c: Case): Promise<{ config: Config; warnings: string[]; stri
     return { config, warnings: warnings.map((w) => strip(`${w.origin}: ${w.message}`)), strip };
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    const error = new ConfigError(e.issues.map((i) => ({ ...i, origin: strip(i.origin) })));
+    const error = new ConfigError(e.issues.map((i) => ({ ...i, origin: strip(i.origin), ...(i.hint ? { hint: strip(i.hint) } : {}) })));
     return { error, dir };
   }
 }
