@@ -6,6 +6,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { watchAptStatus, withStatusFd } from './apt-progress.ts';
 import { StackError } from './plugin.ts';
 import { quote, sh } from './shell.ts';
 import type { Host, HostFacts, RunResult } from './host/types.ts';
@@ -63,6 +64,8 @@ export interface InstallOptions {
   readonly unsafeIo: boolean;
   /** Do not refresh package lists / metadata (apt-get update, dnf metadata). */
   readonly offline: boolean;
+  /** Called every few seconds during the apt transaction with apt's own progress. */
+  readonly onProgress?: (line: string) => void;
 }
 
 type PackageTool = 'apt' | 'dnf' | 'yum';
@@ -226,13 +229,21 @@ async function aptInstall(host: Host, facts: HostFacts, pkgs: readonly string[],
   throwIfAborted(signal);
   const ownPolicy = await placePolicyRcD(host);
   try {
-    const line = installCommands(facts, pkgs, o)[0]!;
+    const line = o.onProgress ? withStatusFd(installCommands(facts, pkgs, o)[0]!) : installCommands(facts, pkgs, o)[0]!;
     const label = `apt-get install ${pkgs.length} packages`;
-    let r = await host.run(line, { check: false, timeoutMs: INSTALL_TIMEOUT_MS, label });
+    const install = async () => {
+      const watch = o.onProgress ? watchAptStatus(host, o.onProgress) : undefined;
+      try {
+        return await host.run(line, { check: false, timeoutMs: INSTALL_TIMEOUT_MS, label });
+      } finally {
+        await watch?.stop();
+      }
+    };
+    let r = await install();
     if (r.exitCode !== 0 && !updated && !o.offline && NOT_FOUND.test(r.stdout + r.stderr)) {
       // Lists that looked fresh can still predate a new package or a security update's version.
       await aptUpdate(host);
-      r = await host.run(line, { check: false, timeoutMs: INSTALL_TIMEOUT_MS, label });
+      r = await install();
     }
     if (r.exitCode !== 0) {
       const notFound = NOT_FOUND.test(r.stdout + r.stderr);

@@ -103,12 +103,17 @@ export function installTask(ctx: MutableContext, plugins: readonly ServicePlugin
     service: 'packages',
     phase: 'install',
     timeoutMs: s.COMMAND_TIMEOUT * 1000,
-    run: async () => {
+    run: async (t) => {
       const wanted = [...new Set((await Promise.all(plugins.map((p) => p.packages(ctx)))).flat())];
       const missing = await missingPackages(ctx.host, ctx.facts, wanted);
       if (missing.length) {
         ctx.log.info(`${ctx.host.name}: installing ${missing.length} of ${wanted.length} packages: ${missing.join(' ')}`);
-        await installPackages(ctx.host, ctx.facts, missing, { recommends: s.INSTALL_RECOMMENDS, unsafeIo: s.APT_UNSAFE_IO, offline: s.OFFLINE });
+        await installPackages(ctx.host, ctx.facts, missing, {
+          recommends: s.INSTALL_RECOMMENDS,
+          unsafeIo: s.APT_UNSAFE_IO,
+          offline: s.OFFLINE,
+          onProgress: (line) => t.output(line),
+        });
       }
       ctx.setRelease(await detectRelease(ctx.host, ctx.facts));
       if (!ctx.release.hasGlanceRegistry && ctx.config.services.has('g-reg')) {
