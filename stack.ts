@@ -24,6 +24,7 @@ import { daemonStatus } from './lib/daemon.ts';
 import { summary, writeOutputs } from './lib/outputs.ts';
 import { cleanTasks } from './lib/clean.ts';
 import { exitCodeOf } from './lib/input-error.ts';
+import { handleInterrupts, onInterrupt } from './lib/interrupt.ts';
 import { PLUGINS } from './plugins/index.ts';
 import { imageName } from './plugins/image/index.ts';
 import { acquireLock, currentHolder, hostLockStore, LockHeldError, localLockStore, type HeldLock } from './lib/run-lock.ts';
@@ -223,6 +224,8 @@ async function main(argv: string[]): Promise<number> {
   const releaseLocks = async () => {
     for (const l of locks.reverse()) await l.release().catch(() => undefined);
   };
+  handleInterrupts();
+  onInterrupt(releaseLocks);
   let s: Session;
   try {
     if (locked) locks.push(await acquireLock(localLockStore(join(dirname(configFile(opts.config).file), '.stack', 'run.lock')), me));
@@ -232,6 +235,12 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write((err instanceof LockHeldError ? `${err.message}\n${err.hint}` : renderError(err, undefined, (t) => t, { debug: !!opts.debug })) + '\n');
     return 2;
   }
+  // From here a Ctrl-C ends the running commands (closing the host), frees the locks, keeps the log.
+  onInterrupt(async () => {
+    await s.host.close().catch(() => undefined);
+    await releaseLocks();
+    await s.log.close();
+  });
   if (locked) {
     try {
       locks.push(await acquireLock(hostLockStore(s.host), me));

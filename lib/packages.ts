@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { watchAptStatus, withStatusFd } from './apt-progress.ts';
+import { uninterruptible } from './interrupt.ts';
 import { StackError } from './plugin.ts';
 import { quote, sh } from './shell.ts';
 import type { Host, HostFacts, RunResult } from './host/types.ts';
@@ -234,7 +235,8 @@ async function aptInstall(host: Host, facts: HostFacts, pkgs: readonly string[],
     const install = async () => {
       const watch = o.onProgress ? watchAptStatus(host, o.onProgress) : undefined;
       try {
-        return await host.run(line, { check: false, timeoutMs: INSTALL_TIMEOUT_MS, label });
+        // An interrupt waits for the transaction: a dpkg killed halfway leaves the host broken.
+        return await uninterruptible(() => host.run(line, { check: false, timeoutMs: INSTALL_TIMEOUT_MS, label }));
       } finally {
         await watch?.stop();
       }

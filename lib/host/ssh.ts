@@ -133,6 +133,8 @@ export class SshHost implements Host {
   private live: Client | undefined;
   private closing = false;
   /** Commands in flight, failed at once when the connection drops. */
+  /** Process groups of the commands running now, ended by close() (an interrupted run leaves nothing running). */
+  private readonly running = new Set<() => string | undefined>();
   private readonly inFlight = new Set<(err: Error) => void>();
   private readonly cachedFacts = cachedFacts(() => detectFacts(this));
 
@@ -349,9 +351,12 @@ export class SshHost implements Host {
           stderr: Buffer.concat(err).toString('utf8').replace(PGID_LINE, ''),
           durationMs: Math.round(performance.now() - started),
         });
+        const pgidOf = (): string | undefined => PGID_LINE.exec(Buffer.concat(err).toString('utf8'))?.[1];
+        if (o.killOnTimeout !== false) this.running.add(pgidOf);
         const done = (f: () => void): void => {
           if (settled) return;
           settled = true;
+          this.running.delete(pgidOf);
           clearTimeout(timer);
           this.inFlight.delete(onLost);
           f();
@@ -512,6 +517,15 @@ export class SshHost implements Host {
   }
 
   async close(): Promise<void> {
+    const groups = [...this.running].map((g) => g()).filter((g): g is string => g !== undefined);
+    if (groups.length && this.client) {
+      const gs = groups.map((g) => `-${g}`).join(' ');
+      await this.exec(`kill -s TERM -- ${gs} 2>/dev/null; sleep 1; kill -s KILL -- ${gs} 2>/dev/null; exit 0`, {
+        timeoutMs: 10_000,
+        shown: `end ${groups.length} running command(s)`,
+        killOnTimeout: false,
+      }).catch(() => undefined);
+    }
     this.closing = true;
     const pending = this.client;
     this.client = undefined;
