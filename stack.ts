@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig, ttyPrompt, REPO_ROOT, SECRET_NAMES, type Config } from './lib/config/index.ts';
+import { loadConfig, ttyPrompt, REPO_ROOT, SECRET_NAMES, type Config, type DetectInput } from './lib/config/index.ts';
 import { createLogger, type RunLogger } from './lib/log.ts';
 import { renderError } from './lib/errors-render.ts';
 import { openHost } from './lib/host/index.ts';
@@ -13,6 +13,7 @@ import { allInOne, loadTopology, type Topology } from './lib/topology.ts';
 import { probeHosts, type ProbedHost } from './lib/probe.ts';
 import { computeEndpoints, formatEndpoints, type Endpoints } from './lib/endpoints.ts';
 import type { Logger } from './lib/log-types.ts';
+import type { KnownHostsPolicy } from './lib/host/known-hosts.ts';
 import { hostAddresses } from './lib/host/address.ts';
 import type { Host, HostFacts } from './lib/host/types.ts';
 import { detectRelease } from './lib/release.ts';
@@ -96,12 +97,18 @@ interface Session {
   ctx: MutableContext;
 }
 
+/** SSH_KNOWN_HOSTS empty: $SSH_KNOWN_HOSTS, else ~/.ssh/known_hosts (the SSH layer's default). */
+const knownHostsPolicy = (s: { SSH_KNOWN_HOSTS: string; SSH_ACCEPT_NEW_HOST_KEYS: boolean }): KnownHostsPolicy => ({
+  ...(s.SSH_KNOWN_HOSTS ? { file: s.SSH_KNOWN_HOSTS } : {}),
+  acceptNew: s.SSH_ACCEPT_NEW_HOST_KEYS,
+});
+
 /** The all-in-one from TARGET_HOST, or the hosts file; every host probed at once (exit 2 on a problem). */
-async function probeAll(settings: { TARGET_HOST: string; SSH_KEY: string; HOSTS_FILE: string }, log: Logger, connectTimeoutS: number): Promise<{ topology: Topology; probed: ProbedHost[] }> {
+async function probeAll(settings: DetectInput, log: Logger, connectTimeoutS: number): Promise<{ topology: Topology; probed: ProbedHost[] }> {
   const topology = settings.HOSTS_FILE
     ? await loadTopology(settings.HOSTS_FILE, relative(process.cwd(), settings.HOSTS_FILE) || settings.HOSTS_FILE)
     : allInOne({ target: settings.TARGET_HOST, sshKey: settings.SSH_KEY, ip: '', services: new Set() });
-  const probed = await probeHosts(topology, (spec) => openHost(spec.target, { sshKey: spec.sshKey || settings.SSH_KEY || undefined, connectTimeoutS, log, commandTimeoutMs: 900_000 }));
+  const probed = await probeHosts(topology, (spec) => openHost(spec.target, { sshKey: spec.sshKey || settings.SSH_KEY || undefined, connectTimeoutS, log, commandTimeoutMs: 900_000, knownHosts: knownHostsPolicy(settings) }));
   return { topology, probed };
 }
 
@@ -155,6 +162,7 @@ async function open(opts: ReturnType<typeof parseCli>, readOnly: boolean): Promi
     connectTimeoutS: config.settings.SSH_CONNECT_TIMEOUT,
     log,
     commandTimeoutMs: config.settings.COMMAND_TIMEOUT * 1000,
+    knownHosts: knownHostsPolicy(config.settings),
   });
   const release = await detectRelease(host, facts);
   const ctx = makeContext({ config, host, facts, log, release, dryRun: readOnly });

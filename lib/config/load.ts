@@ -14,10 +14,20 @@ import type { Config, ConfigWarning } from './types.ts';
 import { ConfigError, decodeUtf8, type ConfigIssue } from './errors.ts';
 import { hideSecrets, isLiteral, parseConfigText, parseDefault, type Assignment, type Env, type Part, type ParsedConfig } from './parse.ts';
 import { resolveSecrets, type PromptFn } from './secrets.ts';
-import { checkValue, toTyped } from './validate.ts';
+import { checkValue, parseBool, toTyped } from './validate.ts';
 import { ttyPrompt } from './prompt.ts';
 
 export { parseConfigText };
+
+/** What the detector needs to reach the hosts, from the user's settings and the defaults alone. */
+export interface DetectInput {
+  readonly TARGET_HOST: string;
+  readonly SSH_KEY: string;
+  readonly HOSTS_FILE: string;
+  readonly SSH_CONNECT_TIMEOUT: number;
+  readonly SSH_KNOWN_HOSTS: string;
+  readonly SSH_ACCEPT_NEW_HOST_KEYS: boolean;
+}
 
 export interface LoadOptions {
   /** Ask for missing passwords on the terminal. */
@@ -29,7 +39,7 @@ export interface LoadOptions {
    * Called after parsing and validation with the user's raw settings, before defaults are
    * expanded; returns detected values (e.g. HOST_IP, CIRROS_ARCH), used only where the user set none.
    */
-  detect?: (partial: { TARGET_HOST: string; SSH_KEY: string; HOSTS_FILE: string; SSH_CONNECT_TIMEOUT: number }) => Promise<Partial<Record<SettingName, string>>>;
+  detect?: (partial: DetectInput) => Promise<Partial<Record<SettingName, string>>>;
   /**
    * The target host's own addresses (called after detect): a HOST_IP the user set must be one of
    * them, or the services bind to nothing.
@@ -194,6 +204,8 @@ export async function loadConfig(file: string, opts: LoadOptions): Promise<{ con
         SSH_KEY: fromConfigDir(raw.get('SSH_KEY')),
         HOSTS_FILE: fromConfigDir(raw.get('HOSTS_FILE')),
         SSH_CONNECT_TIMEOUT: Number.isInteger(timeout) && timeout > 0 ? timeout : Number(SCHEMA.SSH_CONNECT_TIMEOUT.default),
+        SSH_KNOWN_HOSTS: fromConfigDir(raw.get('SSH_KNOWN_HOSTS')),
+        SSH_ACCEPT_NEW_HOST_KEYS: parseBool(raw.get('SSH_ACCEPT_NEW_HOST_KEYS')) ?? false,
       })
     : {};
   const usable: Partial<Record<SettingName, string>> = {};
@@ -220,6 +232,7 @@ export async function loadConfig(file: string, opts: LoadOptions): Promise<{ con
   values.SECRETS_FILE = secretsFile;
   values.RUN_LOG_DIR = fromConfigDir(values.RUN_LOG_DIR);
   values.SSH_KEY = fromConfigDir(values.SSH_KEY);
+  values.SSH_KNOWN_HOSTS = fromConfigDir(values.SSH_KNOWN_HOSTS);
   values.HOSTS_FILE = fromConfigDir(values.HOSTS_FILE);
   if (values.IMAGE_CACHE_DIR !== '' && !isAbsolute(values.IMAGE_CACHE_DIR)) values.IMAGE_CACHE_DIR = resolve(REPO_ROOT, values.IMAGE_CACHE_DIR);
 

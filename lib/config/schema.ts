@@ -29,6 +29,8 @@ export const SCHEMA = {
   HOSTS_FILE: s('path', '', 'Hosts', 'YAML file of several hosts and their roles (see hosts.yaml.example); empty means the all-in-one on TARGET_HOST.'),
   SSH_KEY: s('path', '', 'Hosts', 'Private key for SSH hosts; empty means use ssh-agent ($SSH_AUTH_SOCK) or ~/.ssh/id_ed25519, id_rsa.'),
   SSH_CONNECT_TIMEOUT: s('int', '15', 'Hosts', 'Seconds to wait for an SSH connection before giving up.', { min: 1, max: 600 }),
+  SSH_KNOWN_HOSTS: s('path', '', 'Hosts', 'known_hosts file every SSH host key is checked against; empty means $SSH_KNOWN_HOSTS, else ~/.ssh/known_hosts.'),
+  SSH_ACCEPT_NEW_HOST_KEYS: s('bool', 'False', 'Hosts', 'Record the key of a host seen for the first time in SSH_KNOWN_HOSTS instead of refusing it (a changed key is always refused).'),
   HOST_IP: s('address', '', 'Hosts', 'Address of the host the services bind to; empty means detect it (first global IPv4 address).'),
   SERVICE_HOST: s('address', '${HOST_IP}', 'Hosts', 'The one name or address every endpoint URL and connection string is built from.'),
   DATABASE_HOST: s('address', '127.0.0.1', 'Hosts', 'Address services use for MariaDB (it binds there): 127.0.0.1 all-in-one, its host address for multi-host.'),

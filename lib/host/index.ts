@@ -8,6 +8,7 @@ import { StackError } from '../plugin.ts';
 import { LocalHost } from './local.ts';
 import { SshHost } from './ssh.ts';
 import type { Host } from './types.ts';
+import type { KnownHostsPolicy } from './known-hosts.ts';
 
 export { LocalHost, type LocalHostOptions } from './local.ts';
 export { SshHost, type SshHostOptions } from './ssh.ts';
@@ -21,6 +22,8 @@ export interface OpenHostOptions {
   readonly connectTimeoutS: number;
   readonly log: Logger;
   readonly commandTimeoutMs: number;
+  /** Host key checking (SSH_KNOWN_HOSTS, SSH_ACCEPT_NEW_HOST_KEYS); default: $SSH_KNOWN_HOSTS or ~/.ssh/known_hosts, strict. */
+  readonly knownHosts?: KnownHostsPolicy;
 }
 
 export interface SshTarget {
@@ -81,5 +84,6 @@ export function openHost(target: string, opts: OpenHostOptions): Host {
     log: opts.log,
     commandTimeoutMs: opts.commandTimeoutMs,
     name: t.port === 22 ? t.host : `${t.host}:${t.port}`,
+    ...(opts.knownHosts ? { knownHosts: opts.knownHosts } : {}),
   });
 }

@@ -13,6 +13,17 @@ import { quote, sh } from '../shell.ts';
 import { cachedFacts, detectFacts } from './detect.ts';
 import { finishCommand, stripFinalNewline, TIMEOUT_EXIT_CODE, type HostRunResult } from './errors.ts';
 import { listenForward } from './forward.ts';
+import {
+  checkHostKey,
+  defaultKnownHostsFile,
+  fingerprint,
+  keyType,
+  knownHostsLine,
+  knownHostsName,
+  readKnownHosts,
+  recordHostKey,
+  type KnownHostsPolicy,
+} from './known-hosts.ts';
 import { wholeWriteScript } from './whole-write.ts';
 import { CommandError, type Forward, type Host, type HostFacts, type RunOptions, type WriteOptions } from './types.ts';
 
@@ -33,6 +44,8 @@ export interface SshHostOptions {
   readonly name?: string;
   /** Exec channels open at once; the rest wait. OpenSSH's default MaxSessions is 10. */
   readonly maxChannels?: number;
+  /** How the host's key is checked: known_hosts file (default $SSH_KNOWN_HOSTS, else ~/.ssh/known_hosts), accept-new. */
+  readonly knownHosts?: KnownHostsPolicy;
 }
 
 /** The wrapped command prints its process-group id on stderr first, so a timeout can kill the group. */
@@ -189,10 +202,46 @@ export class SshHost implements Host {
     );
   }
 
+  /**
+   * Checks the key the host presented against known_hosts before any credential or secret is
+   * sent; the reason for a refusal is kept for the connect error (ssh2 only says "verification failed").
+   */
+  private async verifyHostKey(blob: Buffer): Promise<StackError | undefined> {
+    const file = this.opts.knownHosts?.file || defaultKnownHostsFile();
+    const name = knownHostsName(this.address, this.port);
+    const type = keyType(blob);
+    const fp = fingerprint(blob);
+    const verdict = checkHostKey(await readKnownHosts(file), this.address, this.port, blob);
+    switch (verdict.kind) {
+      case 'known':
+        return undefined;
+      case 'revoked':
+        return new StackError(`the SSH host key of ${name} (${type} ${fp}) is marked @revoked in ${file}:${verdict.line}`, 'the host must get a new host key; nothing was sent to it');
+      case 'changed':
+        return new StackError(
+          `the SSH host key of ${name} has CHANGED: it now shows ${type} ${fp}, and ${file}:${verdict.line} lists another key for it. Someone may be intercepting the connection, or the host was reinstalled; nothing was sent to it`,
+          `only if you know the host was reinstalled: check the new fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_${type.replace(/^ssh-|-.*$/g, '')}_key.pub), then remove the old key with: ssh-keygen -R ${quote(name)} -f ${quote(file)}`,
+        );
+      case 'unknown':
+        if (this.opts.knownHosts?.acceptNew) {
+          await recordHostKey(file, knownHostsLine(this.address, this.port, blob));
+          this.log.warn(`${this.name}: first connection, recorded its SSH host key ${type} ${fp} in ${file} (SSH_ACCEPT_NEW_HOST_KEYS)`);
+          return undefined;
+        }
+        return new StackError(
+          `the SSH host key of ${name} is not known (${type} ${fp}; not in ${file}); nothing was sent to it`,
+          `check that fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_${type.replace(/^ssh-|-.*$/g, '')}_key.pub), then accept it with: ` +
+            `echo ${quote(knownHostsLine(this.address, this.port, blob))} >> ${quote(file)}` +
+            ' (or set SSH_ACCEPT_NEW_HOST_KEYS=True to record keys of hosts seen for the first time)',
+        );
+    }
+  }
+
   private async connect(): Promise<Client> {
     const { config, describe } = await this.credentials();
     const timeoutMs = this.opts.connectTimeoutMs ?? 20_000;
     const client = new Client();
+    let hostKeyProblem: StackError | undefined;
     return new Promise<Client>((resolve, reject) => {
       let ready = false;
       client.on('ready', () => {
@@ -202,7 +251,7 @@ export class SshHost implements Host {
       });
       client.on('error', (err: Error & { level?: string; code?: string }) => {
         if (!ready) {
-          reject(this.connectError(err, describe, timeoutMs));
+          reject(hostKeyProblem ?? this.connectError(err, describe, timeoutMs));
           // ssh2 leaves the socket open after a handshake timeout; nothing must linger.
           client.destroy();
         }
@@ -210,6 +259,7 @@ export class SshHost implements Host {
       });
       client.on('close', () => {
         if (!ready) {
+          if (hostKeyProblem) reject(hostKeyProblem);
           reject(new StackError(`${this.target} closed the connection during the SSH handshake`, `is ${this.target} an SSH server?`));
           return;
         }
@@ -229,6 +279,18 @@ export class SshHost implements Host {
           readyTimeout: timeoutMs,
           keepaliveInterval: this.opts.keepaliveIntervalMs ?? 15_000,
           keepaliveCountMax: 4,
+          hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
+            this.verifyHostKey(key).then(
+              (problem) => {
+                hostKeyProblem = problem;
+                verify(problem === undefined);
+              },
+              (err: Error) => {
+                hostKeyProblem = new StackError(`cannot check the SSH host key of ${this.target}: ${err.message}`, 'check that the known_hosts file (SSH_KNOWN_HOSTS) is readable and, with SSH_ACCEPT_NEW_HOST_KEYS, writable');
+                verify(false);
+              },
+            );
+          },
           ...config,
         });
       } catch (err) {

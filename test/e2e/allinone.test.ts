@@ -80,6 +80,7 @@ describe.sequential('all-in-one over SSH on a fresh test host', () => {
       [
         `TARGET_HOST=${h.target}`,
         `SSH_KEY=${h.keyPath}`,
+        `SSH_KNOWN_HOSTS=${hosts.knownHostsPath}`,
         'VIRT_DRIVER=fake',
         'APT_UNSAFE_IO=True',
         'COMMAND_TIMEOUT=1200',

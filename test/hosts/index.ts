@@ -14,6 +14,7 @@ import { cacheDir, locksDir, runsDir } from './paths.ts';
 import { procId, run, seconds, tcpAccepts, waitFor } from './proc.ts';
 import { cleanupStale, saveState, teardown, type RunState } from './run-state.ts';
 import { ensureMachinePackages } from './machine-packages.ts';
+import { trustForThisProcess } from '../fixtures/known-hosts.ts';
 
 export { ensureBaseRootfs, SUITES, type Suite } from './base-rootfs.ts';
 export { cleanupStale } from './run-state.ts';
@@ -155,6 +156,8 @@ export async function startTestHosts(opts: StartOptions): Promise<TestHosts> {
     }
     const knownHostsPath = join(runDir, 'known_hosts');
     writeFileSync(knownHostsPath, `${knownHosts.join('\n')}\n`);
+    // stack.ts and SshHost check host keys: trust these for this test process ($SSH_KNOWN_HOSTS).
+    trustForThisProcess(knownHosts);
     lap('overlays');
 
     await Promise.all(
