@@ -11,6 +11,7 @@ import { startOrRestart } from '../../lib/restart.ts';
 import { waitForHttp } from '../../lib/wait.ts';
 import { withAdminDb, ensureServiceDatabase, dropServiceDatabases } from '../mariadb/index.ts';
 import { leftBehind } from '../../lib/clean.ts';
+import { converge, packageVersion } from '../../lib/converge.ts';
 import { authenticate, ensureEndpoint, ensureService, ensureServiceUser, type Session } from '../../lib/openstack/keystone.ts';
 
 export type IniValues = Readonly<Record<string, Readonly<Record<string, string | number | boolean>>>>;
@@ -96,7 +97,42 @@ export async function ensureDatabases(ctx: StackContext, user: string, databases
  * Run a schema migration as the service's own user (so its log files are not root-owned) and then
  * check the outcome: seed 001's db_sync exited 0, printed one harmless-looking line and made no tables.
  */
+/**
+ * A db sync whose schema is already where this package version puts it is not run again: the
+ * stamp holds the command, the package version and the schema it left (tables, migration
+ * version); a dropped table or a sync killed halfway leaves another schema, and it runs.
+ */
 export async function dbSync(
+  ctx: StackContext,
+  step: { user: string; command: string; databases: readonly string[]; label: string; logFile?: string },
+): Promise<void> {
+  await converge(ctx, {
+    key: step.label,
+    inputs: [step.command, step.databases, ctx.config.settings.DATABASE_HOST, await packageVersion(ctx, `python3-${step.user}`)],
+    observe: () => schemaState(ctx, step.databases),
+    run: () => runDbSync(ctx, step),
+  });
+}
+
+/** Tables and migration versions of the databases: what a db sync leaves. */
+export async function schemaState(ctx: StackContext, databases: readonly string[]): Promise<unknown> {
+  return withAdminDb(ctx, async (db) => {
+    const out: Record<string, unknown> = {};
+    for (const name of databases) {
+      const tables = await db.tables(name);
+      const versions: string[] = [];
+      for (const t of ['alembic_version', 'migrate_version']) {
+        if (!tables.includes(t)) continue;
+        const rows = await db.query<Record<string, unknown>>(`SELECT * FROM \`${name}\`.\`${t}\``);
+        versions.push(...rows.map((r) => JSON.stringify(r)).sort());
+      }
+      out[name] = { tables, versions };
+    }
+    return out;
+  });
+}
+
+async function runDbSync(
   ctx: StackContext,
   step: { user: string; command: string; databases: readonly string[]; label: string; logFile?: string },
 ): Promise<void> {

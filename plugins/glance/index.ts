@@ -2,6 +2,7 @@
 // same [database]/[keystone_authtoken]/[paste_deploy] go into glance-registry.conf and it is started too.
 
 import { readPackageList } from '../../lib/packages.ts';
+import { converge, packageVersion } from '../../lib/converge.ts';
 import { withAdminDb } from '../mariadb/index.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
@@ -105,7 +106,12 @@ const plugin: ServicePlugin = {
     await ensureDatabases(ctx, 'glance', ['glance']);
     await dbSync(ctx, { user: 'glance', command: 'glance-manage db_sync', databases: ['glance'], label: 'glance-manage db_sync', logFile: API_LOG });
     // Without the metadata definitions the metadefs API lists nothing (tempest's metadefs tests fail).
-    await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', 'glance-manage db_load_metadefs', 'glance'));
+    await converge(ctx, {
+      key: 'glance-manage db_load_metadefs',
+      inputs: [await packageVersion(ctx, 'python3-glance')],
+      observe: () => withAdminDb(ctx, (db) => db.query('SELECT namespace FROM glance.metadef_namespaces ORDER BY namespace')),
+      run: async () => void (await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', 'glance-manage db_load_metadefs', 'glance'))),
+    });
   },
 
   async start(ctx) {

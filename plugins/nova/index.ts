@@ -2,6 +2,8 @@
 // cells v2. The compute service is its own plugin (nova-compute) so a compute-only host needs no DB.
 
 import { readPackageList } from '../../lib/packages.ts';
+import { converge, packageVersion } from '../../lib/converge.ts';
+import { withAdminDb } from '../mariadb/index.ts';
 import { transportUrl } from '../../lib/escape.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
@@ -145,11 +147,19 @@ const plugin: ServicePlugin = {
     const manage = (args: string) => `nova-manage --config-file ${NOVA_CONF} ${args}`;
     await dbSync(ctx, { user: 'nova', command: manage('api_db sync'), databases: ['nova_api'], label: 'nova-manage api_db sync', logFile: API_LOG });
     // cell0's URL is derived from [database] connection (+ "_cell0"), so no password goes on a command line.
-    const cells = await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', manage('cell_v2 list_cells --verbose'), 'nova'));
-    if (!/\|\s*cell0\s*\|/.test(cells.stdout)) await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', manage('cell_v2 map_cell0'), 'nova'));
-    if (!/\|\s*cell1\s*\|/.test(cells.stdout)) {
-      await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', manage('cell_v2 create_cell --name=cell1'), 'nova'));
-    }
+    await converge(ctx, {
+      key: 'nova cells',
+      inputs: [NOVA_CONF, await packageVersion(ctx, 'python3-nova')],
+      // The cell mappings (names and URLs) are what map_cell0 and create_cell leave.
+      observe: () => withAdminDb(ctx, (db) => db.query('SELECT name, transport_url, database_connection FROM nova_api.cell_mappings ORDER BY name')),
+      run: async () => {
+        const cells = await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', manage('cell_v2 list_cells --verbose'), 'nova'));
+        if (!/\|\s*cell0\s*\|/.test(cells.stdout)) await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', manage('cell_v2 map_cell0'), 'nova'));
+        if (!/\|\s*cell1\s*\|/.test(cells.stdout)) {
+          await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', manage('cell_v2 create_cell --name=cell1'), 'nova'));
+        }
+      },
+    });
     await dbSync(ctx, { user: 'nova', command: manage('db sync'), databases: ['nova', 'nova_cell0'], label: 'nova-manage db sync', logFile: API_LOG });
   },
 
