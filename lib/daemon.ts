@@ -18,6 +18,7 @@
 // Zombies count as gone (a container's PID 1 may never reap them).
 
 import path from 'node:path';
+import { findCause } from './log-cause.ts';
 import { StackError } from './plugin.ts';
 import { quote, sh } from './shell.ts';
 import type { Host, HostFacts } from './host/types.ts';
@@ -341,9 +342,10 @@ export async function startDaemon(host: Host, facts: HostFacts, spec: DaemonSpec
   const st = await daemonStatus(host, facts, spec, stateDir);
   if (!st.running) {
     const logTail = await daemonLogTail(host, facts, spec, stateDir);
+    const cause = findCause(logTail.lines);
     throw new StackError(
-      `${spec.name} exited right after it was started on ${host.name}`,
-      `The last lines of ${logTail.file} usually say why (a config error, a port in use, a missing directory or permission).`,
+      `${spec.name} exited right after it was started on ${host.name}${cause ? `; its log says: ${cause.line}` : ''}`,
+      cause?.hint ?? `The last lines of ${logTail.file} usually say why (a config error, a port in use, a missing directory or permission).`,
       logTail.lines.trim() ? logTail : undefined,
     );
   }

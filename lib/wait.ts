@@ -3,6 +3,7 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import { findCause } from './log-cause.ts';
 import { StackError } from './plugin.ts';
 
 export interface WaitForHttpOptions {
@@ -18,6 +19,12 @@ export interface WaitForHttpOptions {
   readonly onTimeout?: () => Promise<string>;
   /** What onTimeout's lines are the tail of, for the error. Default "log". */
   readonly logFile?: string;
+  /**
+   * Whether the service's process still runs (its pid watched). Asked about once a second: a
+   * daemon that died while starting is reported within seconds, with its log's cause, instead of
+   * after the whole timeout.
+   */
+  readonly alive?: () => Promise<boolean>;
 }
 
 /**
@@ -75,8 +82,13 @@ export async function waitForHttp(url: string, opts: WaitForHttpOptions): Promis
   const started = Date.now();
   const deadline = started + opts.timeoutMs;
   let last = 'no attempt';
+  let nextAliveCheck = started + 1000;
   for (;;) {
     if (opts.signal?.aborted) throw abortError(opts.signal);
+    if (opts.alive && Date.now() >= nextAliveCheck) {
+      nextAliveCheck = Date.now() + 1000;
+      if (!(await opts.alive().catch(() => true))) throw await diedError(url, opts, Date.now() - started);
+    }
     const remaining = deadline - Date.now();
     const r = await probe(target, Math.max(100, Math.min(ATTEMPT_TIMEOUT_MS, remaining)));
     if ('status' in r) {
@@ -98,11 +110,25 @@ export async function waitForHttp(url: string, opts: WaitForHttpOptions): Promis
       lines = `(could not read the log: ${(err as Error).message})`;
     }
   }
+  const cause = findCause(lines);
   throw new StackError(
-    `${name} did not answer at ${url} within ${secs} s (last attempt: ${last})`,
-    last === 'connection refused'
+    `${name} did not answer at ${url} within ${secs} s (last attempt: ${last})${cause ? `; its log says: ${cause.line}` : ''}`,
+    cause ? cause.hint : last === 'connection refused'
       ? `Nothing listens there: the service exited or binds another address or port. Its log${opts.logFile ? ` (${opts.logFile})` : ''} says which.`
       : `It accepts connections but does not answer as a working API: its log${opts.logFile ? ` (${opts.logFile})` : ''} says why.`,
+    lines.trim() !== '' ? { file: opts.logFile ?? 'log', lines } : undefined,
+  );
+}
+
+/** The service's process is gone: say so at once, with the cause its log names. */
+async function diedError(url: string, opts: WaitForHttpOptions, elapsedMs: number): Promise<StackError> {
+  const name = opts.name ?? new URL(url).host;
+  let lines = '';
+  if (opts.onTimeout) lines = await opts.onTimeout().catch((err: Error) => `(could not read the log: ${err.message})`);
+  const cause = findCause(lines);
+  return new StackError(
+    `${name} exited while starting (after ${(elapsedMs / 1000).toFixed(0)} s, before it answered at ${url})${cause ? `; its log says: ${cause.line}` : ''}`,
+    cause?.hint ?? `Its log${opts.logFile ? ` (${opts.logFile})` : ''} says why (a config error, a port in use, a missing directory or permission).`,
     lines.trim() !== '' ? { file: opts.logFile ?? 'log', lines } : undefined,
   );
 }

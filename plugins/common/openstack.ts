@@ -12,6 +12,8 @@ import { waitForHttp } from '../../lib/wait.ts';
 import { withAdminDb, ensureServiceDatabase, dropServiceDatabases } from '../mariadb/index.ts';
 import { leftBehind } from '../../lib/clean.ts';
 import { converge, packageVersion } from '../../lib/converge.ts';
+import { linesSince } from '../../lib/log-cause.ts';
+import { daemonStatus } from '../../lib/daemon.ts';
 import { authenticate, ensureEndpoint, ensureService, ensureServiceUser, type Session } from '../../lib/openstack/keystone.ts';
 
 export type IniValues = Readonly<Record<string, Readonly<Record<string, string | number | boolean>>>>;
@@ -169,12 +171,17 @@ async function runDbSync(
  * really answers over HTTP (not just an open port).
  */
 export async function startService(ctx: StackContext, spec: DaemonSpec, configFiles: readonly string[], url?: string): Promise<void> {
+  const since = new Date(Date.now() - 5000);
   const { markStarted } = await startOrRestart(ctx, spec, configFiles);
   if (url) {
+    const stateDir = ctx.config.settings.STACK_STATE_DIR;
     await waitForHttp(url, {
       name: spec.name,
       timeoutMs: ctx.config.settings.SERVICE_TIMEOUT * 1000,
-      onTimeout: async () => logTail(ctx, spec.logFile),
+      // This start's lines only: an older failure at the end of the log would mislead.
+      onTimeout: async () => linesSince(await logTail(ctx, spec.logFile, 200), since).split('\n').slice(-40).join('\n'),
+      ...(spec.logFile ? { logFile: spec.logFile } : {}),
+      alive: async () => (await daemonStatus(ctx.host, ctx.facts, spec, stateDir)).running,
     });
   }
   await markStarted();
