@@ -243,10 +243,11 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write((err instanceof LockHeldError ? `${err.message}\n${err.hint}` : renderError(err, undefined, (t) => t, { debug: !!opts.debug })) + '\n');
     return 2;
   }
-  // From here a Ctrl-C ends the running commands (closing the host), frees the locks, keeps the log.
+  // From here a Ctrl-C frees the locks, ends the running commands (closing the host), keeps the log.
   onInterrupt(async () => {
-    await s.host.close().catch(() => undefined);
+    // The host lock is released through the host: before the connection closes.
     await releaseLocks();
+    await s.host.close().catch(() => undefined);
     await s.log.close();
   });
   if (locked) {
