@@ -11,12 +11,14 @@ import { listComputeServices, listHypervisors, ensureFlavor, createServer, delet
 import { listResourceProviders } from '../../lib/openstack/placement.ts';
 import { listImages } from '../../lib/openstack/glance.ts';
 import { adminSession, cleanService, logTail, renderIni, startService } from '../common/openstack.ts';
+import { startOrRestart } from '../../lib/restart.ts';
 import { imageName } from '../image/index.ts';
 import { NOVA_CONF, novaCommon } from '../nova/index.ts';
 import {
   DESTROY_GUESTS,
   LIBVIRT_READY,
   LIBVIRTD_LOG,
+  LIBVIRTD_CONF,
   QEMU_CONF,
   QEMU_LOG_DIR,
   QEMU_LOG_TAIL,
@@ -26,8 +28,9 @@ import {
   libvirtDaemons,
   preflightLibvirt,
   probeHost,
+  libvirtdConf,
   qemuConf,
-  stripQemuConf,
+  stripOurLines,
   virtType,
 } from './libvirt.ts';
 import { consolePattern, consoleTail, waitForBootMarker } from './guest.ts';
@@ -111,7 +114,8 @@ async function waitForLibvirt(ctx: StackContext): Promise<void> {
 /** The guest did not print its marker: what the console and QEMU said, and what to do. */
 async function guestFailure(ctx: StackContext, server: string, message: string, consoleText: string): Promise<StackError> {
   const qemu = await ctx.host.run(QEMU_LOG_TAIL, { check: false });
-  const libvirtd = await logTail(ctx, LIBVIRTD_LOG, 10);
+  const libvirtd = await logTail(ctx, LIBVIRTD_LOG, 3);
+  // The renderer shows the last 20 lines: 8 of the console, 6 of QEMU, 3 of libvirtd and headers fit.
   return new StackError(
     message,
     `An image that prints no ${ctx.config.settings.VERIFY_CONSOLE_PATTERN} on its serial console needs VERIFY_CONSOLE_PATTERN set to what it prints; ` +
@@ -119,7 +123,7 @@ async function guestFailure(ctx: StackContext, server: string, message: string, 
     {
       file: `console of ${server}, ${QEMU_LOG_DIR}, ${LIBVIRTD_LOG}`,
       lines: ctx.log.mask(
-        [`--- console (last lines) ---`, consoleTail(consoleText) || '(empty)', `--- QEMU log ---`, qemu.stdout.trim() || '(none)', `--- ${LIBVIRTD_LOG} ---`, libvirtd.trim() || '(empty)'].join('\n'),
+        [`--- console (last lines) ---`, consoleTail(consoleText, 8) || '(empty)', `--- QEMU log ---`, qemu.stdout.trim() || '(none)', `--- ${LIBVIRTD_LOG} ---`, libvirtd.trim() || '(empty)'].join('\n'),
       ),
     },
   );
@@ -163,6 +167,9 @@ const plugin: ServicePlugin = {
     );
     if (libvirt) {
       files.push({ path: QEMU_CONF, content: qemuConf((await ctx.host.readFileIfExists(QEMU_CONF)) ?? '', libvirt), mode: 0o600, owner: 'root:root' });
+      if (ctx.facts.init !== 'systemd') {
+        files.push({ path: LIBVIRTD_CONF, content: libvirtdConf((await ctx.host.readFileIfExists(LIBVIRTD_CONF)) ?? ''), mode: 0o644, owner: 'root:root' });
+      }
     }
     return files;
   },
@@ -190,9 +197,16 @@ const plugin: ServicePlugin = {
   async start(ctx) {
     if (isLibvirt(ctx)) {
       const [virtlogd, libvirtd] = libvirtDaemons(ctx);
-      await startService(ctx, virtlogd!, []);
-      await startService(ctx, libvirtd!, [QEMU_CONF]);
+      let restarted = false;
+      for (const [spec, files] of [[virtlogd!, []], [libvirtd!, [QEMU_CONF, LIBVIRTD_CONF]]] as const) {
+        const { action, markStarted } = await startOrRestart(ctx, spec, files);
+        if (action !== 'running') restarted = true;
+        await markStarted();
+      }
       await waitForLibvirt(ctx);
+      // A running nova-compute whose libvirt connection dropped disables itself ("Connection to the
+      // hypervisor is broken", seen after a re-run restarted libvirtd): it starts again on the new one.
+      if (restarted) await stopDaemon(ctx.host, ctx.facts, daemon(ctx), stateDir(ctx));
     }
     await startService(ctx, daemon(ctx), [CONF]);
   },
@@ -294,8 +308,10 @@ const plugin: ServicePlugin = {
     await plugin.stop!(ctx);
     const paths = [LOG, daemon(ctx).logFile!, '/var/lib/nova/instances'];
     if (isLibvirt(ctx)) {
-      const current = await ctx.host.readFileIfExists(QEMU_CONF);
-      if (current !== null && current !== stripQemuConf(current)) await ctx.host.writeFile(QEMU_CONF, stripQemuConf(current), { mode: 0o600 });
+      for (const [file, mode] of [[QEMU_CONF, 0o600], [LIBVIRTD_CONF, 0o644]] as const) {
+        const current = await ctx.host.readFileIfExists(file);
+        if (current !== null && current !== stripOurLines(current)) await ctx.host.writeFile(file, stripOurLines(current), { mode });
+      }
       paths.push(...libvirtDaemons(ctx).flatMap((d) => (d.logFile ? [d.logFile] : [])));
       await ctx.host.run(`rm -f /etc/libvirt/qemu/instance-*.xml /var/log/libvirt/qemu/instance-*.log`, { check: false });
     }

@@ -155,27 +155,59 @@ export function libvirtDaemons(ctx: StackContext): DaemonSpec[] {
 
 const MARK = '# stack.ts:';
 
+export const LIBVIRTD_CONF = '/etc/libvirt/libvirtd.conf';
+
+interface OurLine {
+  readonly key: string;
+  readonly value: string;
+  readonly why: string;
+}
+
 /**
- * qemu.conf with stack.ts's lines: each setting it owns is written once after a marker comment
- * (and any earlier uncommented line for the same key is commented out), so clean can take exactly
- * those lines back out. Without usable cgroups libvirt would fail every guest start.
+ * A libvirt config file (qemu.conf, libvirtd.conf: `key = value` lines) with stack.ts's settings:
+ * each written once with a marker comment (an earlier uncommented line for the same key is
+ * commented out, or it would win), so clean can take exactly those lines back out.
  */
-export function qemuConf(current: string, p: HostProbe): string {
-  const wanted: Record<string, string> = {};
-  if (!p.cgroupsUsable) wanted.cgroup_controllers = '[ ]';
-  const kept = stripQemuConf(current)
+function withOurLines(current: string, wanted: readonly OurLine[]): string {
+  const keys = new Set(wanted.map((w) => w.key));
+  const kept = stripOurLines(current)
     .split('\n')
     .map((l) => {
       const key = /^\s*(\w+)\s*=/.exec(l)?.[1];
-      return key && key in wanted ? `#${l}` : l;
+      return key && keys.has(key) ? `#${l}` : l;
     });
   while (kept.length && kept[kept.length - 1] === '') kept.pop();
-  const ours = Object.entries(wanted).map(([k, v]) => `${k} = ${v} ${MARK} ${k === 'cgroup_controllers' ? 'no usable cgroup filesystem on this host' : ''}`.trimEnd());
-  return [...kept, ...ours, ''].join('\n');
+  return [...kept, ...wanted.map((w) => `${w.key} = ${w.value} ${MARK} ${w.why}`), ''].join('\n');
 }
 
-/** qemu.conf without stack.ts's lines (what clean writes back). */
-export function stripQemuConf(current: string): string {
+/**
+ * Without usable cgroups libvirt would fail every guest start. Without /dev/kvm its private /dev
+ * for each guest fails too: it still lists /dev/kvm and stops at "Unable to move
+ * /run/libvirt/qemu/N-instance-M.kvm mount to /dev/kvm" (seen on a test host), so the guest sees the host's /dev.
+ */
+export function qemuConf(current: string, p: HostProbe): string {
+  const lines: OurLine[] = [];
+  if (!p.cgroupsUsable) lines.push({ key: 'cgroup_controllers', value: '[ ]', why: 'no usable cgroup filesystem on this host' });
+  if (!p.kvmDevice) lines.push({ key: 'namespaces', value: '[ ]', why: 'no /dev/kvm: the per-guest /dev namespace cannot be set up' });
+  return withOurLines(current, lines);
+}
+
+/**
+ * Where stack.ts runs libvirtd itself there is no polkit daemon to ask, and libvirt's default
+ * (polkit) would refuse nova. The socket is then guarded by its group, as Debian's polkit rule
+ * (members of libvirt may manage) would have it: 0770 root:libvirt and no further auth.
+ */
+export function libvirtdConf(current: string): string {
+  const why = 'no polkit here: the socket is guarded by group libvirt';
+  return withOurLines(current, [
+    { key: 'unix_sock_group', value: '"libvirt"', why },
+    { key: 'unix_sock_rw_perms', value: '"0770"', why },
+    { key: 'auth_unix_rw', value: '"none"', why },
+  ]);
+}
+
+/** A libvirt config file without stack.ts's lines (what clean writes back). */
+export function stripOurLines(current: string): string {
   return current
     .split('\n')
     .filter((l) => !l.includes(MARK))
@@ -195,4 +227,4 @@ export const UNDEFINE_GUESTS = `command -v virsh >/dev/null 2>&1 || exit 0; for 
 export const LIBVIRT_READY = sh('virsh', '-c', 'qemu:///system', 'version');
 
 /** The newest QEMU log of a guest: why a guest did not start or stopped. */
-export const QEMU_LOG_TAIL = `f=$(ls -t ${QEMU_LOG_DIR}/*.log 2>/dev/null | head -n1); [ -n "$f" ] && echo "== $f" && tail -n 20 "$f"`;
+export const QEMU_LOG_TAIL = `f=$(ls -t ${QEMU_LOG_DIR}/*.log 2>/dev/null | head -n1); [ -n "$f" ] && echo "== $f" && tail -n 5 "$f"`;

@@ -10,8 +10,9 @@ import {
   libvirtDaemons,
   libvirtFindings,
   parseProbe,
+  libvirtdConf,
   qemuConf,
-  stripQemuConf,
+  stripOurLines,
   virtType,
   type HostProbe,
 } from '../../plugins/nova-compute/libvirt.ts';
@@ -77,11 +78,22 @@ describe('libvirt config', () => {
   it('turns cgroups off only where they cannot be used; clean takes exactly its lines back', () => {
     const off = qemuConf(packaged, TCG);
     expect(off).toMatch(/^cgroup_controllers = \[ \] # stack\.ts:/m);
-    expect(stripQemuConf(off)).toBe(packaged);
+    expect(stripOurLines(off)).toBe(packaged);
     expect(qemuConf(off, TCG)).toBe(off);
     expect(qemuConf(packaged, KVM)).toBe(packaged);
+    expect(off).toMatch(/^namespaces = \[ \] # stack\.ts: no \/dev\/kvm/m);
+    expect(qemuConf(packaged, { ...TCG, cgroupsUsable: true })).not.toMatch(/^cgroup_controllers/m);
     // An earlier setting of the same key would win over ours otherwise: it is commented out.
     expect(qemuConf('cgroup_controllers = [ "cpu" ]\n', TCG)).toMatch(/^#cgroup_controllers = \[ "cpu" \]\ncgroup_controllers = \[ \]/);
+  });
+
+  it('libvirtd.conf: group-guarded socket without polkit, reversible', () => {
+    const packaged = '#unix_sock_group = "libvirt"\n#auth_unix_rw = "polkit"\n';
+    const ours = libvirtdConf(packaged);
+    expect(ours).toMatch(/^unix_sock_group = "libvirt" # stack\.ts:/m);
+    expect(ours).toMatch(/^unix_sock_rw_perms = "0770" # stack\.ts:/m);
+    expect(ours).toMatch(/^auth_unix_rw = "none" # stack\.ts:/m);
+    expect(stripOurLines(ours)).toBe(packaged);
   });
 
   it('nova-compute.conf gets the libvirt driver with virt_type from the probe, and qemu.conf is rendered', async () => {
@@ -92,6 +104,9 @@ describe('libvirt config', () => {
     expect(conf).toMatch(/\[libvirt\][^[]*virt_type = qemu/);
     expect(conf).toMatch(/cpu_mode = none/);
     expect(files.find((f) => f.path === QEMU_CONF)!.mode).toBe(0o600);
+    expect(files.map((f) => f.path)).toContain('/etc/libvirt/libvirtd.conf');
+    const sd = new RecordingHost().reply(/uname -m/, { stdout: probeText(TCG) });
+    expect((await novaCompute.configFiles!(makeContext(sd, DEBIAN_SYSTEMD))).map((f) => f.path)).not.toContain('/etc/libvirt/libvirtd.conf');
     const kvmHost = new RecordingHost().reply(/uname -m/, { stdout: probeText(KVM) });
     const kvmConf = (await novaCompute.configFiles!(makeContext(kvmHost, DEBIAN_SYSV)))[0]!.content;
     expect(kvmConf).toMatch(/virt_type = kvm/);

@@ -1,0 +1,80 @@
+// The libvirt all-in-one for `npm run bench`: the same stack as the fake-driver run but with
+// VIRT_DRIVER=libvirt (QEMU TCG on a test host, which has no /dev/kvm), booting the tiny busybox
+// disk the e2e test builds. Printed beside the fake-driver numbers: what grows is the package set
+// (libvirt, QEMU) and verify (a real guest boots), plus the time from server create to the
+// guest's boot marker on its console. Informational: it never fails on a slow machine.
+
+import { $ } from 'zx';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startTestHosts } from '../test/hosts/index.ts';
+import { BOOT_MARKER, bootImage } from '../test/fixtures/boot-image.ts';
+import { phaseTotals, type TimingRecord } from '../lib/timing.ts';
+
+const REPO = resolve(import.meta.dirname, '..');
+
+/** What one stack run measured; the fake-driver run hands its own in for the side-by-side table. */
+export interface RunFigures {
+  readonly totalMs: number;
+  readonly phases: Readonly<Record<string, number>>;
+  /** Debian packages installed on the host after the stack (dpkg-query). */
+  readonly packages?: number;
+}
+
+/** "[guest-boot-s=12.3]", logged by nova-compute's verify once the marker is on the console. */
+export const guestBootSeconds = (log: string): number | undefined => {
+  const m = /\[guest-boot-s=([\d.]+)\]/.exec(log);
+  return m ? Number(m[1]) : undefined;
+};
+
+export function sideBySide(fake: RunFigures | undefined, libvirt: RunFigures): string {
+  const s = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
+  const phases = [...new Set([...Object.keys(fake?.phases ?? {}), ...Object.keys(libvirt.phases)])];
+  const rows: [string, string, string][] = [
+    ['packages on host', String(fake?.packages ?? '-'), String(libvirt.packages ?? '-')],
+    ...phases.map((p): [string, string, string] => [p, s(fake?.phases[p]), s(libvirt.phases[p])]),
+    ['total', s(fake?.totalMs), s(libvirt.totalMs)],
+  ];
+  return [
+    `${'all-in-one'.padEnd(18)} ${'fake driver'.padStart(12)} ${'libvirt (TCG)'.padStart(14)}`,
+    ...rows.map(([a, b, c]) => `${a.padEnd(18)} ${b.padStart(12)} ${c.padStart(14)}`),
+  ].join('\n');
+}
+
+/** Stacks the libvirt all-in-one on its own test host and prints it beside `fake`. */
+export async function benchLibvirt(fake?: RunFigures): Promise<void> {
+  $.verbose = false;
+  const image = await bootImage((l) => console.error(`[bench libvirt] ${l}`));
+  const hosts = await startTestHosts({ count: 1, prefix: 'stbl', log: (l) => console.error(`[hosts] ${l}`) });
+  const work = mkdtempSync(join(tmpdir(), 'stackts-bench-libvirt-'));
+  try {
+    const h = hosts.hosts[0]!;
+    writeFileSync(
+      join(work, 'localrc'),
+      [`TARGET_HOST=${h.target}`, `SSH_KEY=${h.keyPath}`, 'VIRT_DRIVER=libvirt', 'APT_UNSAFE_IO=True', `IMAGE_URLS=file://${image}`, `VERIFY_CONSOLE_PATTERN=${BOOT_MARKER}`, ''].join('\n'),
+    );
+    const timingsFile = join(work, 'timings.json');
+    const r = await $({ cwd: work, nothrow: true, env: { ...process.env, CI: 'true' } })`${join(REPO, 'stack.ts')} --config ${join(work, 'localrc')} --verbose --timings ${timingsFile}`;
+    if (r.exitCode !== 0) {
+      console.log(r.stdout.split('\n').slice(-40).join('\n'));
+      console.log(`bench: the libvirt stack failed (exit ${r.exitCode}); no libvirt figures.`);
+      process.exitCode = 1;
+      return;
+    }
+    const { timings, totalMs } = JSON.parse(readFileSync(timingsFile, 'utf8')) as { timings: TimingRecord[]; totalMs: number };
+    const logDir = join(work, '.stack', 'logs');
+    const log = readdirSync(logDir).map((f) => readFileSync(join(logDir, f), 'utf8')).join('\n');
+    const debs = await $`ssh -i ${h.keyPath} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null ${h.target} dpkg-query -f '.\n' -W`.nothrow();
+    const libvirt: RunFigures = { totalMs, phases: phaseTotals(timings), packages: debs.stdout.split('\n').filter(Boolean).length };
+    console.log('');
+    console.log(sideBySide(fake, libvirt));
+    const boot = guestBootSeconds(log);
+    console.log(`server create -> boot marker on the console (TCG): ${boot === undefined ? '-' : `${boot.toFixed(1)} s`}`);
+  } finally {
+    await hosts.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await benchLibvirt();
