@@ -30,7 +30,7 @@ export interface ImageCheckOptions {
 const SCHEMES = ['http', 'https', 'file'];
 const HINT = 'Set IMAGE_URLS in localrc to an http(s) URL that works from this machine, or to a local file (a path or file://...).';
 
-/** "htps" -> "https": the closest known scheme within two edits. */
+/** "htps" -> "https": a known scheme one edit away (a typo), not merely a similar one (ftp is not http). */
 function closestScheme(s: string): string | undefined {
   const d = (a: string, b: string): number => {
     const m = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
@@ -40,7 +40,7 @@ function closestScheme(s: string): string | undefined {
     return m[a.length]![b.length]!;
   };
   const best = SCHEMES.map((k) => [k, d(s.toLowerCase(), k)] as const).sort((x, y) => x[1] - y[1])[0]!;
-  return best[1] <= 2 ? best[0] : undefined;
+  return best[1] <= 1 ? best[0] : undefined;
 }
 
 /** One HEAD (or, for servers that refuse HEAD, a GET of the first byte), following redirects. */

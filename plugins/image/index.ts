@@ -45,7 +45,8 @@ const plugin: ServicePlugin = {
     const s = ctx.config.settings;
     const problems = await checkImageSources(s.IMAGE_URLS, { cacheDir: s.IMAGE_CACHE_DIR, offline: s.OFFLINE });
     if (problems.length) {
-      throw new InputError(problems.map((p) => p.message).join('\n  - '), [...new Set(problems.map((p) => p.hint))].join(' '));
+      // Each entry with its own "what to do": the preflight report lists them one per line.
+      throw new InputError(problems.map((p) => `${p.message}\n    What to do: ${p.hint}`).join('\n  - '));
     }
   },
 

@@ -53,6 +53,7 @@ describe('image preflight', () => {
     expect(problems).toHaveLength(5);
     const [ftp, typo, file, dns, notFound] = problems.map((p) => `${p.message} ${p.hint}`);
     expect(ftp).toMatch(/"ftp:\/\/example.org\/cirros.img" uses ftp:, which stack.ts cannot fetch/);
+    expect(ftp).not.toMatch(/Did you mean/);
     expect(typo).toMatch(/uses htps:.*Did you mean https:\?/);
     expect(file).toContain(`The image file ${missing} (IMAGE_URLS) does not exist`);
     expect(dns).toMatch(/no-such-mirror\.invalid .* does not resolve on this machine \(ENOTFOUND\)/);
