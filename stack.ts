@@ -19,7 +19,7 @@ import type { Host, HostFacts } from './lib/host/types.ts';
 import { detectRelease } from './lib/release.ts';
 import { orderPlugins } from './lib/plan.ts';
 import { makeContext, stackTasks, stopTasks, verifyTasks, type MutableContext } from './lib/stack-tasks.ts';
-import { chooseRenderer, runTasks, type TaskNode } from './lib/tasks.ts';
+import { chooseRenderer, formatTaskOrder, runTasks, type TaskNode } from './lib/tasks.ts';
 import { planDiffs } from './lib/config-files.ts';
 import { daemonStatus } from './lib/daemon.ts';
 import { summary, writeOutputs } from './lib/outputs.ts';
@@ -179,13 +179,8 @@ async function run(s: Session, tasks: TaskNode[], opts: ReturnType<typeof parseC
 async function commandPlan(s: Session): Promise<number> {
   const plugins = orderPlugins(s.config, PLUGINS);
   const out: string[] = [`Plan for ${s.host.name} (${s.facts.id} ${s.facts.version}, ${s.facts.init}, OpenStack ${s.ctx.release.name}):`, ''];
-  const walk = (nodes: TaskNode[], depth: number) => {
-    for (const n of nodes) {
-      out.push(`${'  '.repeat(depth)}${n.children ? '' : '- '}${n.children || !n.service || n.service === n.title ? '' : `${n.service}: `}${n.title}`);
-      if (n.children) walk(n.children, depth + 1);
-    }
-  };
-  walk(stackTasks(s.ctx, plugins), 0);
+  out.push('Tasks in an order the run can take (hosts in parallel; each starts once what it waits for is done):');
+  out.push(...formatTaskOrder(stackTasks(s.ctx, plugins)).map((l) => `  ${l}`));
   out.push('', formatEndpoints(s.endpoints, s.topology, (t) => s.log.mask(t)));
   out.push('', 'Config file changes:');
   const diffs = await planDiffs(s.ctx, plugins);

@@ -11,6 +11,8 @@ import type { DaemonSpec } from './daemon.ts';
 
 export const PHASES = ['preflight', 'install', 'configure', 'init', 'start', 'register', 'verify'] as const;
 export type Phase = (typeof PHASES)[number];
+/** The phases a plugin's own sequence in the task graph is made of. */
+export type GraphPhase = 'init' | 'start' | 'register';
 
 /** What the installed packages say about the OpenStack release on a host. */
 export interface Release {
@@ -51,6 +53,12 @@ export interface ServicePlugin {
   readonly services: readonly ServiceName[];
   /** Plugins that must have started before this one configures. */
   readonly needs: readonly string[];
+  /**
+   * What each phase really waits for besides this plugin's own earlier phases: "plugin/phase" of
+   * other plugins, on whichever host runs them (the task graph's edges). A phase left out waits
+   * for every plugin in `needs` to finish; configure always waits only for the package install.
+   */
+  readonly after?: Partial<Record<GraphPhase, readonly string[]>>;
   /** Distro packages, read from files/debs/<name> or files/rpms/<name>. */
   packages(ctx: StackContext): Promise<readonly string[]>;
   preflight?(ctx: StackContext): Promise<void>;

@@ -7,7 +7,7 @@ import { runPreflight, type Problem } from './preflight.ts';
 import { renderAll, unmatchedPostConfig, writeIfChanged } from './config-files.ts';
 import { stopDaemon } from './daemon.ts';
 import { InputError } from './input-error.ts';
-import { StackError, type Release, type ServicePlugin, type StackContext } from './plugin.ts';
+import { StackError, type GraphPhase, type Release, type ServicePlugin, type StackContext } from './plugin.ts';
 import type { TaskNode } from './tasks.ts';
 import type { Config } from './config/types.ts';
 import type { Host, HostFacts } from './host/types.ts';
@@ -123,9 +123,14 @@ export function installTask(ctx: MutableContext, plugins: readonly ServicePlugin
   };
 }
 
-/** configure -> init -> start -> register for one plugin. */
+/**
+ * configure -> init -> start -> register for one plugin, in that order. Each phase also names,
+ * in `after`, what it waits for in other plugins ("plugin/phase" or a plugin's name):
+ * resolveEdges() turns those into the task ids of whichever host runs them.
+ */
 export function serviceTasks(ctx: MutableContext, p: ServicePlugin): TaskNode {
   const leaves: TaskNode[] = [];
+  const edges = (phase: GraphPhase): string[] => [...(p.after?.[phase] ?? p.needs)];
   if (p.configFiles || p.configure) {
     leaves.push(
       phaseLeaf(ctx, p, 'configure', async () => {
@@ -135,10 +140,37 @@ export function serviceTasks(ctx: MutableContext, p: ServicePlugin): TaskNode {
       }),
     );
   }
-  if (p.init) leaves.push(phaseLeaf(ctx, p, 'init', () => p.init!(ctx), ctx.config.settings.COMMAND_TIMEOUT * 1000));
-  if (p.start) leaves.push(phaseLeaf(ctx, p, 'start', () => p.start!(ctx), (ctx.config.settings.SERVICE_TIMEOUT + 30) * 1000));
-  if (p.register) leaves.push(phaseLeaf(ctx, p, 'register', () => p.register!(ctx), ctx.config.settings.COMMAND_TIMEOUT * 1000));
+  if (p.init) leaves.push({ ...phaseLeaf(ctx, p, 'init', () => p.init!(ctx), ctx.config.settings.COMMAND_TIMEOUT * 1000), after: edges('init') });
+  if (p.start) leaves.push({ ...phaseLeaf(ctx, p, 'start', () => p.start!(ctx), (ctx.config.settings.SERVICE_TIMEOUT + 30) * 1000), after: edges('start') });
+  if (p.register) leaves.push({ ...phaseLeaf(ctx, p, 'register', () => p.register!(ctx), ctx.config.settings.COMMAND_TIMEOUT * 1000), after: edges('register') });
   return { id: `${ctx.host.name}/${p.name}`, title: p.name, host: ctx.host.name, service: p.name, children: leaves };
+}
+
+/**
+ * Turns plugin references in `after` into task ids: "nova/start" is every host's
+ * "<host>/nova/start" (or the plugin's whole group where it has no such phase), "keystone" is
+ * every host's "<host>/keystone". A plugin that runs nowhere in this run is no edge.
+ */
+export function resolveEdges(nodes: TaskNode[]): TaskNode[] {
+  const ids: string[] = [];
+  const collect = (n: TaskNode): void => {
+    ids.push(n.id);
+    n.children?.forEach(collect);
+  };
+  nodes.forEach(collect);
+  const known = new Set(ids);
+  const resolve = (ref: string): string[] => {
+    if (known.has(ref)) return [ref];
+    const [plugin, phase] = ref.split('/');
+    const exact = phase ? ids.filter((id) => id.endsWith(`/${plugin}/${phase}`)) : [];
+    return exact.length ? exact : ids.filter((id) => id.endsWith(`/${plugin}`));
+  };
+  const map = (n: TaskNode): TaskNode => ({
+    ...n,
+    ...(n.after ? { after: [...new Set(n.after.flatMap(resolve))] } : {}),
+    ...(n.children ? { children: n.children.map(map) } : {}),
+  });
+  return nodes.map(map);
 }
 
 export function verifyTasks(ctx: MutableContext, plugins: readonly ServicePlugin[]): TaskNode {
@@ -152,15 +184,26 @@ export function verifyTasks(ctx: MutableContext, plugins: readonly ServicePlugin
   };
 }
 
+/**
+ * The stack as a graph: preflight, then one package transaction, then every plugin's phases at
+ * once, each waiting only for what it declared (a db sync as soon as MariaDB is up, not after the
+ * previous service's whole lifecycle), then verify.
+ */
 export function stackTasks(ctx: MutableContext, plugins: readonly ServicePlugin[]): TaskNode[] {
-  return [
+  const h = ctx.host.name;
+  const preflight = preflightTask(ctx, plugins);
+  const install = { ...installTask(ctx, plugins), after: [preflight.id] };
+  const services = plugins.map((p) => ({ ...serviceTasks(ctx, p), after: [install.id] }));
+  const verify = { ...verifyTasks(ctx, plugins), after: services.map((s) => s.id) };
+  return resolveEdges([
     {
-      id: ctx.host.name,
-      title: `${ctx.host.name}: all-in-one`,
-      host: ctx.host.name,
-      children: [preflightTask(ctx, plugins), installTask(ctx, plugins), ...plugins.map((p) => serviceTasks(ctx, p)), verifyTasks(ctx, plugins)],
+      id: h,
+      title: `${h}: all-in-one`,
+      host: h,
+      concurrent: true,
+      children: [preflight, install, ...services, verify],
     },
-  ];
+  ]);
 }
 
 /** A plugin's own stop, or else each of its daemons, last started first. */

@@ -1,6 +1,9 @@
-// The runner: a tree of tasks (host -> service -> phase) run with listr2. Each leaf gets a
-// timeout that aborts it, a checkpoint that can skip it, a timing record, and masked output.
-// On a TTY listr2 draws the tree; in CI and with --verbose we print one plain line per step.
+// The runner: a tree of tasks (host -> service -> phase) run with listr2, and a graph over it:
+// a node may name other nodes it runs `after`, so in a concurrent tree each leaf starts as soon
+// as what it really needs is done, on any host. Each leaf gets a timeout that aborts it, a
+// checkpoint that can skip it, a timing record (time spent waiting for its edges not counted),
+// and masked output. On a TTY listr2 draws the tree; in CI and with --verbose we print one plain
+// line per step, naming the host.
 
 import { Listr, PRESET_TIMER, type ListrTask } from 'listr2';
 import type { Checkpoint } from './checkpoint.ts';
@@ -20,8 +23,10 @@ export interface TaskNode {
   skip?: () => string | false;
   run?: (t: TaskHandle) => Promise<void>;
   children?: TaskNode[];
-  /** Children run in parallel (e.g. hosts). */
+  /** Children run in parallel (e.g. hosts); edges in `after` still order them. */
   concurrent?: boolean;
+  /** Ids of nodes (leaves or groups) that must be done before this one starts. */
+  after?: readonly string[];
   phase?: string;
   service?: string;
   host?: string;
@@ -72,6 +77,158 @@ class RunStoppedError extends Error {
   }
 }
 
+/** A task whose edges can never all be done: names the loop, for `plan` and the runner alike. */
+export class TaskCycleError extends Error {
+  constructor(readonly cycle: readonly string[]) {
+    super(`The tasks wait for each other in a cycle: ${cycle.join(' -> ')}. This is a bug in stack.ts (a plugin's \`after\`); please report it.`);
+    this.name = 'TaskCycleError';
+  }
+}
+
+interface Graph {
+  /** Leaf ids each node id stands for (a leaf: itself). */
+  readonly leaves: ReadonlyMap<string, readonly string[]>;
+  /** Leaf id -> leaf ids it waits for: its own and its ancestors' `after`, and earlier siblings in a sequential group. */
+  readonly waitsFor: ReadonlyMap<string, readonly string[]>;
+  /** Leaf id -> settles when it is done or skipped. */
+  readonly done: Map<string, { promise: Promise<void>; resolve: () => void }>;
+}
+
+/** The graph of a tree. Throws for an edge to an unknown id and for a cycle. */
+function buildGraph(nodes: readonly TaskNode[]): Graph {
+  const leaves = new Map<string, string[]>();
+  const collect = (n: TaskNode): string[] => {
+    const own = n.children?.length ? n.children.flatMap(collect) : [n.id];
+    if (leaves.has(n.id)) throw new Error(`two tasks have the id ${n.id}`);
+    leaves.set(n.id, own);
+    return own;
+  };
+  nodes.forEach(collect);
+  const waitsFor = new Map<string, string[]>();
+  const edgesOf = (n: TaskNode): string[] =>
+    (n.after ?? []).flatMap((id) => {
+      const l = leaves.get(id);
+      if (!l) throw new Error(`task ${n.id} waits for ${id}, which is not in the run`);
+      return l;
+    });
+  const walk = (n: TaskNode, inherited: readonly string[]): void => {
+    const mine = [...inherited, ...edgesOf(n)];
+    if (!n.children?.length) {
+      waitsFor.set(n.id, [...new Set(mine)]);
+      return;
+    }
+    let before: string[] = [];
+    for (const c of n.children) {
+      walk(c, n.concurrent ? mine : [...mine, ...before]);
+      if (!n.concurrent) before = leaves.get(c.id)!;
+    }
+  };
+  // Root nodes run one after another, like a sequential group.
+  let before: string[] = [];
+  for (const n of nodes) {
+    walk(n, before);
+    before = leaves.get(n.id)!;
+  }
+  const done = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+  for (const id of waitsFor.keys()) {
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    done.set(id, { promise, resolve });
+  }
+  const graph = { leaves, waitsFor, done };
+  graphOrder(graph);
+  return graph;
+}
+
+/** Leaf ids in an order that honours every edge (ties in tree order); throws TaskCycleError. */
+function graphOrder(g: Pick<Graph, 'waitsFor'>): string[] {
+  const order: string[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (id: string, path: string[]): void => {
+    if (state.get(id) === 'done') return;
+    if (state.get(id) === 'visiting') throw new TaskCycleError([...path.slice(path.indexOf(id)), id]);
+    state.set(id, 'visiting');
+    for (const dep of g.waitsFor.get(id) ?? []) visit(dep, [...path, id]);
+    state.set(id, 'done');
+    order.push(id);
+  };
+  for (const id of g.waitsFor.keys()) visit(id, []);
+  return order;
+}
+
+/** `plan`: every leaf in an order the run could take, with what it waits for. Throws TaskCycleError. */
+export function taskOrder(nodes: readonly TaskNode[]): Array<{ node: TaskNode; after: readonly string[] }> {
+  const g = buildGraph(nodes);
+  const byId = new Map<string, TaskNode>();
+  const index = (n: TaskNode): void => {
+    byId.set(n.id, n);
+    n.children?.forEach(index);
+  };
+  nodes.forEach(index);
+  return graphOrder(g).map((id) => ({ node: byId.get(id)!, after: directEdges(byId.get(id)!, nodes) }));
+}
+
+/** `plan`'s numbered list: host, service, step, and the tasks of other plugins or hosts it waits for. */
+export function formatTaskOrder(nodes: readonly TaskNode[]): string[] {
+  const scopes = new Map<string, Scope>();
+  const index = (n: TaskNode, parent: Scope): void => {
+    const s = scopeOf(n, parent);
+    scopes.set(n.id, s);
+    n.children?.forEach((c) => index(c, s));
+  };
+  nodes.forEach((n) => index(n, {}));
+  const order = taskOrder(nodes);
+  const width = String(order.length).length;
+  return order.map(({ node, after }, i) => {
+    const edges = after.length ? `   (after ${after.join(', ')})` : '';
+    return `${String(i + 1).padStart(width)}. ${label(scopes.get(node.id)!, node.title)}${edges}`;
+  });
+}
+
+/**
+ * What plan shows a leaf waiting for: its own edges, and a group's edges on the group's first
+ * leaf only (later leaves wait for that one anyway).
+ */
+function directEdges(leaf: TaskNode, roots: readonly TaskNode[]): string[] {
+  const path: TaskNode[] = [];
+  const find = (n: TaskNode): boolean => {
+    path.push(n);
+    if (n === leaf || n.children?.some(find)) return true;
+    path.pop();
+    return false;
+  };
+  roots.some(find);
+  const firstLeaf = (n: TaskNode): TaskNode => (n.children?.length ? firstLeaf(n.children[0]!) : n);
+  return [...new Set(path.filter((n) => n === leaf || firstLeaf(n) === leaf).flatMap((n) => n.after ?? []))];
+}
+
+/** Waits until every edge of the leaf is done, or the run stops (a failure elsewhere). */
+async function waitForEdges(state: RunState, node: TaskNode, show: (line: string) => void): Promise<void> {
+  const pending = (state.graph.waitsFor.get(node.id) ?? []).filter((id) => !settled.has(state.graph.done.get(id)!.promise));
+  if (!pending.length) return;
+  show(`waiting for ${pending.slice(0, 3).join(', ')}${pending.length > 3 ? ` and ${pending.length - 3} more` : ''}`);
+  let onStop: (() => void) | undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    onStop = () => reject(new RunStoppedError());
+    if (state.stop.signal.aborted) onStop();
+    else state.stop.signal.addEventListener('abort', onStop, { once: true });
+  });
+  stopped.catch(() => undefined);
+  try {
+    await Promise.race([Promise.all(pending.map((id) => state.graph.done.get(id)!.promise)), stopped]);
+  } finally {
+    if (onStop) state.stop.signal.removeEventListener('abort', onStop);
+  }
+}
+
+const settled = new WeakSet<Promise<void>>();
+const markDone = (state: RunState, id: string): void => {
+  const d = state.graph.done.get(id);
+  if (!d) return;
+  settled.add(d.promise);
+  d.resolve();
+};
+
 /** listr2's tree needs cursor movement; CI logs and --verbose want one line per event. */
 export function chooseRenderer(opts: { tty: boolean; ci: boolean; verbose: boolean }): 'tty' | 'plain' {
   return opts.tty && !opts.ci && !opts.verbose ? 'tty' : 'plain';
@@ -85,6 +242,7 @@ interface Scope {
 
 interface RunState {
   readonly opts: RunOptions;
+  readonly graph: Graph;
   readonly timings: TimingRecord[];
   readonly stop: AbortController;
   readonly inFlight: Set<Promise<unknown>>;
@@ -168,12 +326,19 @@ function leafTask(state: RunState, node: TaskNode, scope: Scope): ListrTask {
         task.skip('stopped: an earlier step failed');
         return;
       }
+      try {
+        await waitForEdges(state, node, (line) => (task.output = log.mask(line)));
+      } catch {
+        task.skip('stopped: an earlier step failed');
+        return;
+      }
       const reason = node.skip?.();
       const unchanged = node.fingerprint !== undefined && checkpoint?.isDone(node.id, node.fingerprint);
       if (reason || unchanged) {
         const why = reason || 'unchanged';
         record(state, node, scope, 0, 'skipped');
         progress(state, `${label(scope, title)} ... skipped (${why})`);
+        markDone(state, node.id);
         task.skip(log.mask(why));
         return;
       }
@@ -215,6 +380,7 @@ function leafTask(state: RunState, node: TaskNode, scope: Scope): ListrTask {
       const ms = performance.now() - started;
       record(state, node, scope, ms, 'done');
       progress(state, `${label(scope, title)} ... done (${seconds(ms)})`);
+      markDone(state, node.id);
     },
   };
 }
@@ -232,7 +398,10 @@ function toListr(state: RunState, node: TaskNode, parent: Scope): ListrTask {
       }
       const reason = node.skip?.();
       if (reason) {
-        for (const [leaf, s] of leavesOf(node, parent)) record(state, leaf, s, 0, 'skipped');
+        for (const [leaf, s] of leavesOf(node, parent)) {
+          record(state, leaf, s, 0, 'skipped');
+          markDone(state, leaf.id);
+        }
         progress(state, `${label(scope, node.title)} ... skipped (${reason})`);
         task.skip(log.mask(reason));
         return;
@@ -247,7 +416,7 @@ function toListr(state: RunState, node: TaskNode, parent: Scope): ListrTask {
 
 /** Run the tree; never throws for a task's failure: the summary says what failed, already rendered. */
 export async function runTasks(nodes: TaskNode[], opts: RunOptions): Promise<RunSummary> {
-  const state: RunState = { opts, timings: [], stop: new AbortController(), inFlight: new Set() };
+  const state: RunState = { opts, graph: buildGraph(nodes), timings: [], stop: new AbortController(), inFlight: new Set() };
   const started = performance.now();
   const tasks = nodes.map((n) => toListr(state, n, {}));
   const listr =

@@ -69,6 +69,7 @@ const plugin: ServicePlugin = {
   name: 'glance',
   services: ['g-api', 'g-reg'],
   needs: ['keystone'],
+  after: { init: ['mariadb/register'], start: [], register: ['keystone/register'] },
 
   packages: async (ctx) => readPackageList('glance', ctx.facts.family),
 

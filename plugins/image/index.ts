@@ -39,6 +39,7 @@ const plugin: ServicePlugin = {
   name: 'image',
   services: ['g-api'],
   needs: ['glance'],
+  after: { register: ['glance/register'] },
   packages: async () => [],
 
   async preflight(ctx) {

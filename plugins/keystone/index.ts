@@ -53,6 +53,7 @@ const plugin: ServicePlugin = {
   name: 'keystone',
   services: ['key'],
   needs: ['mariadb', 'memcached'],
+  after: { init: ['mariadb/register'], start: ['memcached/start'], register: [] },
 
   packages: async (ctx) => readPackageList('keystone', ctx.facts.family),
 

@@ -249,6 +249,7 @@ const plugin: ServicePlugin = {
   name: 'mariadb',
   services: ['mysql'],
   needs: [],
+  after: { init: [], start: [], register: [] },
 
   packages: (ctx) => readPackageList('mariadb', ctx.facts.family),
 

@@ -112,6 +112,7 @@ const plugin: ServicePlugin = {
   name: 'memcached',
   services: ['memcache'],
   needs: [],
+  after: { init: [], start: [], register: [] },
 
   packages: (ctx) => readPackageList('memcached', ctx.facts.family),
 

@@ -50,6 +50,7 @@ const plugin: ServicePlugin = {
   name: 'neutron',
   services: ['q-svc'],
   needs: ['keystone', 'rabbitmq'],
+  after: { init: ['mariadb/register'], start: ['rabbitmq/register'], register: ['keystone/register'] },
 
   packages: async (ctx) => readPackageList('neutron', ctx.facts.family),
 

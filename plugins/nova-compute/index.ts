@@ -142,6 +142,7 @@ const plugin: ServicePlugin = {
   name: 'nova-compute',
   services: ['n-cpu'],
   needs: ['nova', 'placement'],
+  after: { start: ['rabbitmq/register', 'nova/start', 'placement/register'], register: ['nova/register'] },
 
   packages: async (ctx) => readPackageList(isLibvirt(ctx) ? 'nova-compute' : 'nova-compute-fake', ctx.facts.family),
 

@@ -115,6 +115,7 @@ const plugin: ServicePlugin = {
   name: 'nova',
   services: ['n-api', 'n-cond', 'n-sch'],
   needs: ['keystone', 'rabbitmq', 'placement', 'glance', 'neutron'],
+  after: { init: ['mariadb/register'], start: ['rabbitmq/register'], register: ['keystone/register'] },
 
   packages: async (ctx) => readPackageList('nova', ctx.facts.family),
 

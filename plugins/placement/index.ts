@@ -39,6 +39,7 @@ const plugin: ServicePlugin = {
   name: 'placement',
   services: ['placement-api'],
   needs: ['keystone'],
+  after: { init: ['mariadb/register'], start: [], register: ['keystone/register'] },
 
   packages: async (ctx) => readPackageList('placement', ctx.facts.family),
 

@@ -115,6 +115,7 @@ const plugin: ServicePlugin = {
   name: 'rabbitmq',
   services: ['rabbit'],
   needs: [],
+  after: { init: [], start: [], register: [] },
 
   packages: (ctx) => readPackageList('rabbitmq', ctx.facts.family),
 

@@ -40,7 +40,7 @@ describe('./stack.ts plan', () => {
       expect(snapshot([dir, ...WATCHED])).toEqual(before);
       const out = r.stdout;
       // Tasks in dependency order: the database before keystone, keystone before glance, nova after placement.
-      const order = ['preflight', 'install (one transaction)', 'mariadb', 'rabbitmq', 'keystone', 'glance', 'placement', 'nova', 'nova-compute', 'verify the pipeline'];
+      const order = ['preflight', 'install (one transaction)', 'mariadb', 'rabbitmq', 'keystone', 'glance', 'placement', 'nova', 'nova-compute', 'mariadb: verify'];
       const at = order.map((t) => out.indexOf(t));
       expect(at.every((i) => i >= 0), out).toBe(true);
       expect([...at].sort((a, b) => a - b)).toEqual(at);
