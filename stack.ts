@@ -18,7 +18,7 @@ import { hostAddresses } from './lib/host/address.ts';
 import type { Host, HostFacts } from './lib/host/types.ts';
 import { detectRelease } from './lib/release.ts';
 import { orderPlugins } from './lib/plan.ts';
-import { makeContext, stackTasks, stopTasks, verifyTasks, type MutableContext } from './lib/stack-tasks.ts';
+import { makeCloudContexts, perHost, pluginsOn, removeNamesTask, stackTasks, stopTasks, teardownOrder, verifyTasks, type MutableContext } from './lib/stack-tasks.ts';
 import { chooseRenderer, formatTaskOrder, runTasks, type TaskNode } from './lib/tasks.ts';
 import { planDiffs } from './lib/config-files.ts';
 import { daemonStatus } from './lib/daemon.ts';
@@ -95,6 +95,8 @@ interface Session {
   facts: HostFacts;
   log: RunLogger;
   ctx: MutableContext;
+  /** One context per host, in the hosts file's order. */
+  ctxs: MutableContext[];
 }
 
 /** SSH_KNOWN_HOSTS empty: $SSH_KNOWN_HOSTS, else ~/.ssh/known_hosts (the SSH layer's default). */
@@ -152,21 +154,23 @@ async function open(opts: ReturnType<typeof parseCli>, readOnly: boolean): Promi
   for (const name of SECRET_NAMES) log.addSecret(String(config.settings[name]));
   const addresses = new Map(probe.probed.map((p) => [p.spec.name, p.address]));
   const endpoints = computeEndpoints(config, topology, addresses);
-  const first = probe.probed[0]!;
-  const facts = first.facts;
   // Commands from here on go to the run's log: reopen the hosts with it.
   await Promise.allSettled(probe.probed.map((p) => p.host.close()));
-  const spec = topology.hosts[0]!;
-  const host = openHost(spec.target, {
-    sshKey: spec.sshKey || config.settings.SSH_KEY || undefined,
-    connectTimeoutS: config.settings.SSH_CONNECT_TIMEOUT,
-    log,
-    commandTimeoutMs: config.settings.COMMAND_TIMEOUT * 1000,
-    knownHosts: knownHostsPolicy(config.settings),
-  });
-  const release = await detectRelease(host, facts);
-  const ctx = makeContext({ config, host, facts, log, release, dryRun: readOnly });
-  return { config, topology, endpoints, host, facts, log, ctx };
+  const opened = await Promise.all(
+    probe.probed.map(async (p) => {
+      const host = openHost(p.spec.target, {
+        sshKey: p.spec.sshKey || config.settings.SSH_KEY || undefined,
+        connectTimeoutS: config.settings.SSH_CONNECT_TIMEOUT,
+        log,
+        commandTimeoutMs: config.settings.COMMAND_TIMEOUT * 1000,
+        knownHosts: knownHostsPolicy(config.settings),
+      });
+      return { name: p.spec.name, host, facts: p.facts, release: await detectRelease(host, p.facts) };
+    }),
+  );
+  const ctxs = makeCloudContexts({ config, topology, endpoints, hosts: opened, log, dryRun: readOnly });
+  const ctx = ctxs[0]!;
+  return { config, topology, endpoints, host: ctx.host, facts: ctx.facts, log, ctx, ctxs };
 }
 
 const outputsDir = (config: Config) => join(dirname(config.file), '.stack');
@@ -178,12 +182,12 @@ async function run(s: Session, tasks: TaskNode[], opts: ReturnType<typeof parseC
 
 async function commandPlan(s: Session): Promise<number> {
   const plugins = orderPlugins(s.config, PLUGINS);
-  const out: string[] = [`Plan for ${s.host.name} (${s.facts.id} ${s.facts.version}, ${s.facts.init}, OpenStack ${s.ctx.release.name}):`, ''];
-  out.push('Tasks in an order the run can take (hosts in parallel; each starts once what it waits for is done):');
-  out.push(...formatTaskOrder(stackTasks(s.ctx, plugins)).map((l) => `  ${l}`));
+  const out: string[] = s.ctxs.map((c) => `Plan for ${c.host.name} (${c.facts.id} ${c.facts.version}, ${c.facts.init}, OpenStack ${c.release.name}):`);
+  out.push('', 'Tasks in an order the run can take (hosts in parallel; each starts once what it waits for is done):');
+  out.push(...formatTaskOrder(stackTasks(s.ctxs, plugins)).map((l) => `  ${l}`));
   out.push('', formatEndpoints(s.endpoints, s.topology, (t) => s.log.mask(t)));
   out.push('', 'Config file changes:');
-  const diffs = await planDiffs(s.ctx, plugins);
+  const diffs = (await Promise.all(s.ctxs.map((c) => planDiffs(c, pluginsOn(c, plugins))))).flat();
   out.push(...diffs);
   if (!diffs.length) out.push('  (none: every file already has these values)');
   process.stdout.write(s.log.mask(out.join('\n')) + '\n');
@@ -192,13 +196,16 @@ async function commandPlan(s: Session): Promise<number> {
 
 async function commandStatus(s: Session): Promise<number> {
   const rows: string[] = [];
-  for (const p of orderPlugins(s.config, PLUGINS)) {
-    for (const d of p.daemons?.(s.ctx) ?? []) {
-      const st = await daemonStatus(s.host, s.facts, d, s.config.settings.STACK_STATE_DIR);
-      rows.push(`${s.host.name.padEnd(14)} ${p.name.padEnd(13)} ${d.name.padEnd(16)} ${st.running ? `running (pid ${st.pid ?? '?'})` : 'stopped'}`);
+  for (const c of s.ctxs) {
+    const here = pluginsOn(c, orderPlugins(s.config, PLUGINS));
+    for (const p of here) {
+      for (const d of p.daemons?.(c) ?? []) {
+        const st = await daemonStatus(c.host, c.facts, d, s.config.settings.STACK_STATE_DIR);
+        rows.push(`${c.host.name.padEnd(14)} ${p.name.padEnd(13)} ${d.name.padEnd(16)} ${st.running ? `running (pid ${st.pid ?? '?'})` : 'stopped'}`);
+      }
     }
+    for (const p of here) for (const line of (await p.describe?.(c)) ?? []) rows.push(`${c.host.name.padEnd(14)} ${line}`);
   }
-  for (const p of orderPlugins(s.config, PLUGINS)) for (const line of (await p.describe?.(s.ctx)) ?? []) rows.push(`${s.host.name.padEnd(14)} ${line}`);
   process.stdout.write(rows.join('\n') + '\n');
   return 0;
 }
@@ -247,10 +254,10 @@ async function main(argv: string[]): Promise<number> {
   });
   if (locked) {
     try {
-      locks.push(await acquireLock(hostLockStore(s.host), me));
+      for (const c of s.ctxs) locks.push(await acquireLock(hostLockStore(c.host), me));
     } catch (err) {
       await releaseLocks();
-      await s.host.close().catch(() => undefined);
+      await closeAll(s);
       await s.log.close();
       process.stderr.write((err instanceof LockHeldError ? `${err.message}\n${err.hint}` : String(err)) + '\n');
       return 2;
@@ -259,45 +266,47 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     const plugins = orderPlugins(s.config, PLUGINS);
-    if (s.topology.hosts.length > 1 && opts.command !== 'plan') {
-      s.log.error(`${s.topology.file}: this version plans several hosts but stacks only one; run \`./stack.ts plan\`, or leave HOSTS_FILE unset for the all-in-one.`);
-      return 2;
-    }
     switch (opts.command) {
       case 'plan':
         return await commandPlan(s);
       case 'status':
         return await commandStatus(s);
       case 'verify': {
-        const r = await run(s, [verifyTasks(s.ctx, plugins)], opts);
+        const r = await run(s, perHost(s.ctxs, 'verify the pipeline on every host', (c) => [verifyTasks(c, pluginsOn(c, plugins))]), opts);
         return r.ok ? 0 : 1;
       }
       case 'unstack':
       case 'clean': {
         const clean = opts.command === 'clean';
-        const tasks = clean ? cleanTasks(s.ctx, plugins, { purge: !!opts.purge, outputsDir: outputsDir(s.config) }) : stopTasks(s.ctx, plugins, false);
-        const r = await run(s, tasks, opts);
+        const build = (c: MutableContext) =>
+          clean
+            ? [...cleanTasks(c, pluginsOn(c, plugins), { purge: !!opts.purge, outputsDir: outputsDir(s.config) }), ...(s.ctxs.length > 1 ? [removeNamesTask(c)] : [])]
+            : stopTasks(c, pluginsOn(c, plugins), false);
+        const r = await run(s, perHost(teardownOrder(s.ctxs), clean ? 'clean every host' : 'unstack every host', build), opts);
         if (!r.ok) return 1;
-        s.log.info(clean ? `Cleaned ${s.host.name}.` : `Stopped every service on ${s.host.name}; data is kept. ./stack.ts brings it back.`);
+        const names = s.ctxs.map((c) => c.host.name).join(', ');
+        s.log.info(clean ? `Cleaned ${names}.` : `Stopped every service on ${names}; data is kept. ./stack.ts brings it back.`);
         return 0;
       }
       case 'stack': {
-        const r = await run(s, stackTasks(s.ctx, plugins), opts);
+        const r = await run(s, stackTasks(s.ctxs, plugins), opts);
         if (opts.timings) writeFileSync(opts.timings, JSON.stringify({ ok: r.ok, totalMs: r.totalMs, timings: r.timings }, null, 2));
         if (!r.ok) {
           s.log.error(`Stack failed${r.failedTask ? ` at ${r.failedTask}` : ''}. Full log: ${s.log.file}`);
           return exitCodeOf(r.error);
         }
-        const outputs = await writeOutputs(s.config, outputsDir(s.config), s.host);
+        const controller = s.topology.hostFor('key') ? s.ctx.on('key') : s.ctx;
+        const outputs = await writeOutputs(s.config, outputsDir(s.config), controller.host, s.endpoints.url.identity);
         process.stdout.write(
           s.log.mask(
             summary({
               config: s.config,
-              host: s.host.name,
-              release: s.ctx.release,
+              host: s.ctxs.map((c) => c.host.name).join(', '),
+              release: controller.release,
+              identity: s.endpoints.url.identity,
               outputs,
               images: s.config.settings.IMAGE_URLS.map(imageName),
-              notes: (await Promise.all(plugins.map(async (p) => (await p.describe?.(s.ctx)) ?? []))).flat(),
+              notes: (await Promise.all(s.ctxs.flatMap((c) => pluginsOn(c, plugins).map(async (p) => (await p.describe?.(c)) ?? [])))).flat(),
               timings: r.timings,
               totalMs: r.totalMs,
             }),
@@ -311,9 +320,11 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   } finally {
     await releaseLocks();
-    await s.host.close().catch(() => undefined);
+    await closeAll(s);
     await s.log.close();
   }
 }
+
+const closeAll = (s: Session) => Promise.allSettled(s.ctxs.map((c) => c.host.close()));
 
 process.exitCode = await main(process.argv.slice(2));

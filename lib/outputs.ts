@@ -21,14 +21,16 @@ export const cloudUsers = (config: Config): CloudUser[] => [
   { cloud: 'stack-admin', username: 'admin', project: 'admin' },
 ];
 
-export const authUrl = (config: Config): string => {
+/** Keystone's v3 URL: the address table's identity URL when given, else SERVICE_HOST's. */
+export const authUrl = (config: Config, identity?: string): string => {
+  if (identity) return `${identity}/v3`;
   const h = config.settings.SERVICE_HOST;
   return `http://${h.includes(':') ? `[${h}]` : h}:5000/v3`;
 };
 
-export function openrc(config: Config, user: CloudUser): string {
+export function openrc(config: Config, user: CloudUser, identity?: string): string {
   const env: [string, string][] = [
-    ['OS_AUTH_URL', authUrl(config)],
+    ['OS_AUTH_URL', authUrl(config, identity)],
     ['OS_IDENTITY_API_VERSION', '3'],
     ['OS_USERNAME', user.username],
     ['OS_PASSWORD', config.settings.ADMIN_PASSWORD],
@@ -41,12 +43,12 @@ export function openrc(config: Config, user: CloudUser): string {
   return `# ${user.cloud}: source this file to use the cloud as ${user.username} (written by stack.ts)\n` + env.map(([k, v]) => `export ${k}=${quote(v)}`).join('\n') + '\n';
 }
 
-export function cloudsYaml(config: Config): string {
+export function cloudsYaml(config: Config, identity?: string): string {
   const clouds: Record<string, unknown> = {};
   for (const u of cloudUsers(config)) {
     clouds[u.cloud] = {
       auth: {
-        auth_url: authUrl(config),
+        auth_url: authUrl(config, identity),
         username: u.username,
         password: config.settings.ADMIN_PASSWORD,
         project_name: u.project,
@@ -68,7 +70,7 @@ export interface WrittenOutputs {
 }
 
 /** On this machine beside the config (0600: they hold the password), and clouds.yaml on the host for its CLI. */
-export async function writeOutputs(config: Config, dir: string, host: Host): Promise<WrittenOutputs> {
+export async function writeOutputs(config: Config, dir: string, host: Host, identity?: string): Promise<WrittenOutputs> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const files: string[] = [];
   const put = async (name: string, content: string) => {
@@ -77,10 +79,10 @@ export async function writeOutputs(config: Config, dir: string, host: Host): Pro
     await chmod(path, 0o600);
     files.push(path);
   };
-  for (const u of cloudUsers(config)) await put(`openrc-${u.cloud === 'stack' ? 'demo' : 'admin'}`, openrc(config, u));
-  await put('clouds.yaml', cloudsYaml(config));
+  for (const u of cloudUsers(config)) await put(`openrc-${u.cloud === 'stack' ? 'demo' : 'admin'}`, openrc(config, u, identity));
+  await put('clouds.yaml', cloudsYaml(config, identity));
   const hostCloudsYaml = '/etc/openstack/clouds.yaml';
-  await host.writeFile(hostCloudsYaml, cloudsYaml(config), { mode: 0o600 });
+  await host.writeFile(hostCloudsYaml, cloudsYaml(config, identity), { mode: 0o600 });
   return { dir, files, hostCloudsYaml };
 }
 
@@ -88,6 +90,8 @@ export function summary(args: {
   config: Config;
   host: string;
   release: Release;
+  /** The address table's identity URL. */
+  identity?: string;
   outputs: WrittenOutputs;
   images: readonly string[];
   /** Plugins' one-line facts (the hypervisor). */
@@ -99,7 +103,7 @@ export function summary(args: {
   const lines = [
     '',
     `OpenStack ${release.name} is up on ${args.host}.`,
-    `  Keystone:   ${authUrl(config)}`,
+    `  Keystone:   ${authUrl(config, args.identity)}`,
     `  Users:      admin (project admin), ${config.settings.DEMO_PROJECT} (project ${config.settings.DEMO_PROJECT})`,
     `  Passwords:  in ${config.secretsFile} (ADMIN_PASSWORD), never printed`,
     `  Use it:     source ${outputs.files.find((f) => f.endsWith('openrc-admin'))}   or   OS_CLIENT_CONFIG_FILE=${outputs.files.find((f) => f.endsWith('clouds.yaml'))} openstack --os-cloud stack-admin ...`,

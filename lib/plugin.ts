@@ -8,6 +8,8 @@ import type { Host, HostFacts } from './host/types.ts';
 import type { Logger } from './log-types.ts';
 import type { ServiceName } from './config/schema.ts';
 import type { DaemonSpec } from './daemon.ts';
+import type { Topology } from './topology.ts';
+import type { Endpoints } from './endpoints.ts';
 
 export const PHASES = ['preflight', 'install', 'configure', 'init', 'start', 'register', 'verify'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -33,8 +35,16 @@ export interface StackContext {
   readonly release: Release;
   /** `plan`: read the host, change nothing. */
   readonly dryRun: boolean;
-  /** Values phases hand to later phases of the same run (e.g. a Keystone token), keyed by plugin. */
+  /** Values phases hand to later phases of the same run (e.g. a Keystone token), keyed by plugin; one map for the whole cloud. */
   readonly shared: Map<string, unknown>;
+  /** Which host runs which service (the all-in-one: one host, every service). */
+  readonly topology: Topology;
+  /** The one address table: every address a config file or a call uses comes from here. */
+  readonly endpoints: Endpoints;
+  /** This host's address in the table (bind address, my_ip, what the other hosts use). */
+  readonly address: string;
+  /** The context of the host that runs service s (its first host), like Ansible's delegate_to. */
+  on(s: ServiceName): StackContext;
 }
 
 /** A whole config file as a plugin wants it. The runner diffs it (plan), writes it if changed, applies post-config. */

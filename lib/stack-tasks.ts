@@ -10,6 +10,10 @@ import { InputError } from './input-error.ts';
 import { StackError, type GraphPhase, type Release, type ServicePlugin, type StackContext } from './plugin.ts';
 import type { TaskNode } from './tasks.ts';
 import type { Config } from './config/types.ts';
+import type { ServiceName } from './config/schema.ts';
+import { allInOne, type Topology } from './topology.ts';
+import { ensureNames, removeNames } from './etc-hosts.ts';
+import { computeEndpoints, type Endpoints } from './endpoints.ts';
 import type { Host, HostFacts } from './host/types.ts';
 import type { Logger } from './log-types.ts';
 
@@ -18,15 +22,43 @@ export interface MutableContext extends StackContext {
   setRelease(r: Release): void;
 }
 
-export function makeContext(args: { config: Config; host: Host; facts: HostFacts; log: Logger; release: Release; dryRun?: boolean }): MutableContext {
+/** The all-in-one's view of the cloud: one host runs every enabled service; addresses from the settings. */
+export function singleHostView(config: Config, hostName: string): { topology: Topology; endpoints: Endpoints } {
+  const s = config.settings;
+  const topology = allInOne({ target: s.TARGET_HOST, sshKey: s.SSH_KEY, ip: '', services: config.services, name: hostName });
+  return { topology, endpoints: computeEndpoints(config, topology, new Map([[hostName, s.HOST_IP || s.SERVICE_HOST]])) };
+}
+
+interface ContextArgs {
+  config: Config;
+  host: Host;
+  facts: HostFacts;
+  log: Logger;
+  release: Release;
+  dryRun?: boolean;
+  /** Default: the all-in-one on this host. */
+  topology?: Topology;
+  endpoints?: Endpoints;
+  /** One map for the whole cloud. */
+  shared?: Map<string, unknown>;
+  /** The context of the host that runs a service; default: this one. */
+  on?: (s: ServiceName) => StackContext;
+}
+
+export function makeContext(args: ContextArgs): MutableContext {
   let release = args.release;
-  return {
+  const view = args.topology && args.endpoints ? { topology: args.topology, endpoints: args.endpoints } : singleHostView(args.config, args.host.name);
+  const ctx: MutableContext = {
     config: args.config,
     host: args.host,
     facts: args.facts,
     log: args.log,
     dryRun: args.dryRun ?? false,
-    shared: new Map(),
+    shared: args.shared ?? new Map(),
+    topology: view.topology,
+    endpoints: view.endpoints,
+    address: view.endpoints.hosts.get(args.host.name)?.address ?? args.config.settings.HOST_IP,
+    on: (s) => (args.on ? args.on(s) : ctx),
     get release() {
       return release;
     },
@@ -34,7 +66,40 @@ export function makeContext(args: { config: Config; host: Host; facts: HostFacts
       release = r;
     },
   };
+  return ctx;
 }
+
+/** One context per host of the topology, sharing one `shared` map; on(service) finds the host that runs it. */
+export function makeCloudContexts(args: {
+  config: Config;
+  topology: Topology;
+  endpoints: Endpoints;
+  hosts: ReadonlyArray<{ name: string; host: Host; facts: HostFacts; release: Release }>;
+  log: Logger;
+  dryRun?: boolean;
+}): MutableContext[] {
+  const shared = new Map<string, unknown>();
+  const byName = new Map<string, MutableContext>();
+  const on = (s: ServiceName): StackContext => {
+    const h = args.topology.hostFor(s);
+    const ctx = h && byName.get(h.name);
+    if (!ctx) throw new StackError(`No host runs ${s}, which this step needs.`, `Add ${s} to one host in ${args.topology.file ?? 'the hosts file'}.`);
+    return ctx;
+  };
+  for (const h of args.hosts) {
+    byName.set(
+      h.name,
+      makeContext({ config: args.config, host: h.host, facts: h.facts, log: args.log, release: h.release, dryRun: args.dryRun, topology: args.topology, endpoints: args.endpoints, shared, on }),
+    );
+  }
+  return [...byName.values()];
+}
+
+/** The plugins that run on this context's host: those with a service the topology puts there. */
+export const pluginsOn = (ctx: StackContext, plugins: readonly ServicePlugin[]): ServicePlugin[] => {
+  const here = ctx.topology.hosts.find((h) => h.name === ctx.host.name)?.services ?? ctx.config.services;
+  return plugins.filter((p) => p.services.some((s) => here.has(s)));
+};
 
 /**
  * Ports the API plugins listen on: checked free (or ours) before anything is changed. MariaDB,
@@ -185,25 +250,55 @@ export function verifyTasks(ctx: MutableContext, plugins: readonly ServicePlugin
 }
 
 /**
- * The stack as a graph: preflight, then one package transaction, then every plugin's phases at
- * once, each waiting only for what it declared (a db sync as soon as MariaDB is up, not after the
- * previous service's whole lifecycle), then verify.
+ * The stack as a graph: every host's preflight, then each host's one package transaction (no
+ * host is changed before every host passed its preflight), then every plugin's phases on the
+ * hosts that run it, all at once, each waiting only for what it declared (a db sync as soon as
+ * MariaDB is up, nova-compute once the conductor is), then verify.
  */
-export function stackTasks(ctx: MutableContext, plugins: readonly ServicePlugin[]): TaskNode[] {
+export function stackTasks(ctxs: MutableContext | readonly MutableContext[], plugins: readonly ServicePlugin[]): TaskNode[] {
+  const all = Array.isArray(ctxs) ? (ctxs as readonly MutableContext[]) : [ctxs as MutableContext];
+  const preflights = all.map((ctx) => preflightTask(ctx, pluginsOn(ctx, plugins)));
+  const hosts = all.map((ctx, i) => {
+    const h = ctx.host.name;
+    const mine = pluginsOn(ctx, plugins);
+    const names = all.length > 1 ? [namesTask(ctx, preflights.map((p) => p.id))] : [];
+    const install = { ...installTask(ctx, mine), after: names.length ? [names[0]!.id] : preflights.map((p) => p.id) };
+    const services = mine.map((p) => ({ ...serviceTasks(ctx, p), after: [install.id] }));
+    const roles = all.length === 1 ? 'all-in-one' : mine.map((p) => p.name).join(', ');
+    return { ctx, mine, node: { id: h, title: `${h}: ${roles}`, host: h, concurrent: true, children: [preflights[i]!, ...names, install, ...services] } as TaskNode };
+  });
+  if (hosts.length === 1) {
+    const { ctx, mine, node } = hosts[0]!;
+    const verify = { ...verifyTasks(ctx, mine), after: node.children!.slice(2).map((c) => c.id) };
+    return resolveEdges([{ ...node, children: [...node.children!, verify] }]);
+  }
+  // Verify once every host is up, one host after another (a server boot is the heaviest check).
+  const verify: TaskNode = { id: 'verify', title: 'verify the pipeline on every host', after: hosts.map((h) => h.node.id), children: hosts.map(({ ctx, mine }) => verifyTasks(ctx, mine)) };
+  return resolveEdges([{ id: 'cloud', title: `cloud of ${hosts.length} hosts`, concurrent: true, children: [...hosts.map((h) => h.node), verify] }]);
+}
+
+/** Every host's name resolves to the address table's address here (a marked /etc/hosts block where it does not). */
+function namesTask(ctx: MutableContext, after: readonly string[]): TaskNode {
   const h = ctx.host.name;
-  const preflight = preflightTask(ctx, plugins);
-  const install = { ...installTask(ctx, plugins), after: [preflight.id] };
-  const services = plugins.map((p) => ({ ...serviceTasks(ctx, p), after: [install.id] }));
-  const verify = { ...verifyTasks(ctx, plugins), after: services.map((s) => s.id) };
-  return resolveEdges([
-    {
-      id: h,
-      title: `${h}: all-in-one`,
-      host: h,
-      concurrent: true,
-      children: [preflight, install, ...services, verify],
+  return {
+    id: `${h}/hosts/names`,
+    title: 'names of the other hosts resolve (/etc/hosts)',
+    host: h,
+    service: 'hosts',
+    phase: 'install',
+    after,
+    run: async () => {
+      const table = new Map([...ctx.endpoints.hosts].map(([name, a]) => [name, a.address]));
+      const added = await ensureNames(ctx.host, table);
+      if (added.length) ctx.log.info(`${h}: /etc/hosts now names ${added.join(', ')} (a marked block ./stack.ts clean removes)`);
     },
-  ]);
+  };
+}
+
+/** clean on several hosts: our /etc/hosts block goes too. */
+export function removeNamesTask(ctx: StackContext): TaskNode {
+  const h = ctx.host.name;
+  return { id: `${h}/hosts/clean`, title: 'remove the /etc/hosts block', host: h, service: 'hosts', phase: 'clean', run: () => removeNames(ctx.host) };
 }
 
 /** A plugin's own stop, or else each of its daemons, last started first. */
@@ -229,3 +324,22 @@ export function stopTasks(ctx: MutableContext, plugins: readonly ServicePlugin[]
     },
   ];
 }
+
+/**
+ * Hosts in the order unstack and clean take them: compute hosts first, then the controller, the
+ * database and RabbitMQ host last (the others' clean still drops databases through it).
+ */
+export function teardownOrder<T extends StackContext>(ctxs: readonly T[]): T[] {
+  const rank = (c: T): number => {
+    const here = c.topology.hosts.find((h) => h.name === c.host.name)?.services ?? c.config.services;
+    return here.has('mysql') || here.has('rabbit') ? 2 : here.has('key') || here.has('n-api') ? 1 : 0;
+  };
+  return [...ctxs].sort((a, b) => rank(a) - rank(b));
+}
+
+/** One host's tree per context, run one host after another (the first context's tree alone for one host). */
+export function perHost<T extends StackContext>(ctxs: readonly T[], title: string, build: (ctx: T) => TaskNode[]): TaskNode[] {
+  if (ctxs.length === 1) return build(ctxs[0]!);
+  return [{ id: 'cloud', title, children: ctxs.flatMap(build) }];
+}
+

@@ -5,6 +5,7 @@
 // and masked output. On a TTY listr2 draws the tree; in CI and with --verbose we print one plain
 // line per step, naming the host.
 
+import { setMaxListeners } from 'node:events';
 import { Listr, PRESET_TIMER, type ListrTask } from 'listr2';
 import type { Checkpoint } from './checkpoint.ts';
 import { renderError } from './errors-render.ts';
@@ -417,6 +418,8 @@ function toListr(state: RunState, node: TaskNode, parent: Scope): ListrTask {
 /** Run the tree; never throws for a task's failure: the summary says what failed, already rendered. */
 export async function runTasks(nodes: TaskNode[], opts: RunOptions): Promise<RunSummary> {
   const state: RunState = { opts, graph: buildGraph(nodes), timings: [], stop: new AbortController(), inFlight: new Set() };
+  // Every leaf waiting for its edges listens for the stop: many more than Node's default 10.
+  setMaxListeners(0, state.stop.signal);
   const started = performance.now();
   const tasks = nodes.map((n) => toListr(state, n, {}));
   const listr =

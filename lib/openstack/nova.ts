@@ -126,13 +126,23 @@ export interface ServerSpec {
   readonly flavorRef: string;
   /** "none" (no Neutron), "auto", or explicit networks. */
   readonly networks?: 'none' | 'auto' | readonly { uuid: string }[];
+  /** "nova:HOST" (admin only) puts the server on that compute host. */
+  readonly availabilityZone?: string;
 }
 
 /** Boot a server; returns its id. The adminPass Nova returns is dropped on purpose. */
 export async function createServer(s: Session, spec: ServerSpec, o: NovaOptions = {}): Promise<string> {
   const r = await call<{ server: { id: string } }>(s, 'POST', u(s, 'servers', o), {
     headers: mv(MV_SERVER_CREATE),
-    json: { server: { name: spec.name, imageRef: spec.imageRef, flavorRef: spec.flavorRef, networks: spec.networks ?? 'none' } },
+    json: {
+      server: {
+        name: spec.name,
+        imageRef: spec.imageRef,
+        flavorRef: spec.flavorRef,
+        networks: spec.networks ?? 'none',
+        ...(spec.availabilityZone ? { availability_zone: spec.availabilityZone } : {}),
+      },
+    },
     expect: [202],
   });
   return r.server.id;

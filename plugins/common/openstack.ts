@@ -20,9 +20,10 @@ export type IniValues = Readonly<Record<string, Readonly<Record<string, string |
 
 export const KEYSTONE_PORT = 5000;
 
-export const serviceHost = (ctx: StackContext): string => ctx.config.settings.SERVICE_HOST;
+/** Where this host's APIs listen: its bind address in the address table. */
+export const bindAddress = (ctx: StackContext): string => ctx.endpoints.hosts.get(ctx.host.name)?.bind ?? ctx.address;
 export const urlHost = (h: string): string => (h.includes(':') && !h.startsWith('[') ? `[${h}]` : h);
-export const keystoneUrl = (ctx: StackContext): string => `http://${urlHost(serviceHost(ctx))}:${KEYSTONE_PORT}`;
+export const keystoneUrl = (ctx: StackContext): string => ctx.endpoints.url.identity;
 
 /**
  * A config file as the plugin wants it: the host's current file (or, before the first stack, the
@@ -43,12 +44,12 @@ export async function renderIni(
   return { path: file.path, variable: file.variable, content: doc.toString(), mode: file.mode ?? 0o640, owner: file.owner };
 }
 
-/** [keystone_authtoken] for a service user; region and URLs all come from one SERVICE_HOST. */
+/** [keystone_authtoken] for a service user; URLs and memcached from the address table. */
 export function authtoken(ctx: StackContext, username: string, password: string): Record<string, string> {
   return {
     www_authenticate_uri: `${keystoneUrl(ctx)}/`,
     auth_url: `${keystoneUrl(ctx)}/`,
-    memcached_servers: `${urlHost(ctx.config.settings.RABBIT_HOST)}:11211`,
+    memcached_servers: ctx.endpoints.memcacheServers,
     auth_type: 'password',
     project_domain_name: 'Default',
     user_domain_name: 'Default',
@@ -81,7 +82,7 @@ export const dbPasswordPath = (service: string): string => `/etc/${service}/stac
  * dbPasswordFile() writes: URL-encoding puts '%' in it, and alembic's ConfigParser rejects that.
  */
 export const dbUrl = (ctx: StackContext, service: string, database: string): string =>
-  dbConnectionUrl({ user: service, host: ctx.config.settings.DATABASE_HOST, database, query: { read_default_file: dbPasswordPath(service) } });
+  dbConnectionUrl({ user: service, host: ctx.endpoints.database.host, database, query: { read_default_file: dbPasswordPath(service) } });
 
 export const dbPasswordFile = (ctx: StackContext, service: string): ConfigFile => ({
   path: dbPasswordPath(service),
@@ -156,7 +157,7 @@ async function runDbSync(
       const n = await db.tableCount(name);
       if (n === 0) {
         throw new StackError(
-          `${step.label} exited 0 but database "${name}" on ${ctx.config.settings.DATABASE_HOST} has no tables.`,
+          `${step.label} exited 0 but database "${name}" on ${ctx.endpoints.database.host} has no tables.`,
           `The migration did nothing: check the [database] connection in the service's config and the output below.`,
           { file: step.logFile ?? 'output', lines: ctx.log.mask((run.stdout + '\n' + run.stderr).trim().split('\n').slice(-20).join('\n')) },
         );
@@ -201,7 +202,7 @@ export async function logTail(ctx: StackContext, file: string | undefined, lines
  * failure's log tail is the one that explains it.
  */
 export function uwsgiArgv(ctx: StackContext, ini: string, port: number, logFile: string, extra: readonly string[] = []): string[] {
-  const bind = `${urlHost(serviceHost(ctx))}:${port}`;
+  const bind = `${urlHost(bindAddress(ctx))}:${port}`;
   return [
     '/usr/bin/uwsgi_python3',
     '--ini',
@@ -267,7 +268,7 @@ export async function cleanService(
   }
 }
 
-/** Register a service user (admin in project service), the service and its three endpoints, all from SERVICE_HOST. */
+/** Register a service user (admin in project service), the service and its three endpoints (URLs from the address table). */
 export async function registerService(
   ctx: StackContext,
   svc: { user: string; password: string; name: string; type: string; description: string; url: string },

@@ -18,7 +18,7 @@ import {
   logTail,
   registerService,
   renderIni,
-  serviceHost,
+  bindAddress,
   startService,
   dbPasswordPath,
   urlHost,
@@ -32,7 +32,7 @@ const API_LOG = '/var/log/glance/glance-api.log';
 const REGISTRY_LOG = '/var/log/glance/glance-registry.log';
 export const IMAGE_DIR = '/var/lib/glance/images/';
 
-export const glanceUrl = (ctx: StackContext): string => `http://${urlHost(serviceHost(ctx))}:${GLANCE_PORT}`;
+export const glanceUrl = (ctx: StackContext): string => ctx.endpoints.url.image;
 
 const runtimeDirs = [
   { path: '/run/glance', owner: 'glance:glance' },
@@ -82,7 +82,7 @@ const plugin: ServicePlugin = {
         { path: API_CONF, packaged: '/usr/share/glance-common/glance-api.conf', variable: 'GLANCE_API_CONF', owner: 'glance:glance' },
         {
           ...common(ctx),
-          DEFAULT: { bind_host: serviceHost(ctx), bind_port: GLANCE_PORT, workers: s.API_WORKERS },
+          DEFAULT: { bind_host: bindAddress(ctx), bind_port: GLANCE_PORT, workers: s.API_WORKERS },
           glance_store: { stores: 'file,http', default_store: 'file', filesystem_store_datadir: IMAGE_DIR },
         },
       ),
@@ -92,7 +92,7 @@ const plugin: ServicePlugin = {
         await renderIni(
           ctx,
           { path: REGISTRY_CONF, packaged: '/usr/share/glance-common/glance-registry.conf', variable: 'GLANCE_REGISTRY_CONF', owner: 'glance:glance' },
-          { ...common(ctx), DEFAULT: { bind_host: serviceHost(ctx), bind_port: REGISTRY_PORT, workers: s.API_WORKERS } },
+          { ...common(ctx), DEFAULT: { bind_host: bindAddress(ctx), bind_port: REGISTRY_PORT, workers: s.API_WORKERS } },
         ),
       );
     }
@@ -117,7 +117,7 @@ const plugin: ServicePlugin = {
 
   async start(ctx) {
     if (ctx.release.hasGlanceRegistry) {
-      await startService(ctx, registryDaemon(), [REGISTRY_CONF, dbPasswordPath('glance')], `http://${urlHost(serviceHost(ctx))}:${REGISTRY_PORT}/`);
+      await startService(ctx, registryDaemon(), [REGISTRY_CONF, dbPasswordPath('glance')], `http://${urlHost(bindAddress(ctx))}:${REGISTRY_PORT}/`);
     }
     await startService(ctx, apiDaemon(ctx), [API_CONF, dbPasswordPath('glance')], `${glanceUrl(ctx)}/`);
   },

@@ -67,7 +67,7 @@ const plugin: ServicePlugin = {
         {
           database: { connection: dbUrl(ctx, 'keystone', 'keystone') },
           token: { provider: 'fernet' },
-          cache: { enabled: true, backend: 'dogpile.cache.memcached', memcache_servers: `${ctx.config.settings.RABBIT_HOST}:11211` },
+          cache: { enabled: true, backend: 'dogpile.cache.memcached', memcache_servers: ctx.endpoints.memcacheServers },
         },
       ),
     ];
@@ -140,7 +140,7 @@ const plugin: ServicePlugin = {
         } catch (err) {
           throw new StackError(
             `The ${ep.interface} endpoint of ${entry.type} (${entry.name}) does not answer at ${ep.url}: ${(err as Error).message}`,
-            'Every endpoint is built from SERVICE_HOST; check the service is running (`./stack.ts status`) and that SERVICE_HOST resolves to this host.',
+            'Every endpoint is built from the address table (`./stack.ts plan` prints it); check the service is running (`./stack.ts status`) and that its address is this host\'s.',
           );
         }
       }

@@ -45,8 +45,9 @@ export const dropInPath = (ctx: Pick<StackContext, 'facts'>): string =>
 export const errorLogPath = (ctx: Pick<StackContext, 'facts'>): string =>
   ctx.facts.family === 'rhel' ? '/var/log/mariadb/mariadb.log' : '/var/log/mysql/error.log';
 
+/** DATABASE_HOST is the database address from the address table (the all-in-one: the setting). */
 const setting = (ctx: StackContext, name: 'DATABASE_HOST' | 'DATABASE_PASSWORD' | 'STACK_STATE_DIR'): string =>
-  String(ctx.config.settings[name]);
+  name === 'DATABASE_HOST' ? ctx.endpoints.database.host : String(ctx.config.settings[name]);
 const serviceTimeoutMs = (ctx: StackContext): number => Number(ctx.config.settings.SERVICE_TIMEOUT) * 1000;
 
 export const isLoopbackHost = (h: string): boolean => h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
@@ -125,7 +126,8 @@ const adminAccountHost = async (ctx: StackContext, dbHost: Host): Promise<string
 
 /** Open an admin connection (root over TCP through a forward from the DB host), run fn, close everything. */
 export async function withAdminDb<T>(ctx: StackContext, fn: (db: Db) => Promise<T>): Promise<T> {
-  const dbHost = (ctx.shared.get(DB_HOST_KEY) as Host | undefined) ?? ctx.host;
+  // The host that runs MariaDB (every admin connection goes through an SSH forward from there).
+  const dbHost = ctx.topology.hostFor('mysql') ? ctx.on('mysql').host : ((ctx.shared.get(DB_HOST_KEY) as Host | undefined) ?? ctx.host);
   const target = isAllInOne(ctx) ? '127.0.0.1' : await resolveOnHost(dbHost, setting(ctx, 'DATABASE_HOST'));
   const fwd = await dbHost.forward(MYSQL_PORT, target);
   try {

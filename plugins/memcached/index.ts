@@ -23,10 +23,8 @@ export const RHEL_CONF = '/etc/sysconfig/memcached';
 
 const SPEC: DaemonSpec = { name: 'memcached', unit: 'memcached' };
 
-const listenAddress = (ctx: StackContext): string => {
-  const h = String(ctx.config.settings.RABBIT_HOST);
-  return h === 'localhost' ? '127.0.0.1' : h;
-};
+/** The address the other hosts use for memcached, from the address table (never 0.0.0.0). */
+const listenAddress = (ctx: StackContext): string => ctx.endpoints.listen.memcache;
 const stateDir = (ctx: StackContext): string => String(ctx.config.settings.STACK_STATE_DIR);
 
 const LISTEN_LINE = /^\s*(-l|--listen)([\s=])\s*\S+\s*$/;
@@ -41,7 +39,7 @@ export function renderDebianConf(current: string, address: string): string {
     return lines.filter((l, i) => i === idx || !LISTEN_LINE.test(l)).join('\n');
   }
   const body = current === '' || current.endsWith('\n') ? current : `${current}\n`;
-  return `${body}# Set by stack.ts: memcached has no authentication, listen on RABBIT_HOST only.\n-l ${address}\n`;
+  return `${body}# Set by stack.ts: memcached has no authentication, listen on the address services use only.\n-l ${address}\n`;
 }
 
 /** Pure: the RHEL sysconfig file with `-l ADDRESS` in OPTIONS, other options kept. */
@@ -139,7 +137,7 @@ const plugin: ServicePlugin = {
     if (!res.ok) {
       throw new StackError(
         `memcached on ${ctx.host.name} does not answer "stats" on ${listenAddress(ctx)}:${MEMCACHED_PORT}: ${res.detail ?? ''}`,
-        `Check that RABBIT_HOST (${listenAddress(ctx)}) is an address of ${ctx.host.name}.`,
+        `Check that ${listenAddress(ctx)} (memcached in the address table of ./stack.ts plan) is an address of ${ctx.host.name}.`,
         await logTail(ctx),
       );
     }

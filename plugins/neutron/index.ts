@@ -6,7 +6,6 @@ import { readPackageList } from '../../lib/packages.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
-import { transportUrl } from '../../lib/escape.ts';
 import { stopPlugin } from '../../lib/stack-tasks.ts';
 import { call } from '../../lib/openstack/keystone.ts';
 import {
@@ -22,8 +21,7 @@ import {
   logTail,
   registerService,
   renderIni,
-  serviceHost,
-  urlHost,
+  bindAddress,
 } from '../common/openstack.ts';
 
 export const NEUTRON_PORT = 9696;
@@ -31,7 +29,7 @@ const CONF = '/etc/neutron/neutron.conf';
 const ML2_CONF = '/etc/neutron/plugins/ml2/ml2_conf.ini';
 const LOG = '/var/log/neutron/neutron-server.log';
 
-export const neutronUrl = (ctx: StackContext): string => `http://${urlHost(serviceHost(ctx))}:${NEUTRON_PORT}`;
+export const neutronUrl = (ctx: StackContext): string => ctx.endpoints.url.network;
 
 const daemon = (): DaemonSpec => ({
   name: 'neutron-server',
@@ -64,8 +62,8 @@ const plugin: ServicePlugin = {
           // No routers, metering or QoS: nothing here runs their agents.
           service_plugins: '',
           auth_strategy: 'keystone',
-          transport_url: transportUrl({ user: s.RABBIT_USERID, password: s.RABBIT_PASSWORD, hosts: [s.RABBIT_HOST] }),
-          bind_host: serviceHost(ctx),
+          transport_url: ctx.endpoints.transportUrl,
+          bind_host: bindAddress(ctx),
           bind_port: NEUTRON_PORT,
           api_workers: s.API_WORKERS,
           rpc_workers: 1,

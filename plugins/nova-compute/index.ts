@@ -7,7 +7,7 @@ import { readPackageList } from '../../lib/packages.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { daemonLogTail, daemonStatus, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
-import { listComputeServices, listHypervisors, ensureFlavor, createServer, deleteServer, getConsoleOutput, waitForServerActive, waitForServerGone } from '../../lib/openstack/nova.ts';
+import { listComputeServices, listHypervisors, ensureFlavor, createServer, deleteServer, getServer, getConsoleOutput, waitForServerActive, waitForServerGone } from '../../lib/openstack/nova.ts';
 import { listResourceProviders } from '../../lib/openstack/placement.ts';
 import { listImages } from '../../lib/openstack/glance.ts';
 import { adminSession, cleanService, logTail, renderIni, startService } from '../common/openstack.ts';
@@ -38,6 +38,19 @@ import { computeDeathCause, computeDeathError } from './watch.ts';
 
 const CONF = '/etc/nova/nova-compute.conf';
 const LOG = '/var/log/nova/nova-compute.log';
+
+/**
+ * Map compute hosts into cell1: on the host with nova-api (it has the database credentials a
+ * compute host must not), one call at a time however many compute hosts report in together.
+ */
+async function discoverHosts(ctx: StackContext): Promise<void> {
+  const api = ctx.on('n-api');
+  const previous = (ctx.shared.get(DISCOVER_KEY) as Promise<unknown> | undefined) ?? Promise.resolve();
+  const mine = previous.catch(() => undefined).then(() => api.host.run(sh('su', '-s', '/bin/sh', '-c', `nova-manage --config-file ${NOVA_CONF} cell_v2 discover_hosts`, 'nova')));
+  ctx.shared.set(DISCOVER_KEY, mine);
+  await mine;
+}
+const DISCOVER_KEY = 'nova-compute.discover';
 
 const isLibvirt = (ctx: StackContext): boolean => ctx.config.settings.VIRT_DRIVER === 'libvirt';
 
@@ -142,7 +155,7 @@ const plugin: ServicePlugin = {
   name: 'nova-compute',
   services: ['n-cpu'],
   needs: ['nova', 'placement'],
-  after: { start: ['rabbitmq/register', 'nova/start', 'placement/register'], register: ['nova/register'] },
+  after: { start: ['rabbitmq/register', 'nova/register', 'placement/register'], register: ['nova/register'] },
 
   packages: async (ctx) => readPackageList(isLibvirt(ctx) ? 'nova-compute' : 'nova-compute-fake', ctx.facts.family),
 
@@ -222,9 +235,7 @@ const plugin: ServicePlugin = {
       async () => (await listComputeServices(s)).find((x) => x.binary === 'nova-compute' && x.host === name && x.state === 'up'),
       `nova-compute reaches the conductor through RabbitMQ (transport_url in ${CONF}); see its log below.`,
     );
-    if (ctx.config.services.has('n-api')) {
-      await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', `nova-manage --config-file ${NOVA_CONF} cell_v2 discover_hosts`, 'nova'));
-    }
+    if (ctx.config.services.has('n-api')) await discoverHosts(ctx);
     if (isLibvirt(ctx)) ctx.log.info(`${ctx.host.name}: hypervisor ${describeHypervisor(await probeHost(ctx))}`);
   },
 
@@ -254,7 +265,8 @@ const plugin: ServicePlugin = {
     const image = await verifyImage(ctx, s);
     const flavor = await ensureFlavor(s, { name: 'stack.tiny', ram: 128, vcpus: 1, disk: 1 });
     const created = Date.now();
-    const server = await createServer(s, { name: `stack-verify-${created}`, imageRef: image.id, flavorRef: flavor, networks: 'none' });
+    // On this compute host (admin's nova:HOST zone), so each compute host of the cloud is proved.
+    const server = await createServer(s, { name: `stack-verify-${created}`, imageRef: image.id, flavorRef: flavor, networks: 'none', availabilityZone: `nova:${name}` });
     try {
       try {
         await waitForServerActive(s, server, ctx.config.settings.SERVICE_TIMEOUT * 1000);
@@ -262,6 +274,10 @@ const plugin: ServicePlugin = {
         await checkComputeAlive(ctx);
         throw new StackError(`A test server (${server}) did not become ACTIVE on ${name}: ${(err as Error).message}`,
           'Scheduler, conductor and compute logs tell which step failed; the compute log is below.', { file: LOG, lines: await logTail(ctx, LOG) });
+      }
+      const landed = (await getServer(s, server))['OS-EXT-SRV-ATTR:host'];
+      if (landed !== name) {
+        throw new StackError(`The test server ${server} was asked for ${name} (zone nova:${name}) but runs on ${String(landed)}.`, 'Check the compute hosts\' names in `openstack compute service list`.');
       }
       if (pattern) {
         const activeS = (Date.now() - created) / 1000;

@@ -4,7 +4,6 @@
 import { readPackageList } from '../../lib/packages.ts';
 import { converge, packageVersion } from '../../lib/converge.ts';
 import { withAdminDb } from '../mariadb/index.ts';
-import { transportUrl } from '../../lib/escape.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
@@ -23,10 +22,8 @@ import {
   registerService,
   renderIni,
   serviceAuth,
-  serviceHost,
   startService,
   dbPasswordPath,
-  urlHost,
   uwsgiArgv,
 } from '../common/openstack.ts';
 import { glanceUrl } from '../glance/index.ts';
@@ -36,7 +33,7 @@ export const NOVA_CONF = '/etc/nova/nova.conf';
 const API_LOG = '/var/log/nova/nova-api.log';
 export const NOVA_DATABASES = ['nova_api', 'nova', 'nova_cell0'] as const;
 
-export const novaUrl = (ctx: StackContext): string => `http://${urlHost(serviceHost(ctx))}:${NOVA_PORT}/v2.1`;
+export const novaUrl = (ctx: StackContext): string => ctx.endpoints.url.compute;
 
 const runtimeDirs = [
   { path: '/run/nova', owner: 'nova:nova' },
@@ -65,14 +62,14 @@ export function novaCommon(ctx: StackContext) {
   const s = ctx.config.settings;
   return {
     DEFAULT: {
-      transport_url: transportUrl({ user: s.RABBIT_USERID, password: s.RABBIT_PASSWORD, hosts: [s.RABBIT_HOST] }),
-      my_ip: s.HOST_IP || serviceHost(ctx),
+      transport_url: ctx.endpoints.transportUrl,
+      my_ip: ctx.endpoints.hosts.get(ctx.host.name)?.myIp ?? ctx.address,
       state_path: '/var/lib/nova',
     },
     api: { auth_strategy: 'keystone' },
     keystone_authtoken: authtoken(ctx, 'nova', s.NOVA_PASSWORD),
     service_user: { send_service_user_token: true, ...serviceAuth(ctx, 'nova', s.NOVA_PASSWORD) },
-    // One explicit URL from SERVICE_HOST: the Nova->Glance link is the one that broke in seed 000.
+    // One explicit URL from the address table: the Nova->Glance link is the one that broke in seed 000.
     glance: { api_servers: glanceUrl(ctx) },
     placement: serviceAuth(ctx, 'placement', s.PLACEMENT_PASSWORD),
     oslo_concurrency: { lock_path: '/var/lib/nova/tmp' },

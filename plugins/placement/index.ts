@@ -15,10 +15,8 @@ import {
   ensureDatabases,
   registerService,
   renderIni,
-  serviceHost,
   startService,
   dbPasswordPath,
-  urlHost,
   uwsgiArgv,
 } from '../common/openstack.ts';
 
@@ -26,7 +24,7 @@ export const PLACEMENT_PORT = 8778;
 const CONF = '/etc/placement/placement.conf';
 const LOG = '/var/log/placement/placement-api.log';
 
-export const placementUrl = (ctx: StackContext): string => `http://${urlHost(serviceHost(ctx))}:${PLACEMENT_PORT}`;
+export const placementUrl = (ctx: StackContext): string => ctx.endpoints.url.placement;
 
 const daemon = (ctx: StackContext): DaemonSpec => ({
   name: 'placement-api',

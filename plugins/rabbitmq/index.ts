@@ -36,8 +36,9 @@ const LOG_DIR = '/var/log/rabbitmq';
 
 const SPEC: DaemonSpec = { name: 'rabbitmq-server', unit: 'rabbitmq-server' };
 
+/** RABBIT_HOST is the listen address from the address table (what the other hosts use, never 0.0.0.0). */
 const setting = (ctx: StackContext, name: 'RABBIT_HOST' | 'RABBIT_USERID' | 'RABBIT_PASSWORD' | 'STACK_STATE_DIR'): string =>
-  String(ctx.config.settings[name]);
+  name === 'RABBIT_HOST' ? ctx.endpoints.listen.rabbit : String(ctx.config.settings[name]);
 
 const ctl = (...args: string[]): string => sh('rabbitmqctl', '-q', ...args);
 

@@ -1,0 +1,101 @@
+// Three hosts from one topology: which plugin runs where, the graph's cross-host edges, and the
+// config files each host gets from the one address table (rendered on recording hosts).
+import { describe, expect, it } from 'vitest';
+import { parseTopology } from '../../lib/topology.ts';
+import { computeEndpoints } from '../../lib/endpoints.ts';
+import { makeCloudContexts, pluginsOn, stackTasks, teardownOrder } from '../../lib/stack-tasks.ts';
+import { orderPlugins } from '../../lib/plan.ts';
+import { taskOrder } from '../../lib/tasks.ts';
+import { renderAll } from '../../lib/config-files.ts';
+import { IniDoc } from '../../lib/ini.ts';
+import { PLUGINS } from '../../plugins/index.ts';
+import type { Config } from '../../lib/config/types.ts';
+import { DEBIAN_SYSV, MemoryLogger, RecordingHost, ZED, defaultSettings } from '../fixtures/recording-host.ts';
+
+const LAYOUT = `hosts:
+  - name: infra
+    address: root@10.0.0.11
+    roles: [database, messaging]
+  - name: ctl
+    address: root@10.0.0.12
+    roles: [controller]
+  - name: cpu
+    address: root@10.0.0.13
+    roles: [compute]
+`;
+
+function cloud() {
+  const topology = parseTopology(LAYOUT, 'hosts.yaml', '/cfg');
+  const config = {
+    file: '/cfg/localrc',
+    settings: defaultSettings({ VIRT_DRIVER: 'fake', ADMIN_PASSWORD: 'adm', DATABASE_PASSWORD: 'dbpw', RABBIT_PASSWORD: 'rbpw', SERVICE_PASSWORD: 'svpw', NOVA_PASSWORD: 'novapw' }),
+    services: topology.services,
+    postConfig: [],
+    secretsFile: '/cfg/.s',
+  } as unknown as Config;
+  const addresses = new Map([['infra', '10.0.0.11'], ['ctl', '10.0.0.12'], ['cpu', '10.0.0.13']]);
+  const endpoints = computeEndpoints(config, topology, addresses);
+  const hosts = topology.hosts.map((h) => ({ name: h.name, host: new RecordingHost({ name: h.name, facts: { ...DEBIAN_SYSV, hostname: h.name } }), facts: { ...DEBIAN_SYSV, hostname: h.name }, release: ZED }));
+  const ctxs = makeCloudContexts({ config, topology, endpoints, hosts, log: new MemoryLogger(), dryRun: true });
+  return { config, ctxs, plugins: orderPlugins(config, PLUGINS) };
+}
+
+describe('a three-host cloud', () => {
+  it('runs each plugin on the hosts that have its service, and on(service) finds that host', () => {
+    const { ctxs, plugins } = cloud();
+    const names = (i: number) => pluginsOn(ctxs[i]!, plugins).map((p) => p.name);
+    expect(names(0)).toEqual(['mariadb', 'rabbitmq', 'memcached']);
+    expect(names(1)).toEqual(['keystone', 'glance', 'image', 'placement', 'neutron', 'nova']);
+    expect(names(2)).toEqual(['nova-compute']);
+    expect(ctxs[2]!.on('mysql').host.name).toBe('infra');
+    expect(ctxs[0]!.on('n-api').address).toBe('10.0.0.12');
+    expect(teardownOrder(ctxs).map((c) => c.host.name)).toEqual(['cpu', 'ctl', 'infra']);
+  });
+
+  it('the graph: no host installs before every preflight; cross-host edges from the plugins; no cycle', () => {
+    const { ctxs, plugins } = cloud();
+    const order = taskOrder(stackTasks(ctxs, plugins));
+    const ids = order.map((o) => o.node.id);
+    const at = (id: string) => {
+      expect(ids, id).toContain(id);
+      return ids.indexOf(id);
+    };
+    for (const h of ['infra', 'ctl', 'cpu']) for (const p of ['infra', 'ctl', 'cpu']) expect(at(`${p}/preflight`)).toBeLessThan(at(`${h}/hosts/names`));
+    for (const h of ['infra', 'ctl', 'cpu']) expect(at(`${h}/hosts/names`)).toBeLessThan(at(`${h}/packages/install`));
+    expect(order.find((o) => o.node.id === 'ctl/keystone/init')!.after).toEqual(['infra/mariadb/register']);
+    expect(order.find((o) => o.node.id === 'cpu/nova-compute/start')!.after).toEqual(['infra/rabbitmq/register', 'ctl/nova/register', 'ctl/placement/register']);
+    expect(at('ctl/nova/register')).toBeLessThan(at('cpu/nova-compute/register'));
+    expect(ids.some((id) => id.startsWith('cpu/keystone') || id.startsWith('infra/nova'))).toBe(false);
+    expect(at('cpu/nova-compute/register')).toBeLessThan(at('ctl/nova/verify'));
+  });
+
+  it('every address in every config file comes from the table; the compute host gets no database credentials', async () => {
+    const { ctxs, plugins } = cloud();
+    const files = new Map<string, Map<string, string>>();
+    for (const c of ctxs) {
+      const rendered = [...(await renderAll(c, pluginsOn(c, plugins))).values()].flat();
+      files.set(c.host.name, new Map(rendered.map((f) => [f.path, f.content])));
+    }
+    const ini = (host: string, path: string) => IniDoc.parse(files.get(host)!.get(path)!, { dialect: 'oslo' });
+    const novaConf = ini('ctl', '/etc/nova/nova.conf');
+    expect(novaConf.get('database', 'connection')).toMatch(/^mysql\+pymysql:\/\/nova@10\.0\.0\.11\/nova\?/);
+    expect(novaConf.get('DEFAULT', 'transport_url')).toBe('rabbit://stackrabbit:rbpw@10.0.0.11:5672/');
+    expect(novaConf.get('DEFAULT', 'my_ip')).toBe('10.0.0.12');
+    expect(novaConf.get('glance', 'api_servers')).toBe('http://10.0.0.12:9292');
+    expect(novaConf.get('keystone_authtoken', 'memcached_servers')).toBe('10.0.0.11:11211');
+    const cpu = files.get('cpu')!;
+    const computeConf = [...cpu.entries()].find(([p]) => p.includes('nova'))!;
+    const compute = IniDoc.parse(computeConf[1], { dialect: 'oslo' });
+    expect(compute.get('DEFAULT', 'my_ip')).toBe('10.0.0.13');
+    expect(compute.get('DEFAULT', 'transport_url')).toBe('rabbit://stackrabbit:rbpw@10.0.0.11:5672/');
+    expect(compute.get('placement', 'auth_url')).toBe('http://10.0.0.12:5000/v3');
+    expect(computeConf[1]).not.toMatch(/connection\s*=|dbpw/);
+    expect([...cpu.keys()].some((p) => p.includes('stack-db.cnf'))).toBe(false);
+    // MariaDB and memcached listen on the address the other hosts use, never 0.0.0.0.
+    const infra = [...files.get('infra')!.values()].join('\n');
+    expect(infra).toMatch(/bind-address = 10\.0\.0\.11/);
+    expect(infra).toMatch(/^-l 10\.0\.0\.11$/m);
+    expect(infra).not.toContain('0.0.0.0');
+    expect(ini('ctl', '/etc/glance/glance-api.conf').get('DEFAULT', 'bind_host')).toBe('10.0.0.12');
+  });
+});
