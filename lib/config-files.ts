@@ -6,6 +6,7 @@ import type { Config, PostConfigEntry } from './config/types.ts';
 import { IniDoc } from './ini.ts';
 import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from './plugin.ts';
 import { maskOptions } from './mask-options.ts';
+import { sh } from './shell.ts';
 
 const targets = (entry: PostConfigEntry, file: ConfigFile): boolean =>
   entry.target === file.path || (file.variable !== undefined && entry.target === file.variable);
@@ -62,10 +63,32 @@ export async function planDiffs(ctx: StackContext, plugins: readonly ServicePlug
   return out;
 }
 
-/** Write a file only when its content (or nothing yet) differs: a re-run leaves mtimes alone. */
+/**
+ * Write a file only when its content (or nothing yet) differs: a re-run leaves mtimes alone. A file
+ * whose content is right but whose mode or owner is not (a password file someone made 0644) is
+ * corrected in place.
+ */
 export async function writeIfChanged(ctx: StackContext, file: ConfigFile): Promise<boolean> {
   const current = await ctx.host.readFileIfExists(file.path);
-  if (current === file.content) return false;
+  if (current === file.content) {
+    await fixModeAndOwner(ctx, file);
+    return false;
+  }
   await ctx.host.writeFile(file.path, file.content, { mode: file.mode, owner: file.owner });
   return true;
+}
+
+async function fixModeAndOwner(ctx: StackContext, file: ConfigFile): Promise<void> {
+  const r = await ctx.host.run(sh('stat', '-c', '%a %U:%G', file.path), { check: false, label: `mode and owner of ${file.path}` });
+  const [mode, owner] = r.stdout.trim().split(' ');
+  if (r.exitCode !== 0 || mode === undefined) return;
+  const want = file.mode.toString(8);
+  if (Number.parseInt(mode, 8) !== file.mode) {
+    ctx.log.warn(`${ctx.host.name}: ${file.path} had mode ${mode.padStart(4, '0')}; set it back to ${want.padStart(4, '0')}`);
+    await ctx.host.run(sh('chmod', want, file.path));
+  }
+  if (file.owner && owner !== file.owner && !(file.owner.indexOf(':') < 0 && owner?.startsWith(`${file.owner}:`))) {
+    ctx.log.warn(`${ctx.host.name}: ${file.path} was owned by ${owner}; set it back to ${file.owner}`);
+    await ctx.host.run(sh('chown', '--', file.owner, file.path));
+  }
 }

@@ -31,7 +31,7 @@ export async function startOrRestart(
   const digest = await digestOf(ctx, configFiles);
   const markStarted = async (): Promise<void> => {
     await ctx.host.run(sh('install', '-d', '-m', '755', path.posix.dirname(stamp)), { label: 'state directory' });
-    await ctx.host.writeFile(stamp, `${digest}\n`, { mode: 0o644 });
+    await ctx.host.writeFile(stamp, `${digest}\n`, { mode: 0o600 });
   };
   const status = await daemonStatus(ctx.host, ctx.facts, spec, stateDir);
   if (!status.running) {

@@ -13,6 +13,8 @@ export interface SettingSpec {
   readonly max?: number;
   /** Section header under which localrc.example lists it. */
   readonly group: string;
+  /** A secret nobody needs to type: always generated, never asked on the terminal. */
+  readonly generated?: boolean;
 }
 
 const s = <T extends SettingType>(type: T, def: string, group: string, doc: string, extra: Partial<SettingSpec> = {}): SettingSpec & { readonly type: T } => ({
@@ -51,13 +53,19 @@ export const SCHEMA = {
 
   // --- Passwords (asked on a TTY, else generated; stored 0600 in the secrets file)
   ADMIN_PASSWORD: s('secret', '', 'Passwords', 'Keystone admin (and demo) user password.'),
-  DATABASE_PASSWORD: s('secret', '', 'Passwords', 'MariaDB root and service database users password.'),
+  DATABASE_PASSWORD: s('secret', '', 'Passwords', 'MariaDB root password (each service has its own database password below).'),
   RABBIT_PASSWORD: s('secret', '', 'Passwords', 'RabbitMQ password of the stackrabbit user.'),
   SERVICE_PASSWORD: s('secret', '', 'Passwords', 'Password of the service users in Keystone (glance, placement, neutron, nova).'),
   GLANCE_PASSWORD: s('secret', '${SERVICE_PASSWORD}', 'Passwords', 'Keystone password of the glance user.'),
   PLACEMENT_PASSWORD: s('secret', '${SERVICE_PASSWORD}', 'Passwords', 'Keystone password of the placement user.'),
   NOVA_PASSWORD: s('secret', '${SERVICE_PASSWORD}', 'Passwords', 'Keystone password of the nova user.'),
   NEUTRON_PASSWORD: s('secret', '${SERVICE_PASSWORD}', 'Passwords', 'Keystone password of the neutron user.'),
+  KEYSTONE_DB_PASSWORD: s('secret', '', 'Passwords', 'MariaDB password of the keystone database user (generated; not the database root\'s).', { generated: true }),
+  GLANCE_DB_PASSWORD: s('secret', '', 'Passwords', 'MariaDB password of the glance database user (generated).', { generated: true }),
+  PLACEMENT_DB_PASSWORD: s('secret', '', 'Passwords', 'MariaDB password of the placement database user (generated).', { generated: true }),
+  NOVA_DB_PASSWORD: s('secret', '', 'Passwords', 'MariaDB password of the nova database user (generated).', { generated: true }),
+  NEUTRON_DB_PASSWORD: s('secret', '', 'Passwords', 'MariaDB password of the neutron database user (generated).', { generated: true }),
+  MEMCACHE_SECRET_KEY: s('secret', '', 'Passwords', 'Key that encrypts and signs the tokens services cache in memcached (memcache_secret_key; generated).', { generated: true }),
   SECRETS_FILE: s('path', '', 'Passwords', 'Where generated passwords are kept (0600); empty means .stack-secrets beside the config file.'),
 
   // --- Users

@@ -128,7 +128,7 @@ export async function resolveSecrets(opts: ResolveSecretsOptions): Promise<Resol
   for (const name of OWN_SECRETS) {
     if (opts.setByUser.has(name) || values.has(name)) continue;
     let value = '';
-    if (opts.interactive && !readOnly && opts.prompt) value = await opts.prompt(name, SCHEMA[name].doc);
+    if (opts.interactive && !readOnly && opts.prompt && !SCHEMA[name].generated) value = await opts.prompt(name, SCHEMA[name].doc);
     values.set(name, value === '' ? generateSecret() : value);
     created.push(name);
   }

@@ -30,6 +30,20 @@ const signalExitCode = (signal: string | undefined): number => {
 
 const isNotFound = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'ENOENT';
 
+/** The environment every local command gets: a standard PATH, a UTF-8 locale, HOME, and the proxy settings. */
+export function baseEnv(from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    LANG: 'C.UTF-8',
+    HOME: from.HOME ?? '/root',
+  };
+  for (const name of ['http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'TZ']) {
+    const v = from[name];
+    if (v !== undefined) env[name] = v;
+  }
+  return env;
+}
+
 export class LocalHost implements Host {
   readonly name: string;
   private readonly log: Logger;
@@ -50,8 +64,10 @@ export class LocalHost implements Host {
     // detached: the shell leads its own process group, so a timeout can kill everything it started.
     const child = execa('/bin/sh', ['-c', command], {
       ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
-      env: opts.env ?? {},
-      extendEnv: true,
+      // Not the operator's environment: OS_PASSWORD of another cloud or oslo's OS_<GROUP>__<OPT>
+      // overrides would reach db syncs and clients. Only what a command needs to run, and proxies.
+      env: { ...baseEnv(), ...opts.env },
+      extendEnv: false,
       reject: false,
       detached: true,
       stripFinalNewline: false,

@@ -6,6 +6,7 @@ import { IniDoc } from '../../lib/ini.ts';
 import { dbConnectionUrl, pymysqlOptionFile } from '../../lib/escape.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError, type ConfigFile, type StackContext } from '../../lib/plugin.ts';
+import { SCHEMA, type SettingName } from '../../lib/config/schema.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { startOrRestart } from '../../lib/restart.ts';
 import { waitForHttp } from '../../lib/wait.ts';
@@ -57,6 +58,9 @@ export function authtoken(ctx: StackContext, username: string, password: string)
     username,
     password,
     region_name: ctx.config.settings.REGION_NAME,
+    // Tokens in memcached are encrypted and signed: another local user on 11211 can neither read nor forge them.
+    memcache_security_strategy: 'ENCRYPT',
+    memcache_secret_key: ctx.config.settings.MEMCACHE_SECRET_KEY,
   };
 }
 
@@ -84,16 +88,28 @@ export const dbPasswordPath = (service: string): string => `/etc/${service}/stac
 export const dbUrl = (ctx: StackContext, service: string, database: string): string =>
   dbConnectionUrl({ user: service, host: ctx.endpoints.database.host, database, query: { read_default_file: dbPasswordPath(service) } });
 
+/**
+ * A service's own database password: never the database root's, so a service's stack-db.cnf
+ * (readable by its group) opens only its own databases.
+ */
+export function dbPassword(ctx: StackContext, service: string): string {
+  const name = `${service.toUpperCase()}_DB_PASSWORD`;
+  if (!Object.hasOwn(SCHEMA, name) || SCHEMA[name as SettingName].type !== 'secret') {
+    throw new StackError(`no database password setting ${name} for ${service}`, 'this is a bug in stack.ts: add the setting to lib/config/schema.ts');
+  }
+  return String(ctx.config.settings[name as SettingName]);
+}
+
 export const dbPasswordFile = (ctx: StackContext, service: string): ConfigFile => ({
   path: dbPasswordPath(service),
-  content: pymysqlOptionFile(ctx.config.settings.DATABASE_PASSWORD),
+  content: pymysqlOptionFile(dbPassword(ctx, service)),
   mode: 0o640,
   owner: `root:${service}`,
 });
 
 /** Create the service's databases and its DB user (grants limited to the hosts that need them). */
 export async function ensureDatabases(ctx: StackContext, user: string, databases: readonly string[]): Promise<void> {
-  await ensureServiceDatabase(ctx, { databases: [...databases], user, password: ctx.config.settings.DATABASE_PASSWORD });
+  await ensureServiceDatabase(ctx, { databases: [...databases], user, password: dbPassword(ctx, user) });
 }
 
 /**

@@ -46,8 +46,9 @@ const daemon = (ctx: StackContext): DaemonSpec => ({
 /** An API that answers at all (version list 300, 401 without a token) is reachable; 5xx is not. */
 const ANSWERS = Array.from({ length: 400 }, (_, i) => 100 + i);
 
-const withPasswordFromStdin = (envName: string, command: string): string =>
-  `IFS= read -r ${envName}; export ${envName}; exec ${command}`;
+export const withPasswordFromStdin = (envName: string, command: string): string =>
+  // && and the -n test: an empty or missing password must stop here, not bootstrap an admin without one.
+  `IFS= read -r ${envName} && [ -n "$${envName}" ] || { echo '${envName}: no password arrived on stdin' >&2; exit 1; }\nexport ${envName}\nexec ${command}`;
 
 const plugin: ServicePlugin = {
   name: 'keystone',

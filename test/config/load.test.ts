@@ -1,3 +1,4 @@
+import { OWN_SECRETS } from '../../lib/config/secrets.ts';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -195,8 +196,9 @@ describe('localrc.example', () => {
     expect(uncommented.match(/^[A-Z_]+=/gm)).toHaveLength(Object.keys(SCHEMA).length);
     const all = await project('localrc', uncommented);
     // same secrets file content so generated passwords match
-    await writeFile(join(all.dir, '.stack-secrets'), "ADMIN_PASSWORD='a'\nDATABASE_PASSWORD='b'\nRABBIT_PASSWORD='c'\nSERVICE_PASSWORD='d'\n", { mode: 0o600 });
-    await writeFile(join(asIs.dir, '.stack-secrets'), "ADMIN_PASSWORD='a'\nDATABASE_PASSWORD='b'\nRABBIT_PASSWORD='c'\nSERVICE_PASSWORD='d'\n", { mode: 0o600 });
+    const stored = OWN_SECRETS.map((n) => `${n}='v-${n}'\n`).join('');
+    await writeFile(join(all.dir, '.stack-secrets'), stored, { mode: 0o600 });
+    await writeFile(join(asIs.dir, '.stack-secrets'), stored, { mode: 0o600 });
     const a = await loadConfig(asIs.file, { ...opts, detect });
     const b = await loadConfig(all.file, { ...opts, detect });
     expect(b.warnings).toEqual([]);

@@ -1,3 +1,4 @@
+import { OWN_SECRETS } from '../../lib/config/secrets.ts';
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,7 @@ import {
   type LoadOptions,
 } from '../../lib/config/index.ts';
 
-const OWN = ['ADMIN_PASSWORD', 'DATABASE_PASSWORD', 'RABBIT_PASSWORD', 'SERVICE_PASSWORD'];
+const OWN: readonly string[] = OWN_SECRETS;
 const GENERATED = /^[A-Za-z0-9_][A-Za-z0-9_-]{23}$/;
 /** Every printable ASCII character, space included. */
 const PRINTABLE = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join('');
@@ -56,7 +57,7 @@ describe('secrets through loadConfig', () => {
     expect(first.config.secretsFile).toBe(secretsFile);
     expect(first.warnings).toEqual([]);
     for (const name of OWN) expect(first.config.settings[name as keyof typeof SCHEMA]).toMatch(GENERATED);
-    expect(new Set(OWN.map((n) => first.config.settings[n as keyof typeof SCHEMA])).size).toBe(4);
+    expect(new Set(OWN.map((n) => first.config.settings[n as keyof typeof SCHEMA])).size).toBe(OWN.length);
     expect(first.config.settings.GLANCE_PASSWORD).toBe(first.config.settings.SERVICE_PASSWORD);
     expect(first.config.settings.NOVA_PASSWORD).toBe(first.config.settings.SERVICE_PASSWORD);
     expect(await mode(secretsFile)).toBe(0o600);
@@ -123,7 +124,7 @@ describe('secrets through loadConfig', () => {
     const { dir, file } = await project('');
     const secretsFile = join(dir, '.stack-secrets');
     // complete, so nothing is added and the file is not rewritten: only the mode fix can make it 0600
-    const complete = "ADMIN_PASSWORD='kept'\nDATABASE_PASSWORD='b'\nRABBIT_PASSWORD='c'\nSERVICE_PASSWORD='d'\n";
+    const complete = "ADMIN_PASSWORD='kept'\n" + OWN.filter((n) => n !== 'ADMIN_PASSWORD').map((n) => `${n}='x${n}'\n`).join('');
     await writeFile(secretsFile, complete);
     await chmod(secretsFile, 0o644);
     const { config, warnings } = await loadConfig(file, base);
