@@ -3,7 +3,8 @@
 // (0600) so the next run reuses them. Values never appear in messages.
 
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SCHEMA, SECRET_NAMES, type SettingName } from './schema.ts';
 import { ConfigError, decodeUtf8 } from './errors.ts';
@@ -51,18 +52,37 @@ export interface SecretsFileContent {
 export async function readSecretsFile(file: string, readOnly: boolean): Promise<SecretsFileContent> {
   const warnings: ConfigWarning[] = [];
   let text: string;
+  let mode: number;
   try {
-    text = decodeUtf8(await readFile(file), file);
+    // O_NOFOLLOW: a symlink planted where the secrets file goes is not followed.
+    const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const st = await fh.stat();
+      const me = process.getuid?.();
+      if (me !== undefined && st.uid !== me) {
+        throw new ConfigError({
+          origin: file,
+          message: `the secrets file is owned by uid ${st.uid}, not by you (uid ${me}): its passwords cannot be trusted`,
+          hint: `if it is yours, run: chown ${me} ${file}; otherwise remove it, or set SECRETS_FILE to another path`,
+        });
+      }
+      mode = st.mode & 0o777;
+      text = decodeUtf8(await fh.readFile(), file);
+    } finally {
+      await fh.close();
+    }
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { values: new Map(), warnings };
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') {
+      throw new ConfigError({ origin: file, message: 'the secrets file is a symbolic link; stack.ts does not follow one there', hint: 'replace the link by the file itself, or set SECRETS_FILE to the real path' });
+    }
     throw new ConfigError({
       origin: file,
       message: `cannot read the secrets file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
       hint: 'fix its permissions, or set SECRETS_FILE to another path',
     });
   }
-  const mode = (await stat(file)).mode & 0o777;
   if (mode & 0o077) {
     const octal = mode.toString(8).padStart(4, '0');
     if (readOnly) {
@@ -85,8 +105,14 @@ export async function writeSecretsFile(file: string, values: ReadonlyMap<string,
   const tmp = `${file}.tmp-${process.pid}`;
   try {
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    await writeFile(tmp, formatSecretsFile(values), { mode: 0o600, flag: 'w' });
-    await chmod(tmp, 0o600);
+    // O_EXCL|O_NOFOLLOW: never write through a file or link someone else put there first.
+    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    try {
+      await fh.chmod(0o600);
+      await fh.writeFile(formatSecretsFile(values));
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, file);
   } catch (e) {
     await unlink(tmp).catch(() => undefined);

@@ -1,10 +1,10 @@
-import { OWN_SECRETS } from '../../lib/config/secrets.ts';
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
+import { OWN_SECRETS } from '../../lib/config/secrets.ts';
 import {
   generateSecret,
   loadConfig,
@@ -216,5 +216,24 @@ describe('ttyPrompt', () => {
     const answer = ttyPrompt({ input, output })('ADMIN_PASSWORD', 'doc');
     input.end();
     await expect(answer).rejects.toThrow('no answer for ADMIN_PASSWORD: input closed or interrupted');
+  });
+});
+
+describe('a secrets file that cannot be trusted', () => {
+  it('a symbolic link is refused, and nothing is written through it', async () => {
+    const { dir, file } = await project('');
+    const target = join(dir, 'elsewhere');
+    await writeFile(target, "ADMIN_PASSWORD='planted'\n", { mode: 0o600 });
+    const { symlink } = await import('node:fs/promises');
+    await symlink(target, join(dir, '.stack-secrets'));
+    await expect(loadConfig(file, base)).rejects.toThrow(`${join(dir, '.stack-secrets')}: the secrets file is a symbolic link; stack.ts does not follow one there`);
+    expect(await readFile(target, 'utf8')).toBe("ADMIN_PASSWORD='planted'\n");
+  });
+  it.runIf(process.getuid?.() === 0)('a file owned by another user is refused', async () => {
+    const { dir, file } = await project('');
+    const secrets = join(dir, '.stack-secrets');
+    await writeFile(secrets, "ADMIN_PASSWORD='planted'\n", { mode: 0o600 });
+    execFileSync('chown', ['65534', secrets]);
+    await expect(loadConfig(file, base)).rejects.toThrow(`${secrets}: the secrets file is owned by uid 65534, not by you (uid 0): its passwords cannot be trusted`);
   });
 });
