@@ -110,7 +110,7 @@ async function probeAll(settings: DetectInput, log: Logger, connectTimeoutS: num
   const topology = settings.HOSTS_FILE
     ? await loadTopology(settings.HOSTS_FILE, relative(process.cwd(), settings.HOSTS_FILE) || settings.HOSTS_FILE)
     : allInOne({ target: settings.TARGET_HOST, sshKey: settings.SSH_KEY, ip: '', services: new Set() });
-  const probed = await probeHosts(topology, (spec) => openHost(spec.target, { sshKey: spec.sshKey || settings.SSH_KEY || undefined, connectTimeoutS, log, commandTimeoutMs: 900_000, knownHosts: knownHostsPolicy(settings) }));
+  const probed = await probeHosts(topology, (spec) => openHost(spec.target, { sshKey: spec.sshKey || settings.SSH_KEY || undefined, connectTimeoutS, log, commandTimeoutMs: 900_000, knownHosts: knownHostsPolicy(settings), ...(topology.file ? { name: spec.name } : {}) }));
   return { topology, probed };
 }
 
@@ -164,6 +164,8 @@ async function open(opts: ReturnType<typeof parseCli>, readOnly: boolean): Promi
         log,
         commandTimeoutMs: config.settings.COMMAND_TIMEOUT * 1000,
         knownHosts: knownHostsPolicy(config.settings),
+        // A hosts file's names are the hosts' names everywhere (task ids, the address table, Nova).
+        ...(topology.file ? { name: p.spec.name } : {}),
       });
       return { name: p.spec.name, host, facts: p.facts, release: await detectRelease(host, p.facts) };
     }),

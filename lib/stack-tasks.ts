@@ -87,6 +87,8 @@ export function makeCloudContexts(args: {
     return ctx;
   };
   for (const h of args.hosts) {
+    // Task ids, the address table and pluginsOn all look a host up by its Host's name.
+    if (h.host.name !== h.name) throw new Error(`host ${h.name} was opened under another name (${h.host.name})`);
     byName.set(
       h.name,
       makeContext({ config: args.config, host: h.host, facts: h.facts, log: args.log, release: h.release, dryRun: args.dryRun, topology: args.topology, endpoints: args.endpoints, shared, on }),

@@ -24,6 +24,8 @@ export interface OpenHostOptions {
   readonly commandTimeoutMs: number;
   /** Host key checking (SSH_KNOWN_HOSTS, SSH_ACCEPT_NEW_HOST_KEYS); default: $SSH_KNOWN_HOSTS or ~/.ssh/known_hosts, strict. */
   readonly knownHosts?: KnownHostsPolicy;
+  /** How the host is named in output and task ids (a hosts file's name:); default from the target. */
+  readonly name?: string;
 }
 
 export interface SshTarget {
@@ -72,7 +74,7 @@ export function parseTarget(target: string): SshTarget {
 
 export function openHost(target: string, opts: OpenHostOptions): Host {
   if (target.trim() === 'local') {
-    return new LocalHost({ log: opts.log, commandTimeoutMs: opts.commandTimeoutMs });
+    return new LocalHost({ log: opts.log, commandTimeoutMs: opts.commandTimeoutMs, ...(opts.name ? { name: opts.name } : {}) });
   }
   const t = parseTarget(target);
   return new SshHost({
@@ -83,7 +85,7 @@ export function openHost(target: string, opts: OpenHostOptions): Host {
     connectTimeoutMs: opts.connectTimeoutS * 1000,
     log: opts.log,
     commandTimeoutMs: opts.commandTimeoutMs,
-    name: t.port === 22 ? t.host : `${t.host}:${t.port}`,
+    name: opts.name ?? (t.port === 22 ? t.host : `${t.host}:${t.port}`),
     ...(opts.knownHosts ? { knownHosts: opts.knownHosts } : {}),
   });
 }

@@ -52,6 +52,12 @@ describe('a three-host cloud', () => {
     expect(teardownOrder(ctxs).map((c) => c.host.name)).toEqual(['cpu', 'ctl', 'infra']);
   });
 
+  it('refuses a host opened under another name than the hosts file gives it', () => {
+    const { config, ctxs } = cloud();
+    const wrong = { name: 'cpu', host: new RecordingHost({ name: '10.0.0.13' }), facts: DEBIAN_SYSV, release: ZED };
+    expect(() => makeCloudContexts({ config, topology: ctxs[0]!.topology, endpoints: ctxs[0]!.endpoints, hosts: [wrong], log: new MemoryLogger() })).toThrow(/host cpu was opened under another name \(10\.0\.0\.13\)/);
+  });
+
   it('the graph: no host installs before every preflight; cross-host edges from the plugins; no cycle', () => {
     const { ctxs, plugins } = cloud();
     const order = taskOrder(stackTasks(ctxs, plugins));
