@@ -52,7 +52,7 @@ export async function benchLibvirt(fake?: RunFigures): Promise<void> {
     const h = hosts.hosts[0]!;
     writeFileSync(
       join(work, 'localrc'),
-      [`TARGET_HOST=${h.target}`, `SSH_KEY=${h.keyPath}`, 'VIRT_DRIVER=libvirt', 'APT_UNSAFE_IO=True', `IMAGE_URLS=file://${image}`, `VERIFY_CONSOLE_PATTERN=${BOOT_MARKER}`, ''].join('\n'),
+      [`TARGET_HOST=${h.target}`, `SSH_KEY=${h.keyPath}`, `SSH_KNOWN_HOSTS=${hosts.knownHostsPath}`, 'VIRT_DRIVER=libvirt', 'APT_UNSAFE_IO=True', `IMAGE_URLS=file://${image}`, `VERIFY_CONSOLE_PATTERN=${BOOT_MARKER}`, ''].join('\n'),
     );
     const timingsFile = join(work, 'timings.json');
     const r = await $({ cwd: work, nothrow: true, env: { ...process.env, CI: 'true' } })`${join(REPO, 'stack.ts')} --config ${join(work, 'localrc')} --verbose --timings ${timingsFile}`;
