@@ -44,7 +44,7 @@ try {
   await $`qemu-img convert -f raw -O qcow2 ${join(work, 'seed.raw')} ${join(work, 'bench.qcow2')}`;
   writeFileSync(
     join(work, 'localrc'),
-    [`TARGET_HOST=${h.target}`, `SSH_KEY=${h.keyPath}`, 'VIRT_DRIVER=fake', 'APT_UNSAFE_IO=True', `IMAGE_URLS=file://${join(work, 'bench.qcow2')}`, ''].join('\n'),
+    [`TARGET_HOST=${h.target}`, `SSH_KEY=${h.keyPath}`, `SSH_KNOWN_HOSTS=${hosts.knownHostsPath}`, 'VIRT_DRIVER=fake', 'APT_UNSAFE_IO=True', `IMAGE_URLS=file://${join(work, 'bench.qcow2')}`, ''].join('\n'),
   );
   const timingsFile = join(work, 'timings.json');
   const started = Date.now();

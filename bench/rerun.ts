@@ -35,7 +35,7 @@ export async function benchRerun(): Promise<void> {
     const h = hosts.hosts[0]!;
     writeFileSync(join(work, 'seed.raw'), Buffer.alloc(1024 * 1024, 'bench '));
     await $`qemu-img convert -f raw -O qcow2 ${join(work, 'seed.raw')} ${join(work, 'bench.qcow2')}`;
-    const localrc = [`TARGET_HOST=${h.target}`, `SSH_KEY=${h.keyPath}`, 'VIRT_DRIVER=fake', 'APT_UNSAFE_IO=True', `IMAGE_URLS=file://${join(work, 'bench.qcow2')}`, ''].join('\n');
+    const localrc = [`TARGET_HOST=${h.target}`, `SSH_KEY=${h.keyPath}`, `SSH_KNOWN_HOSTS=${hosts.knownHostsPath}`, 'VIRT_DRIVER=fake', 'APT_UNSAFE_IO=True', `IMAGE_URLS=file://${join(work, 'bench.qcow2')}`, ''].join('\n');
     const conf = join(work, 'local.conf');
     writeFileSync(conf, `[[local|localrc]]\n${localrc}`);
     const first = await timedStack(work, conf);
