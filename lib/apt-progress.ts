@@ -41,10 +41,10 @@ export interface AptWatch {
  * line is reported each interval even when apt said nothing new (a long postinst), so the run
  * visibly lives. Polls never overlap.
  */
-export function watchAptStatus(host: Host, report: (line: string) => void, opts: { intervalMs?: number; file?: string } = {}): AptWatch {
+export function watchAptStatus(host: Host, report: (line: string) => void, opts: { intervalMs?: number; file?: string; initial?: string } = {}): AptWatch {
   const file = opts.file ?? APT_STATUS_FILE;
   const started = Date.now();
-  let last = 'starting apt-get';
+  let last = opts.initial ?? 'starting apt-get';
   let polling: Promise<void> = Promise.resolve();
   let stopped = false;
   const poll = async (): Promise<void> => {

@@ -221,10 +221,16 @@ async function aptUpdate(host: Host): Promise<void> {
 async function aptInstall(host: Host, facts: HostFacts, pkgs: readonly string[], o: InstallOptions, signal?: AbortSignal): Promise<void> {
   let updated = false;
   if (!o.offline) {
-    const fresh = await host.run(APT_FRESHNESS_SCRIPT, { check: false, label: 'age of apt package lists' });
-    if (aptListsStale(fresh.stdout)) {
-      await aptUpdate(host);
-      updated = true;
+    // apt-get update writes no status stream: the ticker says what is going on meanwhile.
+    const watch = o.onProgress ? watchAptStatus(host, o.onProgress, { initial: 'refreshing the package lists (apt-get update)' }) : undefined;
+    try {
+      const fresh = await host.run(APT_FRESHNESS_SCRIPT, { check: false, label: 'age of apt package lists' });
+      if (aptListsStale(fresh.stdout)) {
+        await aptUpdate(host);
+        updated = true;
+      }
+    } finally {
+      await watch?.stop();
     }
   }
   throwIfAborted(signal);
