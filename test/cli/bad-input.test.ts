@@ -1,0 +1,132 @@
+// Bad input of every kind (command line, localrc, local.conf, hosts file, environment) exits 2 with
+// a message naming file:line and what to do, before anything changes: the checksums of every
+// directory a stack writes on this host, and of the config directory, are the same afterwards.
+// A password in a bad value is never echoed.
+import { execa } from 'execa';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const REPO = resolve(import.meta.dirname, '..', '..');
+const WATCHED = ['/etc/mysql', '/etc/rabbitmq', '/etc/memcached.conf', '/etc/keystone', '/etc/glance', '/etc/placement', '/etc/nova', '/etc/neutron', '/etc/openstack', '/var/lib/stack-ts', '/var/log/stack-ts'];
+
+function snapshot(roots: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (p: string) => {
+    if (!existsSync(p)) return void (out[p] = 'missing');
+    const st = statSync(p);
+    if (st.isDirectory()) {
+      out[p] = `dir ${st.mode}`;
+      // The lock beside the config is taken (and released) before the config is read: not a change.
+      for (const e of readdirSync(p)) if (e !== '.stack') walk(join(p, e));
+    } else out[p] = `${st.mode} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`;
+  };
+  roots.forEach(walk);
+  return out;
+}
+
+interface Case {
+  readonly name: string;
+  /** localrc lines (a local.conf when `file` says so); none: no config file is written. */
+  readonly lines?: readonly string[];
+  readonly file?: 'localrc' | 'local.conf';
+  readonly args?: readonly string[];
+  readonly env?: Record<string, string>;
+  readonly files?: Record<string, string>;
+  readonly stderr: RegExp;
+  /** Must not appear in any output. */
+  readonly secret?: string;
+}
+
+// Every case that gets past the config would try to reach this closed port, never this machine.
+const NOWHERE = 'TARGET_HOST=root@127.0.0.1:9';
+
+const CASES: Case[] = [
+  // --- command line
+  { name: '--config with an empty name', args: ['--config', ''], stderr: /--config was given an empty file name/ },
+  { name: 'an unknown command', args: ['bogus'], stderr: /Unknown command "bogus"/ },
+  { name: 'two commands', args: ['plan', 'stack'], stderr: /One command at a time; got: plan stack/ },
+  { name: 'an unknown option', args: ['--nope'], stderr: /Unknown option '--nope'/ },
+  { name: 'a config file that does not exist', args: ['--config', '/nonexistent/localrc'], stderr: /config file not found \(looked for \/nonexistent\/localrc\)/ },
+  // --- localrc: addresses
+  { name: 'HOST_IP out of range', lines: ['HOST_IP=999.1.1.1'], stderr: /localrc:2: HOST_IP=999\.1\.1\.1 is not an IPv4 address/ },
+  { name: 'SERVICE_HOST with a blank', lines: ['SERVICE_HOST="my host"'], stderr: /localrc:2: SERVICE_HOST="my host" contains a blank/ },
+  { name: 'SERVICE_HOST as a URL', lines: ['SERVICE_HOST=http://10.0.0.5:5000'], stderr: /localrc:2: SERVICE_HOST=http:\/\/10\.0\.0\.5:5000 is a URL/ },
+  { name: 'SERVICE_HOST with a port', lines: ['SERVICE_HOST=10.0.0.5:5000'], stderr: /localrc:2: SERVICE_HOST=10\.0\.0\.5:5000 has a port/ },
+  { name: 'RABBIT_HOST smuggling a memcached option', lines: ["RABBIT_HOST='127.0.0.1 -l 0.0.0.0'"], stderr: /localrc:2: RABBIT_HOST="127\.0\.0\.1 -l 0\.0\.0\.0" contains a blank/ },
+  { name: 'MariaDB on 0.0.0.0', lines: ['DATABASE_HOST=0.0.0.0'], stderr: /localrc:2: DATABASE_HOST=0\.0\.0\.0 is the wildcard address: MariaDB/ },
+  { name: 'memcached on ::', lines: ['RABBIT_HOST=::'], stderr: /localrc:2: RABBIT_HOST=:: is the wildcard address: RabbitMQ and memcached/ },
+  { name: 'a host name with an empty label', lines: ['SERVICE_HOST=a..b'], stderr: /localrc:2: SERVICE_HOST=a\.\.b is neither an IP address nor a host name/ },
+  { name: 'a comment glued to an address', lines: ['DATABASE_HOST=127.0.0.1#db'], stderr: /localrc:2: DATABASE_HOST=127\.0\.0\.1#db contains '#'/ },
+  // --- localrc: paths
+  { name: 'a state dir with a shell command', lines: ["STACK_STATE_DIR='/var/lib/stack ts;touch /tmp/x'"], stderr: /localrc:2: STACK_STATE_DIR=.* contains characters a path of stack\.ts's may not hold/ },
+  { name: 'a log dir glob', lines: ['LOGDIR=/var/log/*'], stderr: /localrc:2: LOGDIR="\/var\/log\/\*" contains characters/ },
+  { name: 'LOGDIR=/', lines: ['LOGDIR=/'], stderr: /localrc:2: LOGDIR=\/ is the root directory/ },
+  { name: 'a top-level state dir', lines: ['STACK_STATE_DIR=/var'], stderr: /localrc:2: STACK_STATE_DIR=\/var is a top-level directory/ },
+  { name: 'a relative log dir', lines: ['LOGDIR=logs/x'], stderr: /localrc:2: LOGDIR=logs\/x is not an absolute path/ },
+  { name: 'a path with ..', lines: ['LOGDIR=/var/log/../x'], stderr: /localrc:2: LOGDIR=\/var\/log\/\.\.\/x contains \. or \.\. components/ },
+  // --- localrc: passwords
+  { name: 'an unset $NAME in a password', lines: ['ADMIN_PASSWORD=Pa$sword123'], stderr: /localrc:2: the value of ADMIN_PASSWORD expands a variable that is not set/, secret: 'sword123' },
+  { name: "ANSI-C quoting in a password", lines: ["ADMIN_PASSWORD=$'line1\\nline2'"], stderr: /localrc:2: ANSI-C quoting \$'\.\.\.' in the value of ADMIN_PASSWORD is not supported/, secret: 'line1' },
+  { name: 'a shell special parameter in a password', lines: ['DATABASE_PASSWORD=ab$1cd'], stderr: /localrc:2: the value of DATABASE_PASSWORD holds a shell special parameter/, secret: 'ab$1cd' },
+  { name: 'TARGET_HOST built from a password', lines: ["ADMIN_PASSWORD='s3cretPw'", 'TARGET_HOST=${ADMIN_PASSWORD}x!'], stderr: /localrc:3: TARGET_HOST=\*\*\*x! is neither "local" nor \[user@\]host\[:port\]/, secret: 's3cretPw' },
+  { name: 'an unterminated quote in a password', lines: ["RABBIT_PASSWORD='abc"], stderr: /localrc:2: unterminated single quote in the value of RABBIT_PASSWORD/, secret: 'abc' },
+  // --- localrc: syntax and types
+  { name: 'command substitution', lines: ['HOST_IP=$(hostname -i)'], stderr: /localrc:2: command substitution in the value of HOST_IP is not supported/ },
+  { name: 'backquotes', lines: ['REGION_NAME=`date`'], stderr: /localrc:2: command substitution in the value of REGION_NAME is not supported/ },
+  { name: 'spaces around =', lines: ['SERVICE_HOST = 10.0.0.5'], stderr: /localrc:2: spaces around '=' in the assignment to SERVICE_HOST/ },
+  { name: 'a shell command', lines: ['echo hi'], stderr: /localrc:2: 'echo' is neither an assignment/ },
+  { name: 'a number out of range', lines: ['API_WORKERS=0'], stderr: /localrc:2: API_WORKERS=0 is less than the minimum 1/ },
+  { name: 'SSH_CONNECT_TIMEOUT=0', lines: ['SSH_CONNECT_TIMEOUT=0'], stderr: /localrc:2: SSH_CONNECT_TIMEOUT=0 is less than the minimum 1/ },
+  { name: 'not a whole number', lines: ['SERVICE_TIMEOUT=abc'], stderr: /localrc:2: SERVICE_TIMEOUT=abc is not a whole number/ },
+  { name: 'not a yes/no', lines: ['OFFLINE=maybe'], stderr: /localrc:2: OFFLINE=maybe is not a yes\/no value/ },
+  { name: 'an unknown enum value', lines: ['VIRT_DRIVER=xen'], stderr: /localrc:2: VIRT_DRIVER=xen is not one of libvirt, fake/ },
+  { name: 'a TARGET_HOST port out of range', lines: ['TARGET_HOST=root@h:99999'], stderr: /localrc:2: TARGET_HOST=root@h:99999 has port 99999/ },
+  { name: 'an unknown service', lines: ['enable_service nova'], stderr: /localrc:2: unknown service 'nova' in enable_service/ },
+  { name: 'Keystone disabled under its users', lines: ['disable_service key'], stderr: /localrc: key \(Keystone\) is disabled, but g-api, .* need it/ },
+  { name: 'a Latin-1 byte', lines: ['ADMIN_PASSWORD=caf\u00e9'], stderr: /localrc:2: this line is not valid UTF-8 text/, secret: 'caf' },
+  // --- local.conf
+  { name: 'local.conf: a bad address in [[local|localrc]]', file: 'local.conf', lines: ['[[local|localrc]]', 'HOST_IP=999.1.1.1'], stderr: /local\.conf:4: HOST_IP=999\.1\.1\.1 is not an IPv4 address/ },
+  { name: 'local.conf: a relative post-config target', file: 'local.conf', lines: ['[[post-config|nova.conf]]', '[DEFAULT]', 'debug = True'], stderr: /local\.conf:3: post-config target 'nova\.conf' is neither a \$VARIABLE nor an absolute path/ },
+  { name: 'local.conf: an unknown phase', file: 'local.conf', lines: ['[[post-extra|$TEMPEST_CONFIG]]'], stderr: /local\.conf:3: unknown meta-section phase 'post-extra'/ },
+  { name: 'local.conf: an option before a section', file: 'local.conf', lines: ['[[post-config|$NOVA_CONF]]', 'debug = True'], stderr: /local\.conf:4: option 'debug' comes before any \[section\]/ },
+  // --- environment
+  { name: 'env: a line break in a password', lines: ['ADMIN_PASSWORD=$PW'], env: { PW: 'line1\nline2' }, stderr: /localrc:2: ADMIN_PASSWORD contains a line break/, secret: 'line1' },
+  { name: 'env: a wildcard address', lines: ['RABBIT_HOST=$MQ'], env: { MQ: '0.0.0.0' }, stderr: /localrc:2: RABBIT_HOST=0\.0\.0\.0 is the wildcard address/ },
+  { name: 'env: a TARGET_HOST with port 0', lines: ['TARGET_HOST=$T'], env: { T: 'root@h:0' }, stderr: /localrc:2: TARGET_HOST=root@h:0 has port 0/ },
+  // --- hosts file
+  {
+    name: 'hosts file: not valid YAML',
+    lines: ['HOSTS_FILE=hosts.yaml'],
+    files: { 'hosts.yaml': 'hosts:\n  - name: [c1\n' },
+    stderr: /hosts\.yaml:\d+: not valid YAML/,
+  },
+];
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+describe('bad input exits 2 with a message, before anything changes', () => {
+  it('has at least 40 cases', () => expect(CASES.length).toBeGreaterThanOrEqual(40));
+
+  it.concurrent.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const dir = mkdtempSync(join(tmpdir(), 'stackts-bad-'));
+    dirs.push(dir);
+    const file = join(dir, c.file ?? 'localrc');
+    if (c.lines) {
+      const body = c.file === 'local.conf' ? ['[[local|localrc]]', NOWHERE, ...c.lines] : [NOWHERE, ...c.lines];
+      // A case's own TARGET_HOST comes later and wins; the Latin-1 case needs its bytes as they are.
+      writeFileSync(file, Buffer.from(body.join('\n') + '\n', /caf\u00e9/.test(body.join('')) ? 'latin1' : 'utf8'));
+    }
+    for (const [name, text] of Object.entries(c.files ?? {})) writeFileSync(join(dir, name), text);
+    const args = c.args ?? ['stack', '--config', file];
+    const before = snapshot([dir, ...WATCHED]);
+    const r = await execa(join(REPO, 'stack.ts'), [...args], { cwd: dir, reject: false, all: true, env: { CI: 'true', ...c.env } });
+    expect(r.stderr, r.all).toMatch(c.stderr);
+    expect(r.exitCode, r.all).toBe(2);
+    expect(snapshot([dir, ...WATCHED])).toEqual(before);
+    if (c.secret) expect(r.all).not.toContain(c.secret);
+  }, 120_000);
+});
