@@ -44,7 +44,9 @@ const seconds = (ms: number): string => `${Math.round(ms / 100) / 10} s`;
 
 function renderCommandError(err: CommandError, logFile: string | undefined): string[] {
   const r = err.result;
-  const head = err.timedOut
+  const head = err.waitingForInput !== undefined
+    ? `Command stopped on ${err.host}, waiting for input (it asked "${err.waitingForInput}" and stack.ts has nothing more to give it): ${r.command}`
+    : err.timedOut
     ? `Command timed out on ${err.host} after ${seconds(r.durationMs)}: ${r.command}`
     : `Command failed on ${err.host} (exit ${r.exitCode}): ${r.command}`;
   const lines = [head];

@@ -11,10 +11,15 @@ export const TIMEOUT_EXIT_CODE = 124;
 /** What run() really returns: RunResult plus whether the command was killed at its timeout. */
 export interface HostRunResult extends RunResult {
   readonly timedOut: boolean;
+  /** The prompt the command was stopped at, when it waited for input (see input-wait.ts). */
+  readonly waitingForInput?: string;
 }
 
 /** True when run() (with check: false) returned a command that was killed at its timeout. */
 export const wasTimedOut = (result: RunResult): boolean => (result as Partial<HostRunResult>).timedOut === true;
+
+/** The prompt run() (with check: false) stopped a command at, or undefined. */
+export const waitedForInput = (result: RunResult): string | undefined => (result as Partial<HostRunResult>).waitingForInput;
 
 /** Like execa's default and $(...) in sh: one trailing newline is not part of the value. */
 export const stripFinalNewline = (text: string): string =>
@@ -26,6 +31,8 @@ export interface Finished {
   readonly shown: string;
   readonly exitCode: number;
   readonly timedOut: boolean;
+  /** Set when the command was stopped at this prompt. */
+  readonly waitingForInput?: string;
   readonly stdout: string;
   readonly stderr: string;
   readonly durationMs: number;
@@ -39,7 +46,7 @@ export function finishCommand(log: Logger, f: Finished): HostRunResult {
   log.command({
     host: f.host,
     command: f.shown,
-    exitCode: f.timedOut ? null : f.exitCode,
+    exitCode: f.timedOut || f.waitingForInput !== undefined ? null : f.exitCode,
     stdout: f.stdoutForLog ?? f.stdout,
     stderr: f.stderr,
     durationMs: f.durationMs,
@@ -51,8 +58,9 @@ export function finishCommand(log: Logger, f: Finished): HostRunResult {
     stderr: f.stderr,
     durationMs: f.durationMs,
     timedOut: f.timedOut,
+    ...(f.waitingForInput !== undefined ? { waitingForInput: f.waitingForInput } : {}),
   };
-  if (f.check && (f.timedOut || f.exitCode !== 0)) {
+  if (f.check && (f.timedOut || f.waitingForInput !== undefined || f.exitCode !== 0)) {
     // The error's text reaches the terminal; mask it here so no caller has to remember to.
     const shown: RunResult = {
       command: log.mask(result.command),
@@ -61,7 +69,7 @@ export function finishCommand(log: Logger, f: Finished): HostRunResult {
       stderr: log.mask(result.stderr),
       durationMs: result.durationMs,
     };
-    throw new CommandError(f.host, shown, f.timedOut, log.file);
+    throw new CommandError(f.host, shown, f.timedOut, log.file, f.waitingForInput === undefined ? undefined : log.mask(f.waitingForInput));
   }
   return result;
 }

@@ -11,6 +11,7 @@ import { sh } from '../shell.ts';
 import { cachedFacts, detectFacts } from './detect.ts';
 import { finishCommand, stripFinalNewline, TIMEOUT_EXIT_CODE, type HostRunResult } from './errors.ts';
 import { isLoopback, listenForward } from './forward.ts';
+import { secretLine, trailingPrompt, watchForPrompt } from './input-wait.ts';
 import type { Forward, Host, HostFacts, RunOptions, WriteOptions } from './types.ts';
 
 export interface LocalHostOptions {
@@ -62,8 +63,9 @@ export class LocalHost implements Host {
     const timeoutMs = opts.timeoutMs ?? this.commandTimeoutMs;
     const started = performance.now();
     // detached: the shell leads its own process group, so a timeout can kill everything it started.
+    const input = opts.secret !== undefined ? secretLine(opts.secret) : opts.input;
     const child = execa('/bin/sh', ['-c', command], {
-      ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
+      ...(input !== undefined ? { input } : { stdin: 'ignore' as const }),
       // Not the operator's environment: OS_PASSWORD of another cloud or oslo's OS_<GROUP>__<OPT>
       // overrides would reach db syncs and clients. Only what a command needs to run, and proxies.
       env: { ...baseEnv(), ...opts.env },
@@ -76,19 +78,42 @@ export class LocalHost implements Host {
     const pgid = child.pid;
     if (pgid !== undefined) this.running.add(pgid);
     let timedOut = false;
+    let waitingForInput: string | undefined;
     let killTimer: NodeJS.Timeout | undefined;
+    const stop = (): void => {
+      if (pgid === undefined || killTimer) return;
+      killGroup(pgid, 'SIGTERM');
+      killTimer = setTimeout(() => killGroup(pgid, 'SIGKILL'), KILL_GRACE_MS);
+    };
     const timer =
       timeoutMs > 0 && pgid !== undefined
         ? setTimeout(() => {
-            timedOut = true;
-            killGroup(pgid, 'SIGTERM');
-            killTimer = setTimeout(() => killGroup(pgid, 'SIGKILL'), KILL_GRACE_MS);
+            // Still at a prompt when its time is up: it was waiting for input, not working.
+            waitingForInput ??= trailingPrompt(tails, true);
+            if (waitingForInput === undefined) timedOut = true;
+            stop();
           }, timeoutMs)
         : undefined;
+    // The last of what it printed, for the prompt watcher.
+    const tails = ['', ''];
+    const prompt = watchForPrompt(
+      () => tails,
+      (p) => {
+        waitingForInput = p;
+        stop();
+      },
+    );
+    for (const [i, stream] of [child.stdout, child.stderr].entries()) {
+      stream?.on('data', (b: Buffer) => {
+        tails[i] = (tails[i] + b.toString('utf8')).slice(-400);
+        prompt.touched();
+      });
+    }
     try {
       const r = await child;
-      const exitCode = timedOut ? TIMEOUT_EXIT_CODE : (r.exitCode ?? signalExitCode(r.signal));
-      if (r.exitCode === undefined && r.signal === undefined && !timedOut) {
+      const stopped = timedOut || waitingForInput !== undefined;
+      const exitCode = stopped ? TIMEOUT_EXIT_CODE : (r.exitCode ?? signalExitCode(r.signal));
+      if (r.exitCode === undefined && r.signal === undefined && !stopped) {
         // execa could not start /bin/sh at all (or lost it): say so instead of a bare exit code.
         throw new Error(`could not run /bin/sh on ${this.name}: ${r.shortMessage ?? r.message}`);
       }
@@ -97,6 +122,7 @@ export class LocalHost implements Host {
         shown: opts.label ?? command,
         exitCode,
         timedOut,
+        ...(waitingForInput !== undefined ? { waitingForInput } : {}),
         stdout: stripFinalNewline(String(r.stdout ?? '')),
         stderr: stripFinalNewline(String(r.stderr ?? '')),
         durationMs: Math.round(performance.now() - started),
@@ -105,9 +131,10 @@ export class LocalHost implements Host {
     } finally {
       clearTimeout(timer);
       clearTimeout(killTimer);
+      prompt.stop();
       if (pgid !== undefined) {
-        // A timed-out group may have stragglers that ignored SIGTERM and let go of our pipes.
-        if (timedOut) killGroup(pgid, 'SIGKILL');
+        // A stopped group may have stragglers that ignored SIGTERM and let go of our pipes.
+        if (timedOut || waitingForInput !== undefined) killGroup(pgid, 'SIGKILL');
         this.running.delete(pgid);
       }
     }

@@ -13,6 +13,7 @@ import { quote, sh } from '../shell.ts';
 import { cachedFacts, detectFacts } from './detect.ts';
 import { finishCommand, stripFinalNewline, TIMEOUT_EXIT_CODE, type HostRunResult } from './errors.ts';
 import { listenForward } from './forward.ts';
+import { secretLine, trailingPrompt, watchForPrompt } from './input-wait.ts';
 import {
   checkHostKey,
   defaultKnownHostsFile,
@@ -58,6 +59,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 interface Raw {
   readonly exitCode: number;
   readonly timedOut: boolean;
+  readonly waitingForInput?: string;
   readonly stdout: Buffer;
   readonly stderr: string;
   readonly durationMs: number;
@@ -405,10 +407,12 @@ export class SshHost implements Host {
         let settled = false;
         const { out, err } = rec;
         let timedOut = false;
+        let waitingForInput: string | undefined;
         let timer: NodeJS.Timeout | undefined;
         const collected = (code: number): Raw => ({
           exitCode: code,
           timedOut,
+          ...(waitingForInput !== undefined ? { waitingForInput } : {}),
           stdout: Buffer.concat(out),
           stderr: Buffer.concat(err).toString('utf8').replace(PGID_LINE, ''),
           durationMs: Math.round(performance.now() - started),
@@ -420,6 +424,7 @@ export class SshHost implements Host {
           settled = true;
           this.running.delete(pgidOf);
           clearTimeout(timer);
+          prompt.stop();
           this.inFlight.delete(onLost);
           f();
         };
@@ -436,7 +441,7 @@ export class SshHost implements Host {
 
         rec.onClose = () => {
           const { exitCode, signal } = rec;
-          if (timedOut) done(() => resolve(collected(TIMEOUT_EXIT_CODE)));
+          if (timedOut || waitingForInput !== undefined) done(() => resolve(collected(TIMEOUT_EXIT_CODE)));
           else if (exitCode === undefined && signal === undefined) {
             // Closed without an exit status: sshd or the connection went away under the command.
             onLost(new Error(this.closing ? 'closed' : 'lost'));
@@ -450,17 +455,33 @@ export class SshHost implements Host {
           else ch.end();
         }
 
+        const stop = (): void => {
+          const pgid = PGID_LINE.exec(Buffer.concat(err).toString('utf8'))?.[1];
+          void this.killGroup(pgid, o).finally(() => {
+            // sshd reports the channel closed only once the command is gone; do not wait long
+            // for that if the command escaped the kill.
+            ch.close();
+            setTimeout(() => done(() => resolve(collected(TIMEOUT_EXIT_CODE))), 2000).unref();
+          });
+        };
+        const tails = () => [Buffer.concat(out.slice(-8)).toString('utf8'), Buffer.concat(err.slice(-8)).toString('utf8').replace(PGID_LINE, '')];
+        const prompt = watchForPrompt(
+          tails,
+          (p) => {
+            if (settled || timedOut) return;
+            waitingForInput = p;
+            stop();
+          },
+        );
+        ch.on('data', () => prompt.touched());
+        ch.stderr.on('data', () => prompt.touched());
         if (o.timeoutMs > 0) {
           timer = setTimeout(() => {
-            if (settled) return;
-            timedOut = true;
-            const pgid = PGID_LINE.exec(Buffer.concat(err).toString('utf8'))?.[1];
-            void this.killGroup(pgid, o).finally(() => {
-              // sshd reports the channel closed only once the command is gone; do not wait long
-              // for that if the command escaped the kill.
-              ch.close();
-              setTimeout(() => done(() => resolve(collected(TIMEOUT_EXIT_CODE))), 2000).unref();
-            });
+            if (settled || waitingForInput !== undefined) return;
+            // Still at a prompt when its time is up: it was waiting for input, not working.
+            waitingForInput = trailingPrompt(tails(), true);
+            if (waitingForInput === undefined) timedOut = true;
+            stop();
           }, o.timeoutMs);
         }
         // Last, so a channel that closed before we got here settles with its timer already set
@@ -492,7 +513,7 @@ export class SshHost implements Host {
     opts: RunOptions & { readonly data?: Buffer | string; readonly stdoutForLog?: (out: Buffer) => string },
   ): Promise<{ result: HostRunResult; stdout: Buffer }> {
     const shown = opts.label ?? command;
-    const input = opts.data ?? opts.input;
+    const input = opts.data ?? (opts.secret !== undefined ? secretLine(opts.secret) : opts.input);
     const raw = await this.exec(command, {
       ...(input !== undefined ? { input } : {}),
       ...(opts.env ? { env: opts.env } : {}),
@@ -505,6 +526,7 @@ export class SshHost implements Host {
       shown,
       exitCode: raw.exitCode,
       timedOut: raw.timedOut,
+      ...(raw.waitingForInput !== undefined ? { waitingForInput: raw.waitingForInput } : {}),
       stdout: opts.stdoutForLog ? '' : stripFinalNewline(stdout),
       stderr: stripFinalNewline(raw.stderr),
       durationMs: raw.durationMs,

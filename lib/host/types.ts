@@ -2,8 +2,13 @@
 // local.ts (execa) and ssh.ts (ssh2). Plugins never import execa or ssh2 themselves.
 
 export interface RunOptions {
-  /** Data written to the command's stdin (e.g. SQL, a password). Never logged. */
+  /** Data written to the command's stdin (e.g. SQL), which is then closed. Never logged. */
   readonly input?: string;
+  /**
+   * One secret line for the command's stdin (a password): sent with its terminating newline,
+   * then stdin is closed. Never logged. A command that prompts for more is reported as waiting for input.
+   */
+  readonly secret?: string;
   /** Milliseconds before the command is killed; default from the host's construction. */
   readonly timeoutMs?: number;
   /** Extra environment for the command. Values are masked in logs if they are secrets. */
@@ -67,18 +72,19 @@ export interface Host {
   close(): Promise<void>;
 }
 
-/** Thrown by run() when check is on and the command failed or timed out. */
+/** Thrown by run() when check is on and the command failed, timed out or waited for input. */
 export class CommandError extends Error {
   constructor(
     readonly host: string,
     readonly result: RunResult,
     readonly timedOut: boolean,
     readonly logFile?: string,
+    /** The prompt the command was stopped at: it waited for input no one would give. */
+    readonly waitingForInput?: string,
   ) {
     const tail = result.stderr.trim().split('\n').slice(-15).join('\n') || result.stdout.trim().split('\n').slice(-15).join('\n');
-    super(
-      `${timedOut ? 'timed out' : `exit code ${result.exitCode}`} on ${host}: ${result.command}` + (tail ? `\n${tail}` : ''),
-    );
+    const what = waitingForInput !== undefined ? 'waiting for input' : timedOut ? 'timed out' : `exit code ${result.exitCode}`;
+    super(`${what} on ${host}: ${result.command}` + (tail ? `\n${tail}` : ''));
     this.name = 'CommandError';
   }
 }

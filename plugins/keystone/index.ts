@@ -98,7 +98,7 @@ const plugin: ServicePlugin = {
           ctx.config.settings.REGION_NAME,
         ),
       ),
-      { input: `${ctx.config.settings.ADMIN_PASSWORD}\n`, label: 'keystone-manage bootstrap (password on stdin)' },
+      { secret: ctx.config.settings.ADMIN_PASSWORD, label: 'keystone-manage bootstrap (password on stdin)' },
     );
   },
 

@@ -11,6 +11,10 @@
 //   on stdin only: rabbitmqctl (3.8+) reads the password from stdin when the argument is left out
 //   (add_user, change_password, authenticate_user), and a command line is visible in ps.
 //   rabbitmqctl trims the line it reads, so a password with surrounding whitespace is refused.
+//   Those three run without -q: since RabbitMQ 3.13 (Debian 13 has 4.0.5) the rabbitmqctl script
+//   starts the CLI with a stdin only when it sees exactly `add_user NAME` (two arguments) and with
+//   Erlang's -noinput otherwise - `rabbitmqctl -q add_user NAME` then waits for a password forever.
+//   Without -q every release reads the password, so nothing here depends on the RabbitMQ version.
 
 import net from 'node:net';
 import { daemonLogTail, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
@@ -18,6 +22,7 @@ import { readPackageList } from '../../lib/packages.ts';
 import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { checkPorts, type PortSpec } from '../../lib/preflight.ts';
 import { sh } from '../../lib/shell.ts';
+import { waitedForInput } from '../../lib/host/errors.ts';
 import { lastLines, pollUntil } from '../mariadb/poll.ts';
 import { startOrRestart } from '../../lib/restart.ts';
 import { deleteShellVar, setShellVar } from './env-file.ts';
@@ -85,9 +90,17 @@ async function logTail(ctx: StackContext): Promise<{ file: string; lines: string
   return { file: d.file, lines: ctx.log.mask(d.lines) };
 }
 
-/** rabbitmqctl with the password on stdin; output masked. */
-async function ctlWithPassword(ctx: StackContext, args: string[], label: string) {
-  const r = await ctx.host.run(ctl(...args), { input: `${setting(ctx, 'RABBIT_PASSWORD')}\n`, check: false, timeoutMs: 60_000, label });
+/** `rabbitmqctl COMMAND USER` exactly (see the top of this file for why), with the password on stdin; output masked. */
+async function ctlWithPassword(ctx: StackContext, command: 'add_user' | 'change_password' | 'authenticate_user', user: string) {
+  const label = `rabbitmqctl ${command} ${user}`;
+  const r = await ctx.host.run(sh('rabbitmqctl', command, user), { secret: setting(ctx, 'RABBIT_PASSWORD'), check: false, timeoutMs: 60_000, label });
+  const prompt = waitedForInput(r);
+  if (prompt !== undefined) {
+    throw new StackError(
+      `${label} on ${ctx.host.name} is waiting for input: it asked "${prompt}" after reading the password from stdin.`,
+      `This rabbitmqctl does not take the password from stdin as stack.ts expects; run \`rabbitmqctl ${command} ${user}\` there by hand to see what it asks, and report it.`,
+    );
+  }
   return { ...r, stdout: ctx.log.mask(r.stdout), stderr: ctx.log.mask(r.stderr) };
 }
 
@@ -165,13 +178,13 @@ const plugin: ServicePlugin = {
 
   async register(ctx) {
     const user = setting(ctx, 'RABBIT_USERID');
-    const add = await ctlWithPassword(ctx, ['add_user', user], `rabbitmqctl add_user ${user}`);
+    const add = await ctlWithPassword(ctx, 'add_user', user);
     if (add.exitCode !== 0) {
       if (!/already.exists/i.test(add.stdout + add.stderr)) {
         throw new StackError(`Could not create the RabbitMQ user ${user} on ${ctx.host.name}: ${lastLines(add.stderr || add.stdout, 5)}`, 'Is rabbitmq-server running? (rabbitmqctl status)');
       }
       // It exists from an earlier run: make its password the current RABBIT_PASSWORD.
-      const change = await ctlWithPassword(ctx, ['change_password', user], `rabbitmqctl change_password ${user}`);
+      const change = await ctlWithPassword(ctx, 'change_password', user);
       if (change.exitCode !== 0) {
         throw new StackError(`Could not set the password of RabbitMQ user ${user} on ${ctx.host.name}: ${lastLines(change.stderr || change.stdout, 5)}`);
       }
@@ -182,7 +195,7 @@ const plugin: ServicePlugin = {
 
   async verify(ctx) {
     const user = setting(ctx, 'RABBIT_USERID');
-    const r = await ctlWithPassword(ctx, ['authenticate_user', user], `rabbitmqctl authenticate_user ${user}`);
+    const r = await ctlWithPassword(ctx, 'authenticate_user', user);
     if (r.exitCode !== 0) {
       throw new StackError(
         `RabbitMQ on ${ctx.host.name} does not accept ${user} with RABBIT_PASSWORD: ${lastLines(r.stderr || r.stdout, 3)}`,

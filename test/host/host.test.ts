@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { wasTimedOut } from '../../lib/host/errors.ts';
+import { waitedForInput, wasTimedOut } from '../../lib/host/errors.ts';
 import { LocalHost } from '../../lib/host/local.ts';
 import { SshHost } from '../../lib/host/ssh.ts';
 import { CommandError, type Host } from '../../lib/host/types.ts';
@@ -145,6 +145,50 @@ describe.each([local(), ssh()])('$kind host', (s) => {
     const logged = JSON.stringify(s.log.records.slice(from));
     expect(logged).toContain('wc -c');
     expect(logged).not.toContain('p4 $HOME');
+  });
+
+  // rabbitmqctl-like: asks for a password, then (like change_password on some releases) for it again.
+  const ASKS_TWICE = 'printf "Password: " >&2; read -r a; printf "Confirm password: " >&2; read -r b || echo "no second line" >&2; printf "got[%s][%s]" "$a" "$b"';
+
+  it('gives a secret as one line with its newline, then closes stdin: a command that reads twice finishes', async () => {
+    const r = await run(ASKS_TWICE, { secret: PASSWORD, timeoutMs: 30_000, label: 'asks twice' });
+    expect(r.stdout).toBe(`got[${PASSWORD}][]`);
+    expect(r.stderr).toContain('no second line');
+    expect(waitedForInput(r)).toBeUndefined();
+    expect(wasTimedOut(r)).toBe(false);
+    // The secret reaches stdin with exactly one terminating newline, even when it already has one.
+    const hex = await run('od -An -tx1 | tr -d " \\n"', { secret: `${PASSWORD}\n` });
+    expect(hex.stdout).toBe(Buffer.from(`${PASSWORD}\n`).toString('hex'));
+  });
+
+  it('stops a command stuck on a prompt within seconds and says it waits for input, naming it', async () => {
+    // The prompt's answer would come from a FIFO nobody writes to: like a tool that ignores the
+    // stdin it was given and waits on its own channel (RabbitMQ 4's CLI started with -noinput).
+    const fifo = path.join(dir, `prompt-fifo-${runs}`);
+    const cmd = `mkfifo ${fifo}; exec 3<>${fifo}; printf "Password: " >&2; read -r answer <&3; echo never`;
+    const started = Date.now();
+    const err = (await caught(run(cmd, { secret: 'one line', timeoutMs: 60_000 }))) as CommandError;
+    expect(err).toBeInstanceOf(CommandError);
+    expect(err.waitingForInput).toBe('Password:');
+    expect(err.timedOut).toBe(false);
+    expect(err.message).toContain(`waiting for input on ${s.host.name}: ${cmd}`);
+    expect(err.message).not.toMatch(/killed|timed out/);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(await gone(`[m]kfifo ${fifo}`, 5_000)).toBe(true);
+    // With check: false the result says so too.
+    const r = await run(`printf "Passphrase for the key: "; exec sleep 39.5`, { check: false, timeoutMs: 60_000 });
+    expect(waitedForInput(r)).toBe('Passphrase for the key:');
+    expect(r.exitCode).toBe(124);
+    expect(await gone('[s]leep 39.5', 5_000)).toBe(true);
+    // Past its timeout at a password question on a line of its own (as rabbitmqctl prints it): waiting too.
+    const late = await run('echo "Password:"; exec sleep 39.75', { check: false, timeoutMs: 10_000 });
+    expect(waitedForInput(late)).toBe('Password:');
+    expect(wasTimedOut(late)).toBe(false);
+    expect(await gone('[s]leep 39.75', 5_000)).toBe(true);
+    // A prompt that was answered (output goes on) and a quiet command are no wait.
+    const quiet = await run(`printf "Password: "; echo; echo "token: abc"; sleep 4; echo done`, { check: false, timeoutMs: 30_000 });
+    expect(quiet).toMatchObject({ exitCode: 0, stdout: 'Password: \ntoken: abc\ndone' });
+    expect(waitedForInput(quiet)).toBeUndefined();
   });
 
   it('passes env values exactly, without putting them in the logged command', async () => {

@@ -104,7 +104,7 @@ describe('rabbitmq register: the user', () => {
     const ctx = makeContext(host, DEBIAN_SYSV, { RABBIT_PASSWORD: PASSWORD });
     await rabbitmq.register!(ctx);
     expect(host.commandLines).toEqual([
-      'rabbitmqctl -q add_user stackrabbit',
+      'rabbitmqctl add_user stackrabbit',
       "rabbitmqctl -q set_permissions -p / stackrabbit '.*' '.*' '.*'",
       'rabbitmqctl -q delete_user guest',
     ]);
@@ -118,9 +118,25 @@ describe('rabbitmq register: the user', () => {
       .reply(/delete_user guest/, { exitCode: 70, stderr: 'Error:\nUser "guest" does not exist' });
     const ctx = makeContext(host, DEBIAN_SYSV, { RABBIT_PASSWORD: PASSWORD });
     await rabbitmq.register!(ctx);
-    const change = host.commands.find((c) => c.command === 'rabbitmqctl -q change_password stackrabbit')!;
+    const change = host.commands.find((c) => c.command === 'rabbitmqctl change_password stackrabbit')!;
     expect(change.input).toBe(`${PASSWORD}\n`);
     expect(host.visibleText).not.toContain(PASSWORD);
+  });
+
+  it('asks for the password with exactly `rabbitmqctl add_user NAME`: RabbitMQ 4\'s script gives the CLI no stdin for more arguments', async () => {
+    const host = runningHost();
+    const ctx = makeContext(host, DEBIAN_SYSV, { RABBIT_PASSWORD: PASSWORD });
+    await rabbitmq.register!(ctx);
+    await rabbitmq.verify!(ctx);
+    const reading = host.commands.filter((c) => c.input !== undefined);
+    expect(reading.map((c) => c.command)).toEqual(['rabbitmqctl add_user stackrabbit', 'rabbitmqctl authenticate_user stackrabbit']);
+    // rabbitmq-server 4.0.5's /usr/lib/rabbitmq/bin/rabbitmqctl: `case "$@" in *add_user*) if [ "$#" -eq 2 ]` -> input.
+    for (const c of reading) expect(c.command.split(' ').slice(1)).toHaveLength(2);
+  });
+
+  it('a rabbitmqctl that still waits for input is named as such, not as a dead server', async () => {
+    const host = runningHost().reply(/add_user/, { waitingForInput: 'Password:' });
+    await expect(rabbitmq.register!(makeContext(host, DEBIAN_SYSV))).rejects.toThrow(/rabbitmqctl add_user stackrabbit on h1 is waiting for input: it asked "Password:"/);
   });
 
   it('any other add_user failure stops the run', async () => {
@@ -131,7 +147,7 @@ describe('rabbitmq register: the user', () => {
   it('verify authenticates with the password on stdin and explains a refusal', async () => {
     const ok = runningHost();
     await rabbitmq.verify!(makeContext(ok, DEBIAN_SYSV, { RABBIT_PASSWORD: PASSWORD }));
-    expect(ok.commands[0]).toMatchObject({ command: 'rabbitmqctl -q authenticate_user stackrabbit', input: `${PASSWORD}\n` });
+    expect(ok.commands[0]).toMatchObject({ command: 'rabbitmqctl authenticate_user stackrabbit', input: `${PASSWORD}\n` });
     const bad = runningHost().reply(/authenticate_user/, { exitCode: 65, stderr: 'Error: failed to authenticate user "stackrabbit"' });
     await expect(rabbitmq.verify!(makeContext(bad, DEBIAN_SYSV))).rejects.toThrow(/does not accept stackrabbit/);
   });
