@@ -7,6 +7,7 @@ import { stringify } from 'yaml';
 import type { Config } from './config/types.ts';
 import type { Host } from './host/types.ts';
 import type { Release } from './plugin.ts';
+import { releaseTitle } from './release.ts';
 import { quote } from './shell.ts';
 import { formatTimingTable, type TimingRecord } from './timing.ts';
 
@@ -102,7 +103,7 @@ export function summary(args: {
   const { config, release, outputs } = args;
   const lines = [
     '',
-    `OpenStack ${release.name} is up on ${args.host}.`,
+    `${releaseTitle(release)} is up on ${args.host}.`,
     `  Keystone:   ${authUrl(config, args.identity)}`,
     `  Users:      admin (project admin), ${config.settings.DEMO_PROJECT} (project ${config.settings.DEMO_PROJECT})`,
     `  Passwords:  in ${config.secretsFile} (ADMIN_PASSWORD), never printed`,

@@ -42,7 +42,8 @@ export interface PreflightOptions {
 
 /** Distro releases stack.ts has been run on; others get a warning, not a refusal. */
 export const TESTED_DISTROS: readonly { id: string; version: string; note: string }[] = [
-  { id: 'debian', version: '12', note: 'Debian 12 (bookworm), OpenStack Zed' },
+  { id: 'debian', version: '12', note: 'Debian 12 (bookworm, OpenStack 2022.2 Zed)' },
+  { id: 'debian', version: '13', note: 'Debian 13 (trixie, OpenStack 2025.1 Epoxy)' },
 ];
 
 export async function runPreflight(host: Host, facts: HostFacts, opts: PreflightOptions = {}): Promise<Problem[]> {
@@ -72,7 +73,7 @@ const problem = (host: string, severity: Severity, check: string, message: strin
 export function checkDistro(hostName: string, facts: HostFacts): Problem[] {
   if (facts.family !== 'debian' && facts.family !== 'rhel') {
     return [
-      problem(hostName, 'error', 'distro', `${hostName} runs ${facts.id} ${facts.version}, which is neither apt- nor dnf-based.`, 'Use Debian 12 (bookworm).'),
+      problem(hostName, 'error', 'distro', `${hostName} runs ${facts.id} ${facts.version}, which is neither apt- nor dnf-based.`, 'Use Debian 12 (bookworm) or 13 (trixie).'),
     ];
   }
   if (!facts.version) {
@@ -82,7 +83,7 @@ export function checkDistro(hostName: string, facts: HostFacts): Problem[] {
         'error',
         'distro',
         `${hostName} runs ${facts.id} without a VERSION_ID in /etc/os-release (testing/unstable?), so the OpenStack release its packages provide is unknown.`,
-        'Use a released distribution: Debian 12 (bookworm).',
+        'Use a released distribution: Debian 12 (bookworm) or 13 (trixie).',
       ),
     ];
   }
@@ -93,7 +94,7 @@ export function checkDistro(hostName: string, facts: HostFacts): Problem[] {
         hostName,
         'warning',
         'distro',
-        `${hostName} runs ${facts.id} ${facts.version}; stack.ts is tested on ${TESTED_DISTROS.map((d) => d.note).join(', ')}.`,
+        `${hostName} runs ${facts.id} ${facts.version}; stack.ts is tested on ${TESTED_DISTROS.map((d) => d.note).join(' and ')}.`,
         'It may work; package names and the OpenStack release can differ. Report what breaks.',
       ),
     ];

@@ -105,3 +105,37 @@ export async function detectRelease(host: Host, facts: HostFacts): Promise<Relea
   const r = await host.run(releaseProbeCommand(facts), { check: false, label: 'detect the OpenStack release (keystone package version)' });
   return parseReleaseProbe(r.stdout);
 }
+
+/** Keystone's major of a release name ("epoxy" -> 27), or undefined for a name this code does not know. */
+export function keystoneMajorOf(name: string): number | undefined {
+  return BY_MAJOR.find(([, n]) => n === name)?.[0];
+}
+
+/**
+ * OpenStack's own number for the release: two a year since Liberty (2015.2), so "2022.2" for Zed
+ * and "2025.1" for Epoxy; undefined when the release is unknown or year-versioned already.
+ */
+export function releaseSeries(r: Release): string | undefined {
+  const major = r.keystoneMajor;
+  if (major === null || r.name === 'unknown' || major >= 2000 || major < 8) return undefined;
+  const n = major - 8; // Liberty = 0
+  return `${2015 + Math.floor((n + 1) / 2)}.${n % 2 === 0 ? 2 : 1}`;
+}
+
+/** How the summary and plan name a release: "OpenStack 2025.1 (epoxy)", "OpenStack 2022.2 (zed)". */
+export function releaseTitle(r: Release): string {
+  const series = releaseSeries(r);
+  if (r.name === 'unknown') return r.keystoneMajor === null ? 'OpenStack (release unknown)' : `OpenStack (keystone ${r.keystoneMajor}, a release newer than stack.ts knows)`;
+  return series ? `OpenStack ${series} (${r.name})` : `OpenStack ${r.name}`;
+}
+
+/**
+ * True when the release is `name` or newer: what a plugin asks before writing an option in the
+ * form a newer release reads. An unknown release counts as new when its keystone major is past the
+ * table (a newer release than this code knows), as old when nothing could be read.
+ */
+export function releaseAtLeast(r: Release, name: string): boolean {
+  const wanted = keystoneMajorOf(name);
+  if (wanted === undefined) throw new Error(`releaseAtLeast: unknown release name "${name}"`);
+  return r.keystoneMajor !== null && r.keystoneMajor < 2000 && r.keystoneMajor >= wanted;
+}

@@ -15,7 +15,8 @@ import { leftBehind } from '../../lib/clean.ts';
 import { converge, packageVersion } from '../../lib/converge.ts';
 import { linesSince } from '../../lib/log-cause.ts';
 import { daemonStatus } from '../../lib/daemon.ts';
-import { authenticate, ensureEndpoint, ensureService, ensureServiceUser, type Session } from '../../lib/openstack/keystone.ts';
+import { authenticate, ensureEndpoint, ensureRole, ensureRoleAssignment, ensureService, ensureServiceUser, type Session } from '../../lib/openstack/keystone.ts';
+import { releaseAtLeast } from '../../lib/release.ts';
 
 export type IniValues = Readonly<Record<string, Readonly<Record<string, string | number | boolean>>>>;
 
@@ -61,6 +62,9 @@ export function authtoken(ctx: StackContext, username: string, password: string)
     // Tokens in memcached are encrypted and signed: another local user on 11211 can neither read nor forge them.
     memcache_security_strategy: 'ENCRYPT',
     memcache_secret_key: ctx.config.settings.MEMCACHE_SECRET_KEY,
+    // Epoxy's keystonemiddleware calls accepting a service token without the service role deprecated
+    // behaviour; registerService gives every service user that role, so it is required from there on.
+    ...(releaseAtLeast(ctx.release, 'epoxy') ? { service_token_roles_required: 'true' } : {}),
   };
 }
 
@@ -284,13 +288,15 @@ export async function cleanService(
   }
 }
 
-/** Register a service user (admin in project service), the service and its three endpoints (URLs from the address table). */
+/** Register a service user (admin and service in project service), the service and its three endpoints (URLs from the address table). */
 export async function registerService(
   ctx: StackContext,
   svc: { user: string; password: string; name: string; type: string; description: string; url: string },
 ): Promise<void> {
   const s = await adminSession(ctx);
-  await ensureServiceUser(s, { name: svc.user, password: svc.password });
+  const user = await ensureServiceUser(s, { name: svc.user, password: svc.password });
+  // The tokens a service sends along with a user's (X-Service-Token) must carry the service role.
+  await ensureRoleAssignment(s, { userId: user.userId, projectId: user.projectId, roleId: await ensureRole(s, 'service') });
   const serviceId = await ensureService(s, { name: svc.name, type: svc.type, description: svc.description });
   for (const iface of ['public', 'internal', 'admin'] as const) {
     await ensureEndpoint(s, { serviceId, interface: iface, url: svc.url, regionId: ctx.config.settings.REGION_NAME });

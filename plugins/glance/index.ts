@@ -1,6 +1,7 @@
 // Glance: the image service. glance-registry exists only on releases before Ussuri; on those the
 // same [database]/[keystone_authtoken]/[paste_deploy] go into glance-registry.conf and it is started too.
 
+import { releaseAtLeast } from '../../lib/release.ts';
 import { readPackageList } from '../../lib/packages.ts';
 import { converge, packageVersion } from '../../lib/converge.ts';
 import { withAdminDb } from '../mariadb/index.ts';
@@ -58,6 +59,25 @@ const registryDaemon = (): DaemonSpec => ({
   runtimeDirs,
 });
 
+/** Where Epoxy's reserved stores keep image-import staging and task data (created by configure). */
+const STAGING_DIR = '/var/lib/glance/staging';
+const TASKS_DIR = '/var/lib/glance/tasks_work_dir';
+
+/**
+ * The image stores. Epoxy deprecates [glance_store] stores/default_store for removal in favour of
+ * named backends ([DEFAULT] enabled_backends, one section per backend), which also need the
+ * reserved staging and tasks stores (else image import falls back to /tmp/staging and warns).
+ */
+function stores(ctx: StackContext): Record<string, Record<string, string>> {
+  if (!releaseAtLeast(ctx.release, 'epoxy')) return { glance_store: { stores: 'file,http', default_store: 'file', filesystem_store_datadir: IMAGE_DIR } };
+  return {
+    glance_store: { default_backend: 'file' },
+    file: { filesystem_store_datadir: IMAGE_DIR },
+    os_glance_staging_store: { filesystem_store_datadir: STAGING_DIR },
+    os_glance_tasks_store: { filesystem_store_datadir: TASKS_DIR },
+  };
+}
+
 const common = (ctx: StackContext) => ({
   database: { connection: dbUrl(ctx, 'glance', 'glance') },
   keystone_authtoken: authtoken(ctx, 'glance', ctx.config.settings.GLANCE_PASSWORD),
@@ -82,8 +102,13 @@ const plugin: ServicePlugin = {
         { path: API_CONF, packaged: '/usr/share/glance-common/glance-api.conf', variable: 'GLANCE_API_CONF', owner: 'glance:glance' },
         {
           ...common(ctx),
-          DEFAULT: { bind_host: bindAddress(ctx), bind_port: GLANCE_PORT, workers: s.API_WORKERS },
-          glance_store: { stores: 'file,http', default_store: 'file', filesystem_store_datadir: IMAGE_DIR },
+          DEFAULT: {
+            bind_host: bindAddress(ctx),
+            bind_port: GLANCE_PORT,
+            workers: s.API_WORKERS,
+            ...(releaseAtLeast(ctx.release, 'epoxy') ? { enabled_backends: 'file:file,http:http' } : {}),
+          },
+          ...stores(ctx),
         },
       ),
     ];
@@ -100,7 +125,8 @@ const plugin: ServicePlugin = {
   },
 
   async configure(ctx) {
-    await ctx.host.run(sh('install', '-d', '-o', 'glance', '-g', 'glance', '-m', '0750', IMAGE_DIR));
+    const dirs = releaseAtLeast(ctx.release, 'epoxy') ? [IMAGE_DIR, STAGING_DIR, TASKS_DIR] : [IMAGE_DIR];
+    await ctx.host.run(sh('install', '-d', '-o', 'glance', '-g', 'glance', '-m', '0750', ...dirs));
   },
 
   async init(ctx) {
@@ -161,7 +187,7 @@ const plugin: ServicePlugin = {
         { path: API_CONF, packaged: '/usr/share/glance-common/glance-api.conf' },
         ...(ctx.release.hasGlanceRegistry ? [{ path: REGISTRY_CONF, packaged: '/usr/share/glance-common/glance-registry.conf' }] : []),
       ],
-      paths: [IMAGE_DIR, API_LOG, REGISTRY_LOG, apiDaemon(ctx).logFile!, registryDaemon().logFile!],
+      paths: [IMAGE_DIR, STAGING_DIR, TASKS_DIR, API_LOG, REGISTRY_LOG, apiDaemon(ctx).logFile!, registryDaemon().logFile!],
     });
   },
 };

@@ -27,6 +27,9 @@ import {
   uwsgiArgv,
 } from '../common/openstack.ts';
 import { glanceUrl } from '../glance/index.ts';
+import { releaseAtLeast } from '../../lib/release.ts';
+
+const epoxy = (ctx: StackContext): boolean => releaseAtLeast(ctx.release, 'epoxy');
 
 export const NOVA_PORT = 8774;
 export const NOVA_CONF = '/etc/nova/nova.conf';
@@ -57,6 +60,16 @@ const plainDaemon = (name: 'nova-conductor' | 'nova-scheduler'): DaemonSpec => (
   workDir: '/var/lib/nova',
 });
 
+/**
+ * Epoxy deprecates both for removal: keystone is the only auth strategy left, and Nova finds Glance
+ * in the catalog (the endpoints registered from the address table) by region.
+ */
+function authAndImageLink(ctx: StackContext): Record<string, Record<string, string>> {
+  if (epoxy(ctx)) return { glance: { region_name: ctx.config.settings.REGION_NAME, valid_interfaces: 'internal' } };
+  // One explicit URL from the address table: the Nova->Glance link is the one that broke in seed 000.
+  return { api: { auth_strategy: 'keystone' }, glance: { api_servers: glanceUrl(ctx) } };
+}
+
 /** Options nova.conf and nova-compute.conf share: messaging, identity, the image and placement links. */
 export function novaCommon(ctx: StackContext) {
   const s = ctx.config.settings;
@@ -66,11 +79,9 @@ export function novaCommon(ctx: StackContext) {
       my_ip: ctx.endpoints.hosts.get(ctx.host.name)?.myIp ?? ctx.address,
       state_path: '/var/lib/nova',
     },
-    api: { auth_strategy: 'keystone' },
+    ...authAndImageLink(ctx),
     keystone_authtoken: authtoken(ctx, 'nova', s.NOVA_PASSWORD),
     service_user: { send_service_user_token: true, ...serviceAuth(ctx, 'nova', s.NOVA_PASSWORD) },
-    // One explicit URL from the address table: the Nova->Glance link is the one that broke in seed 000.
-    glance: { api_servers: glanceUrl(ctx) },
     placement: serviceAuth(ctx, 'placement', s.PLACEMENT_PASSWORD),
     oslo_concurrency: { lock_path: '/var/lib/nova/tmp' },
     vnc: { enabled: false },
@@ -190,7 +201,7 @@ const plugin: ServicePlugin = {
     } catch (err) {
       throw new StackError(
         `Nova cannot list images through Glance (GET ${novaUrl(ctx)}/images, compute 2.35): ${(err as Error).message}`,
-        `Nova reaches Glance at ${glanceUrl(ctx)} ([glance] api_servers in ${NOVA_CONF}); the nova-api log below says why it failed.`,
+        `Nova reaches Glance at ${glanceUrl(ctx)} (${epoxy(ctx) ? 'the internal image endpoint of the catalog' : `[glance] api_servers in ${NOVA_CONF}`}); the nova-api log below says why it failed.`,
         { file: API_LOG, lines: await logTail(ctx, API_LOG) },
       );
     }

@@ -1,5 +1,6 @@
 // Placement: the resource inventory Nova schedules against (required since Ocata).
 
+import { releaseAtLeast } from '../../lib/release.ts';
 import { readPackageList } from '../../lib/packages.ts';
 import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
@@ -49,7 +50,8 @@ const plugin: ServicePlugin = {
         { path: CONF, packaged: '/usr/share/placement-common/placement.conf', variable: 'PLACEMENT_CONF', owner: 'placement:placement' },
         {
           placement_database: { connection: dbUrl(ctx, 'placement', 'placement') },
-          api: { auth_strategy: 'keystone' },
+          // Deprecated for removal in Epoxy (keystone is the only strategy left).
+          ...(releaseAtLeast(ctx.release, 'epoxy') ? {} : { api: { auth_strategy: 'keystone' } }),
           keystone_authtoken: authtoken(ctx, 'placement', ctx.config.settings.PLACEMENT_PASSWORD),
         },
       ),
