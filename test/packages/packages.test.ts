@@ -80,8 +80,9 @@ describe('package lists in files/', () => {
   it('both families have the same lists', async () => {
     expect(await packageListNames('debian')).toEqual(await packageListNames('rhel'));
   });
-  it('the fake compute list does not pull a hypervisor', async () => {
-    expect(await readPackageList('nova-compute-fake', 'debian')).toEqual(['python3-nova']);
+  it('the fake compute list does not pull a hypervisor, but brings the nova user (nova-common)', async () => {
+    expect(await readPackageList('nova-compute-fake', 'debian')).toEqual(['nova-common', 'python3-nova']);
+    expect(await readPackageList('nova-compute-fake', 'rhel')).toEqual(['openstack-nova-common', 'python3-nova']);
     expect(await readPackageList('keystone', 'debian')).toEqual(['keystone', 'python3-openstackclient']);
     expect(await readPackageList('mariadb', 'rhel')).toEqual(['mariadb-server', 'python3-PyMySQL']);
   });
