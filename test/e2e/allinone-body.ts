@@ -47,9 +47,10 @@ async function stack(...args: string[]) {
     reject: false,
     all: true,
     env: { CI: 'true' },
-    // Well under COMMAND_TIMEOUT below: a run whose process outlives its work (a forgotten
-    // command timer kept one alive for 15 minutes once) is killed here and fails the test.
-    timeout: 900_000,
+    // Under COMMAND_TIMEOUT below: a run whose process outlives its work (a forgotten command
+    // timer kept one alive for 15 minutes once) is killed here and fails the test. 23 min, not 15:
+    // a cold trixie install beside another e2e on 2 cores once needed more than 15.
+    timeout: 1_400_000,
   });
   outputs.push(r.all ?? '');
   if (r.exitCode !== 0) r.all = `${r.all}\n--- tail of the run log ---\n${newestLogTail()}`;
@@ -93,7 +94,7 @@ describe.sequential(`all-in-one over SSH on a fresh Debian ${suite} test host`, 
         `SSH_KNOWN_HOSTS=${hosts.knownHostsPath}`,
         'VIRT_DRIVER=fake',
         'APT_UNSAFE_IO=True',
-        'COMMAND_TIMEOUT=1200',
+        'COMMAND_TIMEOUT=1800',
         `IMAGE_URLS=file://${imagePath}`,
         ...Object.entries(SECRETS).map(([k, v]) => `${k}=${shq(v)}`),
         '',
