@@ -149,12 +149,31 @@ interface Named {
   domain_id?: string | null;
 }
 
+/**
+ * Create, or when Keystone answers 409 read what a concurrent run or task created meanwhile: with
+ * the task graph several services register at once, and each ensures the same `service` project
+ * and role (two POSTs of role "service" failed glance's register with "Duplicate entry", seen end to end).
+ */
+async function createOrRead(create: () => Promise<string>, read: () => Promise<string | undefined>): Promise<string> {
+  try {
+    return await create();
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 409)) throw e;
+    const id = await read();
+    if (!id) throw e;
+    return id;
+  }
+}
+
 export async function ensureDomain(s: Session, name: string, description?: string): Promise<string> {
-  const { domains } = await call<{ domains: Named[] }>(s, 'GET', idUrl(s, `domains?${q({ name })}`));
-  const found = domains.find((d) => d.name === name);
-  if (found) return found.id;
-  const { domain } = await call<{ domain: Named }>(s, 'POST', idUrl(s, 'domains'), { json: { domain: { name, description, enabled: true } } });
-  return domain.id;
+  const read = async () => {
+    const { domains } = await call<{ domains: Named[] }>(s, 'GET', idUrl(s, `domains?${q({ name })}`));
+    return domains.find((d) => d.name === name)?.id;
+  };
+  return (
+    (await read()) ??
+    createOrRead(async () => (await call<{ domain: Named }>(s, 'POST', idUrl(s, 'domains'), { json: { domain: { name, description, enabled: true } } })).domain.id, read)
+  );
 }
 
 /** Regions are named by their id (RegionOne). */
@@ -165,18 +184,23 @@ export async function ensureRegion(s: Session, id: string, description?: string)
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 404)) throw e;
   }
-  await call(s, 'POST', idUrl(s, 'regions'), { json: { region: { id, description } } });
-  return id;
+  return createOrRead(
+    async () => {
+      await call(s, 'POST', idUrl(s, 'regions'), { json: { region: { id, description } } });
+      return id;
+    },
+    async () => id,
+  );
 }
 
 export async function ensureProject(s: Session, name: string, domainId = 'default', description?: string): Promise<string> {
-  const { projects } = await call<{ projects: Named[] }>(s, 'GET', idUrl(s, `projects?${q({ name, domain_id: domainId })}`));
-  const found = projects.find((p) => p.name === name && (p.domain_id ?? 'default') === domainId);
-  if (found) return found.id;
-  const { project } = await call<{ project: Named }>(s, 'POST', idUrl(s, 'projects'), {
-    json: { project: { name, domain_id: domainId, description, enabled: true } },
-  });
-  return project.id;
+  const read = async () => {
+    const { projects } = await call<{ projects: Named[] }>(s, 'GET', idUrl(s, `projects?${q({ name, domain_id: domainId })}`));
+    return projects.find((p) => p.name === name && (p.domain_id ?? 'default') === domainId)?.id;
+  };
+  const create = async () =>
+    (await call<{ project: Named }>(s, 'POST', idUrl(s, 'projects'), { json: { project: { name, domain_id: domainId, description, enabled: true } } })).project.id;
+  return (await read()) ?? createOrRead(create, read);
 }
 
 export interface UserSpec {
@@ -227,11 +251,11 @@ export async function passwordWorks(s: Session, userId: string, password: string
 
 /** Global (domain-less) role by name: admin, member, reader, service. */
 export async function ensureRole(s: Session, name: string): Promise<string> {
-  const { roles } = await call<{ roles: Named[] }>(s, 'GET', idUrl(s, `roles?${q({ name })}`));
-  const found = roles.find((r) => r.name === name && !r.domain_id);
-  if (found) return found.id;
-  const { role } = await call<{ role: Named }>(s, 'POST', idUrl(s, 'roles'), { json: { role: { name } } });
-  return role.id;
+  const read = async () => {
+    const { roles } = await call<{ roles: Named[] }>(s, 'GET', idUrl(s, `roles?${q({ name })}`));
+    return roles.find((r) => r.name === name && !r.domain_id)?.id;
+  };
+  return (await read()) ?? createOrRead(async () => (await call<{ role: Named }>(s, 'POST', idUrl(s, 'roles'), { json: { role: { name } } })).role.id, read);
 }
 
 /** PUT is idempotent in Keystone: granting an existing assignment answers 204 and changes nothing. */

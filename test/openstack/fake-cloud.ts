@@ -132,6 +132,12 @@ export async function startFakeCloud(): Promise<FakeCloud> {
       }
       if (m === 'POST') {
         const row = { id: randomUUID().replace(/-/g, ''), ...(input[singular] as object) } as Row;
+        // Keystone keeps names unique (per domain for projects and users): a second create answers 409.
+        const unique = ['domains', 'projects', 'users', 'roles'].includes(r[1]!);
+        const scope = (x: Row) => String(x.domain_id ?? (r![1] === 'roles' || r![1] === 'domains' ? '' : 'default'));
+        if (unique && table.some((x) => x.name === row.name && scope(x) === scope(row))) {
+          return json(res, 409, { error: { code: 409, message: `Conflict occurred attempting to store ${singular} - Duplicate entry found with name ${String(row.name)}.`, title: 'Conflict' } });
+        }
         if (singular === 'user') {
           passwords.set(row.id, String(row.password));
           delete row.password;

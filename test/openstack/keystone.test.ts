@@ -89,6 +89,21 @@ describe('authenticate', () => {
 });
 
 describe('get-or-create', () => {
+  it('tasks that ensure the same project, role and domain at once all get the one Keystone created (a 409 is read back)', async () => {
+    // The task graph runs several services' register phases together; each ensures project
+    // "service" and role "service". Keystone answers the slower POST with 409 Duplicate entry.
+    const [roles, projects, domains] = await Promise.all([
+      Promise.all([1, 2, 3, 4].map(() => ensureRole(s, 'racing-role'))),
+      Promise.all([1, 2, 3, 4].map(() => ensureProject(s, 'racing-project', 'default'))),
+      Promise.all([1, 2, 3].map(() => ensureDomain(s, 'stackdom'))),
+    ]);
+    expect(new Set(roles).size).toBe(1);
+    expect(new Set(projects).size).toBe(1);
+    expect(new Set(domains).size).toBe(1);
+    expect(cloud.tables.roles!.filter((r) => r.name === 'racing-role')).toHaveLength(1);
+    expect(cloud.tables.projects!.filter((p) => p.name === 'racing-project')).toHaveLength(1);
+  });
+
   it('ensureProject, ensureRole, ensureDomain, ensureRegion create once and then only read', async () => {
     const p1 = await ensureProject(s, 'service', 'default', 'Service users');
     const r1 = await ensureRole(s, 'member');
