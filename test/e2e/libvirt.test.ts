@@ -6,6 +6,7 @@
 // One stacked cloud serves every check in order: stack, status, unstack (no qemu or libvirt
 // process left), clean.
 
+import { e2eDescribe } from './pending.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,7 +47,7 @@ async function hypervisorProcesses(): Promise<string[]> {
   return r.stdout.split('\n').filter((c) => /qemu|libvirtd|virtlogd/.test(c));
 }
 
-describe.sequential('all-in-one with libvirt/QEMU (TCG) on a host without systemd', () => {
+e2eDescribe('stack and verify passed once; status, unstack and clean not yet in a whole run')('all-in-one with libvirt/QEMU (TCG) on a host without systemd', () => {
   beforeAll(async () => {
     const log = (l: string) => process.stderr.write(`[libvirt e2e] ${l}\n`);
     const image = await bootImage(log);
