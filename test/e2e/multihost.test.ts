@@ -1,0 +1,159 @@
+// Three hosts from one command, nothing mocked: three isolated Debian test hosts get the real
+// packages from one ./stack.ts run. Two layouts, one after the other on the same hosts (one set
+// of hosts keeps CI time down): a controller (with database and RabbitMQ) and two compute hosts,
+// the full cycle; then database+messaging, controller and compute on one host each: stack,
+// verify, clean.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { e2eDescribe } from './pending.ts';
+import { execa } from 'execa';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startTestHosts, sshExec, type TestHosts } from '../hosts/index.ts';
+
+const REPO = resolve(import.meta.dirname, '..', '..');
+const STACK = join(REPO, 'stack.ts');
+
+let th: TestHosts;
+let work: string;
+
+async function stack(...args: string[]) {
+  const r = await execa(STACK, ['--config', join(work, 'localrc'), '--verbose', ...args], { cwd: work, reject: false, all: true, env: { CI: 'true' }, timeout: 2_400_000 });
+  if (r.exitCode !== 0) r.all = `${r.all}\n--- tail of the run log ---\n${newestLogTail()}`;
+  return r;
+}
+
+function newestLogTail(lines = 80): string {
+  const dir = join(work, '.stack', 'logs');
+  if (!existsSync(dir)) return '(no log)';
+  const newest = readdirSync(dir).sort().pop();
+  return newest ? readFileSync(join(dir, newest), 'utf8').split('\n').slice(-lines).join('\n') : '(no log)';
+}
+
+const on = async (i: number, cmd: string) => sshExec(th, th.hosts[i]!, cmd, 120_000);
+
+/** Processes of the cloud on a host (not sshd, tini, sleep, our own ps). */
+async function cloudProcesses(i: number): Promise<string[]> {
+  const r = await on(i, 'ps -eo comm= | sort -u');
+  return r.stdout.split('\n').filter((c) => /uwsgi|glance|nova|neutron|mysqld|mariadbd|beam|epmd|memcached|python3/.test(c));
+}
+
+function layout(roles: readonly string[]): string {
+  return `hosts:\n${th.hosts.map((h, i) => `  - name: ${h.name}\n    address: ${h.target}\n    roles: [${roles[i]}]\n`).join('')}`;
+}
+
+e2eDescribe('controller + two computes stacked and verified in one run; status, client, unstack, clean and the second layout not yet seen through')('three hosts from one command', () => {
+  beforeAll(async () => {
+    th = await startTestHosts({ count: 3, log: (l) => process.stderr.write(`[hosts] ${l}\n`) });
+    work = mkdtempSync(join(tmpdir(), 'stackts-e2e-mh-'));
+    writeFileSync(join(work, 'seed.raw'), Buffer.alloc(1024 * 1024, 'stack.ts multihost '));
+    await execa('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', join(work, 'seed.raw'), join(work, 'tiny.qcow2')]);
+    writeFileSync(
+      join(work, 'localrc'),
+      [
+        'HOSTS_FILE=hosts.yaml',
+        `SSH_KEY=${th.keyPath}`,
+        `SSH_KNOWN_HOSTS=${th.knownHostsPath}`,
+        'VIRT_DRIVER=fake',
+        'APT_UNSAFE_IO=True',
+        'COMMAND_TIMEOUT=1800',
+        `IMAGE_URLS=file://${join(work, 'tiny.qcow2')}`,
+        '',
+      ].join('\n'),
+    );
+  }, 900_000);
+
+  afterAll(async () => {
+    await th?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  describe.sequential('a controller and two compute hosts', () => {
+    beforeAll(() => writeFileSync(join(work, 'hosts.yaml'), layout(['controller, database, messaging', 'compute', 'compute'])));
+
+    it('plan prints the address table from the hosts file', async () => {
+      const r = await stack('plan');
+      expect(r.exitCode, r.all).toBe(0);
+      const [h1, h2] = th.hosts;
+      expect(r.all).toContain(`transport_url  rabbit://stackrabbit:`);
+      expect(r.all).toMatch(new RegExp(`database +${h1!.address.replaceAll('.', '\\.')}:3306`));
+      expect(r.all).toMatch(new RegExp(`${h2!.name} +${h2!.address.replaceAll('.', '\\.')} +bind ${h2!.address.replaceAll('.', '\\.')} +my_ip`));
+    }, 300_000);
+
+    it('stacks all three and verifies a server on each compute host', async () => {
+      const r = await stack();
+      expect(r.exitCode, r.all).toBe(0);
+      expect(r.all).toMatch(/OpenStack zed is up on/);
+      // A plain line names its host; both computes ran their nova-compute.
+      for (const h of th.hosts.slice(1)) expect(r.all).toContain(`[${h.name}] nova-compute: start ... done`);
+    }, 2_400_000);
+
+    it('verify boots one server on each compute host', async () => {
+      const r = await stack('verify');
+      expect(r.exitCode, r.all).toBe(0);
+      for (const h of th.hosts.slice(1)) expect(r.all).toContain(`[${h.name}] nova-compute: verify ... done`);
+    }, 900_000);
+
+    it('status lists every service per host', async () => {
+      const r = await stack('status');
+      expect(r.exitCode, r.all).toBe(0);
+      const [h1, h2, h3] = th.hosts;
+      for (const d of ['mariadb', 'rabbitmq-server', 'memcached', 'keystone', 'glance-api', 'placement-api', 'neutron-server', 'nova-api', 'nova-conductor', 'nova-scheduler']) {
+        expect(r.all).toMatch(new RegExp(`^${h1!.name} +\\S+ +${d} +running`, 'm'));
+      }
+      for (const h of [h2!, h3!]) expect(r.all).toMatch(new RegExp(`^${h.name} +nova-compute +nova-compute +running`, 'm'));
+      expect(r.all).not.toMatch(new RegExp(`^${h2!.name} +(keystone|mariadb)`, 'm'));
+    }, 300_000);
+
+    it('the real openstack client on the controller lists both hypervisors', async () => {
+      const r = await on(0, 'openstack --os-cloud stack-admin hypervisor list -f json');
+      expect(r.exitCode, r.stderr).toBe(0);
+      const names = (JSON.parse(r.stdout) as { 'Hypervisor Hostname': string }[]).map((h) => h['Hypervisor Hostname']).sort();
+      expect(names).toHaveLength(2);
+      expect(names.map((n) => n.replace(/[^a-z0-9].*$/, ''))).toEqual([th.hosts[1]!.name, th.hosts[2]!.name].sort());
+    }, 300_000);
+
+    it('compute hosts hold no database credentials', async () => {
+      const r = await on(1, 'grep -rl "connection *=\\|stack-db.cnf" /etc/nova 2>/dev/null; ls /etc/nova/stack-db.cnf 2>/dev/null');
+      expect(r.stdout.trim()).toBe('');
+    }, 120_000);
+
+    it('unstack leaves no cloud process on any host', async () => {
+      const r = await stack('unstack');
+      expect(r.exitCode, r.all).toBe(0);
+      for (let i = 0; i < 3; i++) expect(await cloudProcesses(i), th.hosts[i]!.name).toEqual([]);
+    }, 600_000);
+
+    it('clean leaves nothing on any host', async () => {
+      const r = await stack('clean');
+      expect(r.exitCode, r.all).toBe(0);
+      for (let i = 0; i < 3; i++) {
+        expect(await cloudProcesses(i), th.hosts[i]!.name).toEqual([]);
+        const left = await on(i, 'ls /var/lib/stack-ts /var/log/stack-ts /etc/openstack/clouds.yaml /etc/nova/nova-compute.conf 2>/dev/null; grep -c "BEGIN stack.ts" /etc/hosts');
+        expect(left.stdout.trim(), th.hosts[i]!.name).toBe('0');
+      }
+    }, 900_000);
+  });
+
+  describe.sequential('database and messaging, controller and compute on a host each', () => {
+    beforeAll(() => writeFileSync(join(work, 'hosts.yaml'), layout(['database, messaging', 'controller', 'compute'])));
+
+    it('stacks and verifies', async () => {
+      const r = await stack();
+      expect(r.exitCode, r.all).toBe(0);
+      const v = await stack('verify');
+      expect(v.exitCode, v.all).toBe(0);
+      // MariaDB listens on the address the controller uses, not everywhere.
+      const listen = await on(0, 'ss -ltnH "sport = :3306"');
+      expect(listen.stdout).toContain(`${th.hosts[0]!.address}:3306`);
+      expect(listen.stdout).not.toMatch(/0\.0\.0\.0:3306|\*:3306/);
+    }, 2_400_000);
+
+    it('cleans every host', async () => {
+      const r = await stack('clean');
+      expect(r.exitCode, r.all).toBe(0);
+      for (let i = 0; i < 3; i++) expect(await cloudProcesses(i), th.hosts[i]!.name).toEqual([]);
+    }, 900_000);
+  });
+});
