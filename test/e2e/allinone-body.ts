@@ -6,6 +6,7 @@
 // unstack, stack again, clean. Secrets with every awkward character are grepped for in all output.
 
 import { e2eDescribe } from './pending.ts';
+import { newestLogTail } from './run-log.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
@@ -54,16 +55,8 @@ async function stack(...args: string[]) {
     timeout: 1_400_000,
   });
   outputs.push(r.all ?? '');
-  if (r.exitCode !== 0) r.all = `${r.all}\n--- tail of the run log ---\n${newestLogTail()}`;
+  if (r.exitCode !== 0) r.all = `${r.all}\n--- tail of the run log ---\n${newestLogTail(work)}`;
   return r;
-}
-
-/** The run log's last lines: why a failed stack failed, in the assertion message (the log dir is removed afterwards). */
-function newestLogTail(lines = 80): string {
-  const dir = join(work, '.stack', 'logs');
-  if (!existsSync(dir)) return '(no log)';
-  const newest = readdirSync(dir).sort().pop();
-  return newest ? readFileSync(join(dir, newest), 'utf8').split('\n').slice(-lines).join('\n') : '(no log)';
 }
 
 async function onHost(cmd: string) {

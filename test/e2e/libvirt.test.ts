@@ -7,6 +7,7 @@
 // process left), clean.
 
 import { e2eDescribe } from './pending.ts';
+import { newestLogTail } from './run-log.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,15 +29,8 @@ let baseLocalrc: string;
 async function stack(args: string[], extraLocalrc: string[] = []) {
   writeFileSync(join(work, 'localrc'), [baseLocalrc, ...extraLocalrc, ''].join('\n'));
   const r = await execa(STACK, ['--config', join(work, 'localrc'), '--verbose', ...args], { cwd: work, reject: false, all: true, env: { CI: 'true' }, timeout: 2_900_000 });
-  if (r.exitCode !== 0) r.all = `${r.all}\n--- tail of the run log ---\n${newestLogTail()}`;
+  if (r.exitCode !== 0) r.all = `${r.all}\n--- tail of the run log ---\n${newestLogTail(work)}`;
   return r;
-}
-
-function newestLogTail(lines = 80): string {
-  const dir = join(work, '.stack', 'logs');
-  if (!existsSync(dir)) return '(no log)';
-  const newest = readdirSync(dir).sort().pop();
-  return newest ? readFileSync(join(dir, newest), 'utf8').split('\n').slice(-lines).join('\n') : '(no log)';
 }
 
 const onHost = (cmd: string) => ssh.run(cmd, { check: false, timeoutMs: 120_000 });

@@ -6,6 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { e2eDescribe } from './pending.ts';
+import { newestLogTail } from './run-log.ts';
 import { execa } from 'execa';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,15 +21,8 @@ let work: string;
 
 async function stack(...args: string[]) {
   const r = await execa(STACK, ['--config', join(work, 'localrc'), '--verbose', ...args], { cwd: work, reject: false, all: true, env: { CI: 'true' }, timeout: 2_400_000 });
-  if (r.exitCode !== 0) r.all = `${r.all}\n--- tail of the run log ---\n${newestLogTail()}`;
+  if (r.exitCode !== 0) r.all = `${r.all}\n--- tail of the run log ---\n${newestLogTail(work)}`;
   return r;
-}
-
-function newestLogTail(lines = 80): string {
-  const dir = join(work, '.stack', 'logs');
-  if (!existsSync(dir)) return '(no log)';
-  const newest = readdirSync(dir).sort().pop();
-  return newest ? readFileSync(join(dir, newest), 'utf8').split('\n').slice(-lines).join('\n') : '(no log)';
 }
 
 const on = async (i: number, cmd: string) => sshExec(th, th.hosts[i]!, cmd, 120_000);

@@ -7,6 +7,7 @@
 // no duplicate Keystone objects; unstack then clean leaving nothing behind.
 
 import { e2eDescribe } from './pending.ts';
+import { newestLogTail } from './run-log.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -61,14 +62,7 @@ async function stack(args: string[], opts: { configFile?: string; killAt?: RegEx
   });
   const r = await p;
   const all = String(r.all ?? '');
-  return { exitCode: r.exitCode, all: r.exitCode === 0 ? all : `${all}\n--- tail of the run log ---\n${newestLogTail()}`, lines };
-}
-
-function newestLogTail(n = 60): string {
-  const dir = join(work, '.stack', 'logs');
-  if (!existsSync(dir)) return '(no log)';
-  const newest = readdirSync(dir).sort().pop();
-  return newest ? readFileSync(join(dir, newest), 'utf8').split('\n').slice(-n).join('\n') : '(no log)';
+  return { exitCode: r.exitCode, all: r.exitCode === 0 ? all : `${all}\n--- tail of the run log ---\n${newestLogTail(work, 60)}`, lines };
 }
 
 const onHost = (cmd: string) => ssh.run(cmd, { check: false, timeoutMs: 120_000 });
