@@ -48,7 +48,7 @@ describe.sequential('all-in-one with the local host layer, stack.ts running on t
   it('stacks and verifies on the host it runs on', async () => {
     const r = await run('cd /root && CI=true /opt/stack.ts/stack.ts --config /root/localrc --verbose 2>&1');
     expect(r.exitCode, r.stdout.split('\n').slice(-60).join('\n')).toBe(0);
-    expect(r.stdout).toMatch(/OpenStack zed is up on local/);
+    expect(r.stdout).toMatch(/OpenStack 2022\.2 \(zed\) is up on local\./);
     expect(r.stdout).not.toContain(ADMIN_PASSWORD);
     const list = await run('openstack --os-cloud stack image list -f value -c Name -c Status');
     expect(list.stdout.trim()).toBe('local active');

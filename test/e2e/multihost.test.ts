@@ -78,7 +78,7 @@ e2eDescribe('controller + two computes stacked and verified in one run; status, 
     it('stacks all three and verifies a server on each compute host', async () => {
       const r = await stack();
       expect(r.exitCode, r.all).toBe(0);
-      expect(r.all).toMatch(/OpenStack zed is up on/);
+      expect(r.all).toMatch(/OpenStack 2022\.2 \(zed\) is up on/);
       // A plain line names its host; both computes ran their nova-compute.
       for (const h of th.hosts.slice(1)) expect(r.all).toContain(`[${h.name}] nova-compute: start ... done`);
     }, 2_400_000);
