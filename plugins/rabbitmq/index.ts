@@ -1,7 +1,8 @@
 // RabbitMQ: the message bus between nova's services.
 //
-// - It and epmd listen on every interface by default; rabbitmq-env.conf (a shell file sourced by
-//   rabbitmq-env, so edited line by line, not as ini) pins both to RABBIT_HOST.
+// - It, epmd (4369) and the Erlang distribution (25672) listen on every interface by default;
+//   rabbitmq-env.conf (a shell file sourced by rabbitmq-env, so edited line by line, not as ini)
+//   pins all three to RABBIT_HOST.
 //   epmd always adds 127.0.0.1 itself, but rabbitmqctl (and the init script's `rabbitmqctl wait`)
 //   find the node rabbit@HOSTNAME through epmd at the address the host's own name resolves to
 //   (127.0.1.1 on many Debian hosts, the LAN address on others): that address joins
@@ -66,16 +67,44 @@ export function ownAddressesOf(getentOutput: string): string[] {
     .filter((a) => net.isIP(a) !== 0);
 }
 
-/** Pure: the env file with our two settings, from the host's current (or the packaged) text. */
+const isLoopback = (a: string): boolean => a.startsWith('127.') || a === '::1';
+
+/**
+ * The one address the Erlang distribution (25672) listens on. rabbitmqctl reaches the node at
+ * the address the host's own name resolves to, and the listener takes a single address; the
+ * distribution speaks IPv4 (inet_tcp) unless told otherwise. So: RABBIT_HOST when the own name
+ * points there (or resolves to nothing), else the loopback address it points to (127.0.1.1 on
+ * many Debian hosts: only local users reach it), else the own name's address - never all of them.
+ */
+export function distributionAddress(bind: string, ownAddresses: readonly string[]): string {
+  const own = ownAddresses.filter((a) => net.isIPv4(a));
+  const bindV4 = net.isIPv4(bind) ? bind : undefined;
+  if (bindV4 && (own.length === 0 || own.includes(bindV4))) return bindV4;
+  return own.find(isLoopback) ?? own[0] ?? bindV4 ?? '127.0.0.1';
+}
+
+/** `-kernel inet_dist_use_interface {10,0,0,5}`: an Erlang tuple on erl's command line. */
+export const distributionErlArgs = (address: string): string => `-kernel inet_dist_use_interface {${address.split('.').join(',')}}`;
+
+/** The variables renderEnvFile sets; clean removes them when there is no packaged file to restore. */
+export const ENV_VARS = ['NODE_IP_ADDRESS', 'ERL_EPMD_ADDRESS', 'SERVER_ADDITIONAL_ERL_ARGS'] as const;
+
+/**
+ * Pure: the env file with our settings, from the host's current (or the packaged) text.
+ * SERVER_ADDITIONAL_ERL_ARGS reaches erl's command line in Debian's rabbitmq-server script on
+ * both 3.10 (bookworm) and 4.0 (trixie); the CLI tools read CTL_ERL_ARGS instead, so it only
+ * moves the server's distribution listener.
+ */
 export function renderEnvFile(current: string, rabbitHost: string, ownAddresses: readonly string[]): string {
   const bind = rabbitHost === 'localhost' ? '127.0.0.1' : rabbitHost;
   const epmd = [...new Set([bind, ...ownAddresses])].join(',');
   let text = current;
   if (!/^# Set by stack\.ts/m.test(text)) {
-    text = `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}# Set by stack.ts: AMQP on RABBIT_HOST only; epmd there and where the own host name points.\n`;
+    text = `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}# Set by stack.ts: AMQP on RABBIT_HOST only; epmd and the Erlang distribution there and where the own host name points.\n`;
   }
   text = setShellVar(text, 'NODE_IP_ADDRESS', bind);
   text = setShellVar(text, 'ERL_EPMD_ADDRESS', epmd);
+  text = setShellVar(text, 'SERVER_ADDITIONAL_ERL_ARGS', distributionErlArgs(distributionAddress(bind, ownAddresses)));
   return text;
 }
 
@@ -220,7 +249,7 @@ const plugin: ServicePlugin = {
     const current = await ctx.host.readFileIfExists(ENV_FILE);
     if (current !== null) {
       const packaged = await ctx.host.readFileIfExists(PACKAGED_ENV_FILE);
-      const restored = packaged ?? deleteShellVar(deleteShellVar(current, 'NODE_IP_ADDRESS'), 'ERL_EPMD_ADDRESS').replace(/^# Set by stack\.ts.*\n/m, '');
+      const restored = packaged ?? ENV_VARS.reduce(deleteShellVar, current).replace(/^# Set by stack\.ts.*\n/m, '');
       if (restored !== current) await ctx.host.writeFile(ENV_FILE, restored, { mode: 0o644, owner: 'rabbitmq:rabbitmq' });
     }
   },

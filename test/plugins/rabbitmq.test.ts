@@ -1,10 +1,10 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StackError } from '../../lib/plugin.ts';
-import rabbitmq, { ENV_FILE, PACKAGED_ENV_FILE, STOP_EPMD, rabbitPasswordProblem, renderEnvFile } from '../../plugins/rabbitmq/index.ts';
+import rabbitmq, { ENV_FILE, PACKAGED_ENV_FILE, STOP_EPMD, distributionAddress, rabbitPasswordProblem, renderEnvFile } from '../../plugins/rabbitmq/index.ts';
 import { getShellVar, setShellVar } from '../../plugins/rabbitmq/env-file.ts';
 import { DEBIAN_SYSTEMD, DEBIAN_SYSV, RecordingHost, RHEL_SYSTEMD, makeContext } from '../fixtures/recording-host.ts';
 
@@ -39,8 +39,10 @@ describe('rabbitmq-env.conf', () => {
     expect(lines[lines.indexOf('#NODE_IP_ADDRESS=127.0.0.1') + 1]).toBe('NODE_IP_ADDRESS=127.0.0.1');
     // 127.0.1.1: where the host's own name points, so rabbitmqctl finds epmd there.
     expect(getShellVar(file!.content, 'ERL_EPMD_ADDRESS')).toBe('127.0.0.1,127.0.1.1');
-    const ours = /^(NODE_IP_ADDRESS=|ERL_EPMD_ADDRESS=|# Set by stack\.ts)/;
-    expect(lines.filter((l) => ours.test(l))).toHaveLength(3);
+    // The Erlang distribution on the one address rabbitmqctl dials: the own name's loopback one.
+    expect(getShellVar(file!.content, 'SERVER_ADDITIONAL_ERL_ARGS')).toBe('-kernel inet_dist_use_interface {127,0,1,1}');
+    const ours = /^(NODE_IP_ADDRESS=|ERL_EPMD_ADDRESS=|SERVER_ADDITIONAL_ERL_ARGS=|# Set by stack\.ts)/;
+    expect(lines.filter((l) => ours.test(l))).toHaveLength(4);
     expect(lines.filter((l) => !ours.test(l)).join('\n')).toBe(PACKAGED);
     expect(host.writes).toEqual([]);
   });
@@ -67,6 +69,27 @@ describe('rabbitmq-env.conf', () => {
     expect(out).toContain('NODE_IP_ADDRESS=10.99.0.11\n');
     expect(out).toContain('export ERL_EPMD_ADDRESS=10.99.0.11\n');
     expect(out.match(/NODE_IP_ADDRESS=/g)).toHaveLength(1);
+  });
+
+  it('the Erlang distribution listens on RABBIT_HOST when the own name points there, never on every interface', () => {
+    const out = renderEnvFile(PACKAGED, '10.99.0.11', ['10.99.0.11']);
+    expect(getShellVar(out, 'SERVER_ADDITIONAL_ERL_ARGS')).toBe('-kernel inet_dist_use_interface {10,99,0,11}');
+    // What sh does with the line: one variable, the Erlang tuple intact (no brace or glob expansion).
+    const sourced = execFileSync('sh', ['-c', `${out}\nset -f; printf '%s\\n' $SERVER_ADDITIONAL_ERL_ARGS`], { encoding: 'utf8' });
+    expect(sourced.split('\n')).toEqual(['-kernel', 'inet_dist_use_interface', '{10,99,0,11}', '']);
+  });
+
+  it.each([
+    ['the own name points at RABBIT_HOST', '10.0.0.5', ['10.0.0.5'], '10.0.0.5'],
+    ['the own name resolves to nothing', '10.0.0.5', [], '10.0.0.5'],
+    ['the own name points at 127.0.1.1 (Debian default)', '127.0.0.1', ['127.0.1.1'], '127.0.1.1'],
+    ['loopback preferred over another LAN address', '10.0.0.5', ['10.0.0.9', '127.0.1.1'], '127.0.1.1'],
+    ['the own name points at another address: rabbitmqctl dials that one', '10.0.0.5', ['10.0.0.9'], '10.0.0.9'],
+    ['an IPv6 RABBIT_HOST: the IPv4 distribution uses the own IPv4 address', 'fd00::5', ['fd00::5', '10.0.0.5'], '10.0.0.5'],
+    ['an IPv6 RABBIT_HOST and no IPv4 name: loopback', 'fd00::5', ['fd00::5'], '127.0.0.1'],
+  ])('distribution address: %s', (_why, bind, own, expected) => {
+    expect(distributionAddress(bind, own)).toBe(expected);
+    expect(distributionAddress(bind, own)).not.toBe('0.0.0.0');
   });
 
   it('setShellVar quotes what the shell would split, and appends to a file without the variable', () => {
