@@ -1,4 +1,4 @@
-// npm run bench: the all-in-one on a fresh isolated test host (warm apt proxy cache after the
+// npm run bench (first part): the all-in-one on a fresh isolated test host (warm apt proxy cache after the
 // first run), timed per phase from the run's own records, against the critical path: the steps
 // no installer can skip (package install, schema migrations, a service's first answer).
 // Prints ratios and phase timings; it never fails on a slow machine.
@@ -7,9 +7,10 @@ import { $ } from 'zx';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startTestHosts } from '../test/hosts/index.ts';
+import { startTestHosts, type Suite } from '../test/hosts/index.ts';
 import { formatTimingTable, phaseTotals, type TimingRecord } from '../lib/timing.ts';
-import { benchLibvirt, type RunFigures } from './libvirt.ts';
+import type { RunFigures } from './libvirt.ts';
+import { releaseRan } from './options.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 $.verbose = false;
@@ -35,53 +36,55 @@ function criticalCommandsMs(log: string): number {
   return ms;
 }
 
-const hosts = await startTestHosts({ count: 1, prefix: 'stb', log: (l) => console.error(`[hosts] ${l}`) });
-const work = mkdtempSync(join(tmpdir(), 'stackts-bench-'));
-let fakeFigures: RunFigures | undefined;
-try {
-  const h = hosts.hosts[0]!;
-  writeFileSync(join(work, 'seed.raw'), Buffer.alloc(1024 * 1024, 'bench '));
-  await $`qemu-img convert -f raw -O qcow2 ${join(work, 'seed.raw')} ${join(work, 'bench.qcow2')}`;
-  writeFileSync(
-    join(work, 'localrc'),
-    [`TARGET_HOST=${h.target}`, `SSH_KEY=${h.keyPath}`, `SSH_KNOWN_HOSTS=${hosts.knownHostsPath}`, 'VIRT_DRIVER=fake', 'APT_UNSAFE_IO=True', `IMAGE_URLS=file://${join(work, 'bench.qcow2')}`, ''].join('\n'),
-  );
-  const timingsFile = join(work, 'timings.json');
-  const started = Date.now();
-  const r = await $({ cwd: work, nothrow: true, env: { ...process.env, CI: 'true' } })`${join(REPO, 'stack.ts')} --config ${join(work, 'localrc')} --verbose --timings ${timingsFile}`;
-  const wallMs = Date.now() - started;
-  if (r.exitCode !== 0) {
-    console.log(r.stdout.split('\n').slice(-40).join('\n'));
-    console.log(`bench: stack failed (exit ${r.exitCode}); no ratios.`);
-    process.exitCode = 1;
-  } else {
-    const { timings, totalMs } = JSON.parse(readFileSync(timingsFile, 'utf8')) as { timings: TimingRecord[]; totalMs: number };
-    const logDir = join(work, '.stack', 'logs');
-    const log = readdirSync(logDir).map((f) => readFileSync(join(logDir, f), 'utf8')).join('\n');
-    const phases = phaseTotals(timings);
-    const startMs = phases.start ?? 0;
-    const criticalMs = criticalCommandsMs(log) + startMs;
-    const rss = await $`ssh -i ${h.keyPath} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null ${h.target} ps -eo rss=,comm=`.nothrow();
-    const cloudRssKb = rss.stdout
-      .split('\n')
-      .map((l) => l.trim().split(/\s+/))
-      .filter(([, c]) => c && /uwsgi|glance|nova|python3|mariadbd|mysqld|beam|epmd|memcached/.test(c))
-      .reduce((a, [kb]) => a + Number(kb), 0);
-    const debs = await $`ssh -i ${h.keyPath} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null ${h.target} dpkg-query -f '.\n' -W`.nothrow();
-    fakeFigures = { totalMs, phases, packages: debs.stdout.split('\n').filter(Boolean).length };
-    console.log(formatTimingTable(timings, totalMs));
-    console.log('');
-    console.log(`wall clock (incl. node start, config, SSH):   ${(wallMs / 1000).toFixed(1)} s`);
-    console.log(`stack run total:                             ${(totalMs / 1000).toFixed(1)} s   (goal: < 240 s warm on 2 cores; devstack 900-1800 s)`);
-    console.log(`critical path (install + migrations + starts): ${(criticalMs / 1000).toFixed(1)} s`);
-    console.log(`overhead ratio total/critical:               ${(totalMs / criticalMs).toFixed(2)}`);
-    console.log(`ratio to the 240 s goal:                     ${(totalMs / 240_000).toFixed(2)}`);
-    console.log(`memory of the cloud's processes (RSS):       ${(cloudRssKb / 1024).toFixed(0)} MB`);
+/** The fake-driver all-in-one on a fresh `suite` test host; its figures for the libvirt table, undefined if it failed. */
+export async function benchAllInOne(suite: Suite): Promise<RunFigures | undefined> {
+  let figures: RunFigures | undefined;
+  const hosts = await startTestHosts({ count: 1, prefix: 'stb', suite, log: (l) => console.error(`[hosts] ${l}`) });
+  const work = mkdtempSync(join(tmpdir(), 'stackts-bench-'));
+  try {
+    const h = hosts.hosts[0]!;
+    writeFileSync(join(work, 'seed.raw'), Buffer.alloc(1024 * 1024, 'bench '));
+    await $`qemu-img convert -f raw -O qcow2 ${join(work, 'seed.raw')} ${join(work, 'bench.qcow2')}`;
+    writeFileSync(
+      join(work, 'localrc'),
+      [`TARGET_HOST=${h.target}`, `SSH_KEY=${h.keyPath}`, `SSH_KNOWN_HOSTS=${hosts.knownHostsPath}`, 'VIRT_DRIVER=fake', 'APT_UNSAFE_IO=True', `IMAGE_URLS=file://${join(work, 'bench.qcow2')}`, ''].join('\n'),
+    );
+    const timingsFile = join(work, 'timings.json');
+    const started = Date.now();
+    const r = await $({ cwd: work, nothrow: true, env: { ...process.env, CI: 'true' } })`${join(REPO, 'stack.ts')} --config ${join(work, 'localrc')} --verbose --timings ${timingsFile}`;
+    const wallMs = Date.now() - started;
+    if (r.exitCode !== 0) {
+      console.log(r.stdout.split('\n').slice(-40).join('\n'));
+      console.log(`bench: stack failed (exit ${r.exitCode}); no ratios.`);
+      process.exitCode = 1;
+    } else {
+      const { timings, totalMs } = JSON.parse(readFileSync(timingsFile, 'utf8')) as { timings: TimingRecord[]; totalMs: number };
+      const logDir = join(work, '.stack', 'logs');
+      const log = readdirSync(logDir).map((f) => readFileSync(join(logDir, f), 'utf8')).join('\n');
+      const phases = phaseTotals(timings);
+      const startMs = phases.start ?? 0;
+      const criticalMs = criticalCommandsMs(log) + startMs;
+      const rss = await $`ssh -i ${h.keyPath} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null ${h.target} ps -eo rss=,comm=`.nothrow();
+      const cloudRssKb = rss.stdout
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/))
+        .filter(([, c]) => c && /uwsgi|glance|nova|python3|mariadbd|mysqld|beam|epmd|memcached/.test(c))
+        .reduce((a, [kb]) => a + Number(kb), 0);
+      const debs = await $`ssh -i ${h.keyPath} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null ${h.target} dpkg-query -f '.\n' -W`.nothrow();
+      figures = { totalMs, phases, packages: debs.stdout.split('\n').filter(Boolean).length };
+      console.log(`all-in-one, fake driver, ${releaseRan(r.stdout)}:`);
+      console.log(formatTimingTable(timings, totalMs));
+      console.log('');
+      console.log(`wall clock (incl. node start, config, SSH):   ${(wallMs / 1000).toFixed(1)} s`);
+      console.log(`stack run total:                             ${(totalMs / 1000).toFixed(1)} s   (goal: < 240 s warm on 2 cores; devstack 900-1800 s)`);
+      console.log(`critical path (install + migrations + starts): ${(criticalMs / 1000).toFixed(1)} s`);
+      console.log(`overhead ratio total/critical:               ${(totalMs / criticalMs).toFixed(2)}`);
+      console.log(`ratio to the 240 s goal:                     ${(totalMs / 240_000).toFixed(2)}`);
+      console.log(`memory of the cloud's processes (RSS):       ${(cloudRssKb / 1024).toFixed(0)} MB`);
+    }
+  } finally {
+    await hosts.stop();
+    rmSync(work, { recursive: true, force: true });
   }
-} finally {
-  await hosts.stop();
-  rmSync(work, { recursive: true, force: true });
+  return figures;
 }
-
-// The same all-in-one with a real hypervisor, printed beside this one (bench/libvirt.ts).
-if (fakeFigures) await benchLibvirt(fakeFigures);

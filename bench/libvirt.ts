@@ -8,7 +8,8 @@ import { $ } from 'zx';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startTestHosts } from '../test/hosts/index.ts';
+import { startTestHosts, type Suite } from '../test/hosts/index.ts';
+import { releaseRan } from './options.ts';
 import { BOOT_MARKER, bootImage } from '../test/fixtures/boot-image.ts';
 import { phaseTotals, type TimingRecord } from '../lib/timing.ts';
 
@@ -43,10 +44,10 @@ export function sideBySide(fake: RunFigures | undefined, libvirt: RunFigures): s
 }
 
 /** Stacks the libvirt all-in-one on its own test host and prints it beside `fake`. */
-export async function benchLibvirt(fake?: RunFigures): Promise<void> {
+export async function benchLibvirt(fake: RunFigures | undefined, suite: Suite): Promise<void> {
   $.verbose = false;
   const image = await bootImage((l) => console.error(`[bench libvirt] ${l}`));
-  const hosts = await startTestHosts({ count: 1, prefix: 'stbl', log: (l) => console.error(`[hosts] ${l}`) });
+  const hosts = await startTestHosts({ count: 1, prefix: 'stbl', suite, log: (l) => console.error(`[hosts] ${l}`) });
   const work = mkdtempSync(join(tmpdir(), 'stackts-bench-libvirt-'));
   try {
     const h = hosts.hosts[0]!;
@@ -67,7 +68,7 @@ export async function benchLibvirt(fake?: RunFigures): Promise<void> {
     const log = readdirSync(logDir).map((f) => readFileSync(join(logDir, f), 'utf8')).join('\n');
     const debs = await $`ssh -i ${h.keyPath} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null ${h.target} dpkg-query -f '.\n' -W`.nothrow();
     const libvirt: RunFigures = { totalMs, phases: phaseTotals(timings), packages: debs.stdout.split('\n').filter(Boolean).length };
-    console.log('');
+    console.log(`all-in-one beside the fake driver, ${releaseRan(r.stdout)}:`);
     console.log(sideBySide(fake, libvirt));
     const boot = guestBootSeconds(log);
     console.log(`server create -> boot marker on the console (TCG): ${boot === undefined ? '-' : `${boot.toFixed(1)} s`}`);
@@ -76,5 +77,3 @@ export async function benchLibvirt(fake?: RunFigures): Promise<void> {
     rmSync(work, { recursive: true, force: true });
   }
 }
-
-if (import.meta.url === `file://${process.argv[1]}`) await benchLibvirt();

@@ -6,7 +6,7 @@ import { $ } from 'zx';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startTestHosts } from '../test/hosts/index.ts';
+import { startTestHosts, type Suite } from '../test/hosts/index.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 $.verbose = false;
@@ -28,8 +28,8 @@ async function timedStack(work: string, config: string): Promise<Timed> {
   return { ok: r.exitCode === 0, wallMs, runMs };
 }
 
-export async function benchRerun(): Promise<void> {
-  const hosts = await startTestHosts({ count: 1, prefix: 'sbr', log: (l) => console.error(`[hosts] ${l}`) });
+export async function benchRerun(suite: Suite): Promise<void> {
+  const hosts = await startTestHosts({ count: 1, prefix: 'sbr', suite, log: (l) => console.error(`[hosts] ${l}`) });
   const work = mkdtempSync(join(tmpdir(), 'stackts-bench-rerun-'));
   try {
     const h = hosts.hosts[0]!;
@@ -59,5 +59,3 @@ export async function benchRerun(): Promise<void> {
     rmSync(work, { recursive: true, force: true });
   }
 }
-
-if (import.meta.url === `file://${process.argv[1]}`) await benchRerun();

@@ -102,6 +102,28 @@ export function checkDistro(hostName: string, facts: HostFacts): Problem[] {
   return [];
 }
 
+/**
+ * One cloud, one distribution release: each release's own archive carries one OpenStack release
+ * (Debian 12 Zed, 13 Epoxy), and Zed's nova-compute cannot join an Epoxy controller (the RPC and
+ * database versions differ). Returns the problem naming each release's hosts, or undefined.
+ */
+export function mixedReleases(hosts: readonly { name: string; facts: HostFacts }[]): Pick<Problem, 'message' | 'hint'> | undefined {
+  const major = (f: HostFacts) => `${f.id} ${f.version.split('.')[0] || '(no VERSION_ID)'}`;
+  const groups = new Map<string, { label: string; names: string[] }>();
+  for (const h of hosts) {
+    const key = major(h.facts);
+    const g = groups.get(key) ?? { label: `${key}${h.facts.codename ? ` (${h.facts.codename})` : ''}`, names: [] };
+    g.names.push(h.name);
+    groups.set(key, g);
+  }
+  if (groups.size < 2) return undefined;
+  const list = [...groups.values()].map((g) => `${g.label} on ${g.names.join(', ')}`).join('; ');
+  return {
+    message: `the hosts of this cloud run different releases: ${list}. Each release brings its own OpenStack release, and services of two OpenStack releases cannot form one cloud.`,
+    hint: 'install the same release on every host (Debian 12 everywhere or Debian 13 everywhere), or stack the odd hosts as a cloud of their own',
+  };
+}
+
 // --- root
 
 export async function checkRoot(host: Host): Promise<Problem[]> {

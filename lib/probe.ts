@@ -8,6 +8,7 @@ import { detectHostIp } from './host/address.ts';
 import { parseTargetHost } from './config/validate.ts';
 import { sh } from './shell.ts';
 import { StackError } from './plugin.ts';
+import { mixedReleases } from './preflight.ts';
 import { isIpLiteral, type HostSpec, type Topology } from './topology.ts';
 
 export interface ProbedHost {
@@ -81,6 +82,11 @@ export async function probeHosts(topology: Topology, open: (spec: HostSpec) => H
         hints.add('each host needs its own address; list one machine once, with the roles of both');
       } else seen.set(p.address, p);
     }
+  }
+  const mixed = problems.length ? undefined : mixedReleases(probed.map((p) => ({ name: p.spec.name, facts: p.facts })));
+  if (mixed) {
+    problems.push(mixed.message);
+    hints.add(mixed.hint);
   }
   if (!problems.length && probed.length > 1) {
     await Promise.all(
