@@ -4,7 +4,7 @@
 // A password in a bad value is never echoed.
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,8 +15,9 @@ const WATCHED = ['/etc/mysql', '/etc/rabbitmq', '/etc/memcached.conf', '/etc/key
 function snapshot(roots: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (p: string) => {
-    if (!existsSync(p)) return void (out[p] = 'missing');
-    const st = statSync(p);
+    if (!existsSync(p) && !lstatSync(p, { throwIfNoEntry: false })) return void (out[p] = 'missing');
+    const st = lstatSync(p);
+    if (st.isSymbolicLink()) return void (out[p] = `link ${readlinkSync(p)}`);
     if (st.isDirectory()) {
       out[p] = `dir ${st.mode}`;
       // The lock beside the config is taken (and released) before the config is read: not a change.
@@ -33,6 +34,10 @@ interface Case {
   readonly lines?: readonly string[];
   readonly file?: 'localrc' | 'local.conf';
   readonly args?: readonly string[];
+  /** The command run on the case's config file (default stack); ignored when args are given. */
+  readonly command?: 'stack' | 'plan' | 'unstack' | 'clean';
+  /** Symbolic links to make in the case's directory: name -> target. */
+  readonly links?: Record<string, string>;
   readonly env?: Record<string, string>;
   readonly files?: Record<string, string>;
   readonly stderr: RegExp;
@@ -42,6 +47,9 @@ interface Case {
 
 // Every case that gets past the config would try to reach this closed port, never this machine.
 const NOWHERE = 'TARGET_HOST=root@127.0.0.1:9';
+/** A hosts file whose hosts are closed loopback ports: a case that passed validation would reach nothing. */
+const hostsFile = (...hosts: string[]): Record<string, string> => ({ 'hosts.yaml': `hosts:\n${hosts.join('')}` });
+const host = (name: string, address: string, roles: string, more = ''): string => `  - name: ${name}\n    address: ${address}\n    roles: [${roles}]\n${more}`;
 
 const CASES: Case[] = [
   // --- command line
@@ -103,6 +111,52 @@ const CASES: Case[] = [
     files: { 'hosts.yaml': 'hosts:\n  - name: [c1\n' },
     stderr: /hosts\.yaml:\d+: not valid YAML/,
   },
+  { name: 'hosts file: missing', lines: ['HOSTS_FILE=nohosts.yaml'], stderr: /cannot read the hosts file \(HOSTS_FILE=.*nohosts\.yaml\): ENOENT/ },
+  {
+    name: 'hosts file: an unknown role',
+    lines: ['HOSTS_FILE=hosts.yaml'],
+    files: hostsFile(host('c1', 'root@127.0.0.1:9', 'controler, database, messaging, compute')),
+    stderr: /hosts\.yaml:4: unknown role "controler"[^]*did you mean "controller"/,
+  },
+  {
+    name: 'hosts file: a host without an address',
+    lines: ['HOSTS_FILE=hosts.yaml'],
+    files: { 'hosts.yaml': 'hosts:\n  - name: c1\n    roles: [controller, database, messaging, compute]\n' },
+    stderr: /hosts\.yaml:2: host c1 has no address:/,
+  },
+  {
+    name: 'hosts file: two hosts at one address',
+    lines: ['HOSTS_FILE=hosts.yaml'],
+    files: hostsFile(host('c1', 'root@127.0.0.1:9', 'controller, database, messaging'), host('n1', 'root@127.0.0.1:9', 'compute')),
+    stderr: /hosts\.yaml:\d+: hosts c1 \(.*\) and n1 have the same address/,
+  },
+  {
+    name: 'hosts file: the database on two hosts',
+    lines: ['HOSTS_FILE=hosts.yaml'],
+    files: hostsFile(host('c1', 'root@127.0.0.1:9', 'controller, database, messaging'), host('n1', 'root@127.0.0.2:9', 'database, compute')),
+    stderr: /mysql is on 2 hosts \(c1 at .*hosts\.yaml:2, n1 at .*hosts\.yaml:5\); it runs on exactly one/,
+  },
+  {
+    name: 'hosts file: an ip that is not an address',
+    lines: ['HOSTS_FILE=hosts.yaml'],
+    files: hostsFile(host('c1', 'root@127.0.0.1:9', 'controller, database, messaging, compute', '    ip: 10.0.0.5; touch /tmp/x\n')),
+    stderr: /hosts\.yaml:5: ip "10\.0\.0\.5; touch \/tmp\/x" is not an IP address/,
+  },
+  {
+    name: 'hosts file: nothing runs the database',
+    lines: ['HOSTS_FILE=hosts.yaml'],
+    files: hostsFile(host('c1', 'root@127.0.0.1:9', 'controller, messaging, compute')),
+    stderr: /no host runs mysql/,
+  },
+  // --- the host: a HOST_IP that is none of its addresses (this machine, read only: plan)
+  { name: 'a HOST_IP that is not an address of the host', command: 'plan', lines: ['TARGET_HOST=local', 'HOST_IP=192.0.2.77'], stderr: /localrc:3: HOST_IP=192\.0\.2\.77 is not an address of the target host \(it has .*127\.0\.0\.1/ },
+  // --- the commands that remove things refuse the same values before removing anything
+  { name: 'clean with a state dir holding a shell command', command: 'clean', lines: ["STACK_STATE_DIR='/var/lib/stack ts;touch /tmp/x'"], stderr: /localrc:2: STACK_STATE_DIR=.* contains characters/ },
+  { name: 'clean with LOGDIR=/var/log/*', command: 'clean', lines: ['LOGDIR=/var/log/*'], stderr: /localrc:2: LOGDIR="\/var\/log\/\*" contains characters/ },
+  { name: 'unstack with a top-level state dir', command: 'unstack', lines: ['STACK_STATE_DIR=/usr'], stderr: /localrc:2: STACK_STATE_DIR=\/usr is a top-level directory/ },
+  // --- the secrets file
+  // Read after the host is probed: a local plan (read only) reaches it without a network.
+  { name: 'secrets file: a symbolic link', command: 'plan', lines: ['TARGET_HOST=local'], links: { '.stack-secrets': '/etc/hostname' }, stderr: /\.stack-secrets: the secrets file is a symbolic link/ },
 ];
 
 const dirs: string[] = [];
@@ -121,12 +175,14 @@ describe('bad input exits 2 with a message, before anything changes', () => {
       writeFileSync(file, Buffer.from(body.join('\n') + '\n', /caf\u00e9/.test(body.join('')) ? 'latin1' : 'utf8'));
     }
     for (const [name, text] of Object.entries(c.files ?? {})) writeFileSync(join(dir, name), text);
-    const args = c.args ?? ['stack', '--config', file];
+    for (const [name, target] of Object.entries(c.links ?? {})) symlinkSync(target, join(dir, name));
+    const args = c.args ?? [c.command ?? 'stack', '--config', file];
     const before = snapshot([dir, ...WATCHED]);
     const r = await execa(join(REPO, 'stack.ts'), [...args], { cwd: dir, reject: false, all: true, env: { CI: 'true', ...c.env } });
     expect(r.stderr, r.all).toMatch(c.stderr);
     expect(r.exitCode, r.all).toBe(2);
     expect(snapshot([dir, ...WATCHED])).toEqual(before);
     if (c.secret) expect(r.all).not.toContain(c.secret);
-  }, 120_000);
+    // Generous: each case is a whole ./stack.ts start (tsx), and 59 of them share the machine.
+  }, 300_000);
 });
