@@ -5,6 +5,10 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Integration tests start real daemons (sshd, mysqld) and test hosts; forks isolate them.
     pool: 'forks',
+    // Vitest's default on 2 cores is one worker, so the end-to-end files (each mostly waiting on its
+    // test host's package install and service starts) would run one after another; two at once keeps
+    // CI well inside its time on 2 cores (load ~4-6 measured with two test clouds building).
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     testTimeout: 60_000,
     hookTimeout: 600_000,
   },

@@ -41,7 +41,11 @@ export interface AptWatch {
  * line is reported each interval even when apt said nothing new (a long postinst), so the run
  * visibly lives. Polls never overlap.
  */
-export function watchAptStatus(host: Host, report: (line: string) => void, opts: { intervalMs?: number; file?: string; initial?: string } = {}): AptWatch {
+export function watchAptStatus(
+  host: Host,
+  report: (line: string) => void,
+  opts: { intervalMs?: number; file?: string; initial?: string; onAdvance?: () => void } = {},
+): AptWatch {
   const file = opts.file ?? APT_STATUS_FILE;
   const started = Date.now();
   let last = opts.initial ?? 'starting apt-get';
@@ -50,6 +54,8 @@ export function watchAptStatus(host: Host, report: (line: string) => void, opts:
   const poll = async (): Promise<void> => {
     const r = await host.run(`tail -n 1 ${quote(file)} 2>/dev/null`, { check: false, timeoutMs: 10_000, label: 'apt progress' }).catch(() => undefined);
     const now = r ? describeAptStatus(r.stdout.split('\n').pop() ?? '') : undefined;
+    // Only a new status is an advance: the elapsed time in the reported line changes anyway.
+    if (now && now !== last) opts.onAdvance?.();
     if (now) last = now;
     if (!stopped) report(`${last}, ${clock(Date.now() - started)}`);
   };

@@ -67,6 +67,8 @@ export interface InstallOptions {
   readonly offline: boolean;
   /** Called every few seconds during the apt transaction with apt's own progress. */
   readonly onProgress?: (line: string) => void;
+  /** Called when apt's status moved on (a package further), not merely time passing. */
+  readonly onAdvance?: () => void;
 }
 
 type PackageTool = 'apt' | 'dnf' | 'yum';
@@ -239,7 +241,7 @@ async function aptInstall(host: Host, facts: HostFacts, pkgs: readonly string[],
     const line = o.onProgress ? withStatusFd(installCommands(facts, pkgs, o)[0]!) : installCommands(facts, pkgs, o)[0]!;
     const label = `apt-get install ${pkgs.length} packages`;
     const install = async () => {
-      const watch = o.onProgress ? watchAptStatus(host, o.onProgress) : undefined;
+      const watch = o.onProgress ? watchAptStatus(host, o.onProgress, { onAdvance: o.onAdvance }) : undefined;
       try {
         // An interrupt waits for the transaction: a dpkg killed halfway leaves the host broken.
         return await uninterruptible(() => host.run(line, { check: false, timeoutMs: INSTALL_TIMEOUT_MS, label }));

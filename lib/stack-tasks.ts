@@ -169,7 +169,10 @@ export function installTask(ctx: MutableContext, plugins: readonly ServicePlugin
     host: ctx.host.name,
     service: 'packages',
     phase: 'install',
+    // A cold install on a loaded host or a slow mirror can take longer than COMMAND_TIMEOUT while
+    // working fine (seen: 15 min at load 25); what must not pass unnoticed is apt standing still.
     timeoutMs: s.COMMAND_TIMEOUT * 1000,
+    timeoutFrom: 'progress',
     run: async (t) => {
       const wanted = [...new Set((await Promise.all(plugins.map((p) => p.packages(ctx)))).flat())];
       const missing = await missingPackages(ctx.host, ctx.facts, wanted);
@@ -180,6 +183,7 @@ export function installTask(ctx: MutableContext, plugins: readonly ServicePlugin
           unsafeIo: s.APT_UNSAFE_IO,
           offline: s.OFFLINE,
           onProgress: (line) => t.output(line),
+          onAdvance: () => t.progressed(),
         });
       }
       ctx.setRelease(await detectRelease(ctx.host, ctx.facts));

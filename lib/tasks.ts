@@ -18,6 +18,12 @@ export interface TaskNode {
   title: string;
   /** Default from RunOptions; on expiry the task fails with "timed out after N s: TITLE". */
   timeoutMs?: number;
+  /**
+   * 'progress': the timeout counts from the task's last t.progressed(), not from its start. For
+   * work whose length depends on the machine (a package install on a slow mirror or a loaded
+   * host) but which reports when it advances: it fails when it stalls, not when it is slow.
+   */
+  timeoutFrom?: 'start' | 'progress';
   /** If the checkpoint holds the same value for id, the task is skipped ("unchanged"). Leaves only. */
   fingerprint?: string;
   /** Reason to skip, or false to run. */
@@ -37,6 +43,8 @@ export interface TaskHandle {
   /** A line shown under the task (masked). */
   output(line: string): void;
   title(t: string): void;
+  /** The work advanced (restarts the timeout of a node with timeoutFrom 'progress'). */
+  progressed(): void;
   /** Aborted on timeout or when another task failed; pass it to anything that can be cancelled. */
   signal: AbortSignal;
 }
@@ -64,8 +72,9 @@ export class TaskTimeoutError extends Error {
     readonly taskId: string,
     readonly title: string,
     readonly timeoutMs: number,
+    readonly idle = false,
   ) {
-    super(`timed out after ${Math.round(timeoutMs) / 1000} s: ${title}`);
+    super(`${idle ? 'no progress for' : 'timed out after'} ${Math.round(timeoutMs) / 1000} s: ${title}`);
     this.name = 'TaskTimeoutError';
   }
 }
@@ -284,18 +293,24 @@ const scopeOf = (node: TaskNode, parent: Scope): Scope => ({
  * Runs node.run with the timeout and the run-wide stop signal. Resolves or rejects as soon as
  * either fires, whether or not the task honours its signal: a hung task cannot hang the run.
  */
-async function runLeaf(state: RunState, node: TaskNode, handle: (signal: AbortSignal) => TaskHandle): Promise<void> {
+async function runLeaf(state: RunState, node: TaskNode, handle: (signal: AbortSignal, progressed: () => void) => TaskHandle): Promise<void> {
   const ctl = new AbortController();
   const timeoutMs = node.timeoutMs ?? state.opts.defaultTimeoutMs;
+  const idle = node.timeoutFrom === 'progress';
   let timer: NodeJS.Timeout | undefined;
+  let arm = (): void => undefined;
   let onStop: (() => void) | undefined;
   const stopped = new Promise<never>((_, reject) => {
     if (Number.isFinite(timeoutMs) && timeoutMs > 0) {
-      timer = setTimeout(() => {
-        const err = new TaskTimeoutError(node.id, node.title, timeoutMs);
-        ctl.abort(err);
-        reject(err);
-      }, timeoutMs);
+      arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          const err = new TaskTimeoutError(node.id, node.title, timeoutMs, idle);
+          ctl.abort(err);
+          reject(err);
+        }, timeoutMs);
+      };
+      arm();
     }
     onStop = () => {
       const err = new RunStoppedError();
@@ -305,7 +320,10 @@ async function runLeaf(state: RunState, node: TaskNode, handle: (signal: AbortSi
     if (state.stop.signal.aborted) onStop();
     else state.stop.signal.addEventListener('abort', onStop, { once: true });
   });
-  const work = Promise.resolve().then(() => node.run?.(handle(ctl.signal)));
+  const progressed = (): void => {
+    if (idle && !ctl.signal.aborted) arm();
+  };
+  const work = Promise.resolve().then(() => node.run?.(handle(ctl.signal, progressed)));
   // The losing side of the race must not surface as an unhandled rejection.
   work.catch(() => undefined);
   stopped.catch(() => undefined);
@@ -346,8 +364,9 @@ function leafTask(state: RunState, node: TaskNode, scope: Scope): ListrTask {
 
       const started = performance.now();
       progress(state, `${label(scope, title)} ...`);
-      const handle = (signal: AbortSignal): TaskHandle => ({
+      const handle = (signal: AbortSignal, progressed: () => void): TaskHandle => ({
         signal,
+        progressed,
         output(line: string) {
           const masked = log.mask(line);
           task.output = masked;

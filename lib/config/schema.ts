@@ -95,7 +95,7 @@ export const SCHEMA = {
     min: 5,
     max: 3600,
   }),
-  COMMAND_TIMEOUT: s('int', '900', 'Behaviour', 'Seconds any single command (apt, db_sync) may run before it is stopped.', { min: 10, max: 86400 }),
+  COMMAND_TIMEOUT: s('int', '900', 'Behaviour', 'Seconds any single command (db_sync, a service start) may run before it is stopped; for the package install, seconds without progress.', { min: 10, max: 86400 }),
   INSTALL_RECOMMENDS: s('bool', 'False', 'Behaviour', 'Install packages\' Recommends too (adds ~1 GB and ~60 s).'),
   APT_UNSAFE_IO: s('bool', 'False', 'Behaviour', 'Let dpkg skip fsync (faster by ~15 s; fine for throwaway test hosts, not for a real machine).'),
   OFFLINE: s('bool', 'False', 'Behaviour', 'Do not refresh package lists or download images; use what is on the host and in the cache.'),

@@ -29,7 +29,8 @@ describe('apt progress', () => {
     const file = join(dir, 'status');
     const lines: { at: number; line: string }[] = [];
     const t0 = Date.now();
-    const w = watchAptStatus(host, (line) => lines.push({ at: Date.now() - t0, line }), { intervalMs: 200, file });
+    let advances = 0;
+    const w = watchAptStatus(host, (line) => lines.push({ at: Date.now() - t0, line }), { intervalMs: 200, file, onAdvance: () => advances++ });
     appendFileSync(file, 'dlstatus:1:10:Retrieving file 1 of 10\n');
     await sleep(700);
     appendFileSync(file, 'pmstatus:keystone:55.0:Setting up keystone\n');
@@ -41,6 +42,8 @@ describe('apt progress', () => {
     expect(lines.filter((l) => l.line.startsWith('installing 55% (Setting up keystone)')).length).toBeGreaterThanOrEqual(2);
     for (let i = 1; i < lines.length; i++) expect(lines[i]!.at - lines[i - 1]!.at).toBeLessThan(1000);
     expect(existsSync(file)).toBe(false);
+    // Two states seen (download, then keystone): two advances, however often the clock ticked.
+    expect(advances).toBe(2);
     const n = lines.length;
     await sleep(400);
     expect(lines.length).toBe(n);

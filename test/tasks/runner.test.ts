@@ -96,6 +96,29 @@ describe('runTasks (plain renderer)', () => {
     expect(s.timings).toEqual([expect.objectContaining({ id: 'h1/mariadb/start', status: 'failed' })]);
   });
 
+  it("with timeoutFrom 'progress' a task that keeps advancing outlives its timeout, and one that stalls fails 'no progress'", async () => {
+    const { out, log } = capture();
+    // 10 advances 50 ms apart: 500 ms of work under a 150 ms timeout that each advance restarts.
+    const steady: TaskNode = { id: 'h1/packages/install', title: 'install', timeoutMs: 150, timeoutFrom: 'progress', run: async (t) => {
+      for (let i = 0; i < 10; i++) { await sleep(50); t.progressed(); }
+    } };
+    const ok = await runTasks([steady], { renderer: 'plain', log, defaultTimeoutMs: 60_000 });
+    expect(ok.ok).toBe(true);
+    expect(ok.totalMs).toBeGreaterThan(450);
+    // Output alone is not progress: a task that only prints (a clock) still stalls.
+    const stalls: TaskNode = { id: 'h1/packages/install2', title: 'install', timeoutMs: 150, timeoutFrom: 'progress', run: async (t) => {
+      t.progressed();
+      for (;;) { await sleep(40); t.output('installing 55% (Setting up keystone), 1m05s'); }
+    } };
+    const bad = await runTasks([stalls], { renderer: 'plain', log, defaultTimeoutMs: 60_000 });
+    expect(bad.ok).toBe(false);
+    expect((bad.error as Error).message).toBe('no progress for 0.15 s: install');
+    expect(out.join('\n')).toContain('no progress for 0.15 s: install');
+    // The same task without timeoutFrom fails from its start, whatever it reports.
+    const plain = await runTasks([{ ...steady, id: 'h1/x', timeoutFrom: undefined }], { renderer: 'plain', log, defaultTimeoutMs: 60_000 });
+    expect((plain.error as Error).message).toBe('timed out after 0.15 s: install');
+  });
+
   it('uses the default timeout when a task sets none', async () => {
     const { log } = capture();
     const s = await runTasks([{ id: 'x', title: 'hang', run: () => new Promise<void>(() => {}) }], { renderer: 'plain', log, defaultTimeoutMs: 100 });
