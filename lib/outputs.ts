@@ -1,7 +1,7 @@
 // What a finished stack leaves the user: openrc files, a clouds.yaml, and a summary that says
 // where the passwords are without printing them.
 
-import { mkdir, writeFile, chmod } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Config } from './config/types.ts';
@@ -10,6 +10,7 @@ import type { Release } from './plugin.ts';
 import { releaseTitle } from './release.ts';
 import { quote } from './shell.ts';
 import { formatTimingTable, type TimingRecord } from './timing.ts';
+import { writePrivateFile } from './private-file.ts';
 
 export interface CloudUser {
   readonly cloud: 'stack' | 'stack-admin';
@@ -76,8 +77,7 @@ export async function writeOutputs(config: Config, dir: string, host: Host, iden
   const files: string[] = [];
   const put = async (name: string, content: string) => {
     const path = join(dir, name);
-    await writeFile(path, content, { mode: 0o600 });
-    await chmod(path, 0o600);
+    await writePrivateFile(path, content);
     files.push(path);
   };
   for (const u of cloudUsers(config)) await put(`openrc-${u.cloud === 'stack' ? 'demo' : 'admin'}`, openrc(config, u, identity));

@@ -4,11 +4,12 @@
 
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SCHEMA, SECRET_NAMES, type SettingName } from './schema.ts';
 import { ConfigError, decodeUtf8 } from './errors.ts';
 import { parseAssignments } from './parse.ts';
+import { writePrivateFile } from '../private-file.ts';
 import type { ConfigWarning } from './types.ts';
 
 export type PromptFn = (name: string, doc: string) => Promise<string>;
@@ -102,20 +103,10 @@ export async function readSecretsFile(file: string, readOnly: boolean): Promise<
 
 /** Writes the whole file through a 0600 temporary file and a rename, so it is never briefly readable. */
 export async function writeSecretsFile(file: string, values: ReadonlyMap<string, string>): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
   try {
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    // O_EXCL|O_NOFOLLOW: never write through a file or link someone else put there first.
-    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    try {
-      await fh.chmod(0o600);
-      await fh.writeFile(formatSecretsFile(values));
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
+    await writePrivateFile(file, formatSecretsFile(values));
   } catch (e) {
-    await unlink(tmp).catch(() => undefined);
     throw new ConfigError({
       origin: file,
       message: `cannot write the secrets file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
