@@ -182,6 +182,25 @@ function missingNeeds(parsed: ParsedConfig): ConfigIssue[] {
   });
 }
 
+/** Settings a hosts file takes the place of: its hosts say what runs where, and every address comes from them. */
+const REPLACED_BY_HOSTS_FILE = ['TARGET_HOST', 'SERVICE_HOST', 'DATABASE_HOST', 'RABBIT_HOST'] as const satisfies readonly SettingName[];
+
+/** One warning naming each of those settings the user set beside HOSTS_FILE (they would be silently ignored). */
+function hostsFileOverrides(parsed: ParsedConfig, hostsFileOrigin: string): ConfigWarning[] {
+  const set = REPLACED_BY_HOSTS_FILE.flatMap((n) => {
+    const source = userSource(parsed.settings.get(n));
+    // Every one is in the file HOSTS_FILE is in (the warning's origin): its line is enough.
+    return source ? [`${n} (line ${source.origin.slice(source.origin.lastIndexOf(':') + 1)})`] : [];
+  });
+  if (set.length === 0) return [];
+  return [
+    {
+      origin: hostsFileOrigin,
+      message: `HOSTS_FILE is set, so ${set.join(', ')} ${set.length === 1 ? 'is' : 'are'} not used: the hosts file says which host runs what, and every address comes from its hosts; remove ${set.length === 1 ? 'that line' : 'those lines'} or HOSTS_FILE`,
+    },
+  ];
+}
+
 /** Reads, validates and completes a config file. Throws ConfigError listing every problem found. */
 export async function loadConfig(file: string, opts: LoadOptions): Promise<{ config: Config; warnings: ConfigWarning[] }> {
   const env = opts.env ?? process.env;
@@ -260,6 +279,7 @@ export async function loadConfig(file: string, opts: LoadOptions): Promise<{ con
     }
   }
   if (issues.length > 0) throw new ConfigError(issues);
+  if (values.HOSTS_FILE !== '') warnings.push(...hostsFileOverrides(parsed, final.sources.get('HOSTS_FILE')!.origin));
 
   const settings = {} as Record<SettingName, unknown>;
   for (const name of SETTING_NAMES) settings[name] = toTyped(name, values[name]);

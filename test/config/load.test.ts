@@ -33,6 +33,28 @@ describe('loadConfig', () => {
     expect((err as ConfigError).hint).toBe(`start from the example: cp ${example} ${file}`);
   });
 
+  it('HOSTS_FILE beside TARGET_HOST, SERVICE_HOST, DATABASE_HOST or RABBIT_HOST: one warning naming each with its line', async () => {
+    const { file } = await project('localrc', 'HOSTS_FILE=hosts.yaml\nSERVICE_HOST=192.0.2.5\nVIRT_DRIVER=fake\nRABBIT_HOST=192.0.2.6\n');
+    const { warnings } = await loadConfig(file, opts);
+    expect(warnings).toEqual([
+      {
+        origin: `${file}:1`,
+        message: 'HOSTS_FILE is set, so SERVICE_HOST (line 2), RABBIT_HOST (line 4) are not used: the hosts file says which host runs what, and every address comes from its hosts; remove those lines or HOSTS_FILE',
+      },
+    ]);
+    const one = await project('localrc', 'DATABASE_HOST=192.0.2.7\nHOSTS_FILE=hosts.yaml\n');
+    expect((await loadConfig(one.file, opts)).warnings.map((w) => w.message)).toEqual([
+      'HOSTS_FILE is set, so DATABASE_HOST (line 1) is not used: the hosts file says which host runs what, and every address comes from its hosts; remove that line or HOSTS_FILE',
+    ]);
+  });
+
+  it('no warning for those settings without HOSTS_FILE, nor for HOSTS_FILE alone or an empty SERVICE_HOST', async () => {
+    const alone = await project('localrc', 'TARGET_HOST=root@192.0.2.9\nSERVICE_HOST=192.0.2.5\nDATABASE_HOST=192.0.2.5\nRABBIT_HOST=192.0.2.5\n');
+    expect((await loadConfig(alone.file, opts)).warnings).toEqual([]);
+    const file = await project('localrc', 'HOSTS_FILE=hosts.yaml\nSERVICE_HOST=\n');
+    expect((await loadConfig(file.file, opts)).warnings).toEqual([]);
+  });
+
   it('relative paths: RUN_LOG_DIR and SSH_KEY from the config dir, IMAGE_CACHE_DIR from the checkout', async () => {
     const { dir, file } = await project('localrc', 'SSH_KEY=keys/id\n');
     const { config } = await loadConfig(file, opts);

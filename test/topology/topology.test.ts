@@ -54,6 +54,17 @@ describe('parseTopology', () => {
     expect(t.hosts[2]!.ip).toBe('10.0.0.13');
   });
 
+  it("the README's hosts file parses, beside its all-in-one localrc (both ways shown)", () => {
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## One host or several'));
+    const block = (after: string) => /^\n((?: {4}.*\n)+)/.exec(section.slice(section.indexOf(after) + after.length))![1]!.replace(/^ {4}/gm, '');
+    expect(block('the all-in-one), e.g. this localrc:\n')).toMatch(/^TARGET_HOST=/m);
+    expect(block('instead of `TARGET_HOST`:\n')).toMatch(/^HOSTS_FILE=hosts\.yaml$/m);
+    const t = parse(block('and in `hosts.yaml`:\n'));
+    expect(t.hostsFor('n-cpu').map((h) => h.name)).toEqual(['compute1', 'compute2']);
+    expect(t.hostFor('key')?.name).toBe('controller');
+  });
+
   it.each([
     ['a singleton service on two hosts', THREE.replace('roles: [compute]', 'roles: [compute]\n    services: [mysql]'), /hosts\.yaml:5: mysql is on 2 hosts \(ctl at hosts\.yaml:2, c1 at hosts\.yaml:5\)/],
     ['no host for keystone', THREE.replace('roles: [controller, database, messaging]', 'roles: [database, messaging]\n    services: [g-api]'), /no host runs key, which g-api/],
