@@ -1,9 +1,14 @@
-// npm run bench: each part stacks on its own fresh isolated test host of the chosen Debian release
-// and prints its figures; informational, it never fails on a slow machine (see bench/options.ts).
+// npm run bench: each part stacks on its own fresh isolated test host(s) of the chosen Debian release
+// and prints its figures, one part after the other (each finds the package cache the one before
+// warmed); then the all-in-one, the three-host stack and the package floor side by side.
+// Informational, it never fails on a slow machine (see bench/options.ts).
 import { parseBenchArgs, SUITE_TITLE } from './options.ts';
 import { benchAllInOne } from './allinone.ts';
+import { benchThreeHost } from './multihost.ts';
+import { benchFloor } from './floor.ts';
 import { benchLibvirt } from './libvirt.ts';
 import { benchRerun } from './rerun.ts';
+import { formatSummary, type BenchResults } from './summary.ts';
 import type { RunFigures } from './libvirt.ts';
 
 let opts;
@@ -15,9 +20,16 @@ try {
 }
 console.log(`bench: ${opts.parts.join(', ')} on ${SUITE_TITLE[opts.suite]} test hosts (--suite ${opts.suite})`);
 let fake: RunFigures | undefined;
+const results: { -readonly [K in keyof BenchResults]: BenchResults[K] } = {};
 for (const part of opts.parts) {
   console.log(`\n== ${part} (${SUITE_TITLE[opts.suite]})`);
-  if (part === 'allinone') fake = await benchAllInOne(opts.suite);
+  if (part === 'allinone') {
+    fake = await benchAllInOne(opts.suite);
+    if (fake) results.allInOne = { wallMs: fake.totalMs, ...(fake.taskSumMs !== undefined ? { taskSumMs: fake.taskSumMs } : {}) };
+  }
+  if (part === 'three-host') results.threeHost = await benchThreeHost(opts.suite);
+  if (part === 'floor') results.floor = await benchFloor(opts.suite);
   if (part === 'libvirt') await benchLibvirt(fake, opts.suite);
   if (part === 'rerun') await benchRerun(opts.suite);
 }
+if (opts.parts.some((p) => p === 'allinone' || p === 'three-host' || p === 'floor')) console.log(`\n${formatSummary(results)}`);

@@ -21,6 +21,8 @@ export interface RunFigures {
   readonly phases: Readonly<Record<string, number>>;
   /** Debian packages installed on the host after the stack (dpkg-query). */
   readonly packages?: number;
+  /** Every task's time summed over hosts (above totalMs where tasks overlap). */
+  readonly taskSumMs?: number;
 }
 
 /** "[guest-boot-s=12.3]", logged by nova-compute's verify once the marker is on the console. */

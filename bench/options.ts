@@ -3,8 +3,11 @@
 import { parseArgs } from 'node:util';
 import { SUITES, type Suite } from '../test/hosts/index.ts';
 
-/** The parts in the order `npm run bench` runs them; libvirt prints itself beside allinone. */
-export const BENCH_PARTS = ['allinone', 'libvirt', 'rerun'] as const;
+/**
+ * The parts in the order `npm run bench` runs them; libvirt prints itself beside allinone, and the
+ * summary compares allinone, three-host and floor.
+ */
+export const BENCH_PARTS = ['allinone', 'three-host', 'floor', 'libvirt', 'rerun'] as const;
 export type BenchPart = (typeof BENCH_PARTS)[number];
 
 export interface BenchOptions {

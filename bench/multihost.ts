@@ -1,0 +1,36 @@
+// npm run bench, its three-host part: a controller (with the database and RabbitMQ) and two compute
+// hosts, fresh test hosts, stacked by one ./stack.ts run. Its total against the all-in-one's says
+// what the second and third host cost (goal: at most 1.3 times); its task sum against its wall
+// clock says how much the hosts' tasks overlap.
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startTestHosts, type Suite } from '../test/hosts/index.ts';
+import { formatTimingTable } from '../lib/timing.ts';
+import { benchLocalrc, benchWork, timedStack } from './stack-run.ts';
+import { taskSumMs, type Measured } from './summary.ts';
+
+const ROLES = ['controller, database, messaging', 'compute', 'compute'] as const;
+
+/** Stacks the three hosts and prints the run's table; undefined when the stack failed. */
+export async function benchThreeHost(suite: Suite): Promise<Measured | undefined> {
+  const hosts = await startTestHosts({ count: 3, prefix: 'stbm', suite, log: (l) => console.error(`[hosts] ${l}`) });
+  const work = await benchWork('three-host');
+  try {
+    writeFileSync(join(work.dir, 'hosts.yaml'), `hosts:\n${hosts.hosts.map((h, i) => `  - { name: ${h.name}, address: ${h.target}, roles: [${ROLES[i]}] }\n`).join('')}`);
+    const r = await timedStack(work, benchLocalrc(hosts, work, 'HOSTS_FILE=hosts.yaml'));
+    if (!r.ok) {
+      console.log(r.tail);
+      console.log(`bench: the three-host stack failed (exit ${r.exitCode}); no three-host figures.`);
+      process.exitCode = 1;
+      return undefined;
+    }
+    console.log('== three hosts: controller + two computes ==');
+    console.log(formatTimingTable(r.timings, r.totalMs));
+    console.log(`wall clock (incl. node start, config, SSH):   ${(r.wallMs / 1000).toFixed(1)} s`);
+    return { wallMs: r.totalMs, taskSumMs: taskSumMs(r.timings) };
+  } finally {
+    await hosts.stop();
+    work.remove();
+  }
+}

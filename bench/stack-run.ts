@@ -1,0 +1,71 @@
+// One timed ./stack.ts run for the benches: a work directory with a tiny image, a localrc for
+// test hosts, and what the run recorded about itself (--timings, the run log).
+
+import { $ } from 'zx';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { TestHosts } from '../test/hosts/index.ts';
+import type { TimingRecord } from '../lib/timing.ts';
+
+const REPO = resolve(import.meta.dirname, '..');
+
+export interface StackRun {
+  readonly ok: boolean;
+  readonly exitCode: number;
+  /** Around the child: node start, config, SSH included. */
+  readonly wallMs: number;
+  /** The run's own total (its wall clock from first task to last). */
+  readonly totalMs: number;
+  readonly timings: readonly TimingRecord[];
+  /** Every run log of the work directory, joined. */
+  readonly log: string;
+  /** The last lines of the run's output, for a failure. */
+  readonly tail: string;
+}
+
+export interface BenchWork {
+  readonly dir: string;
+  readonly image: string;
+  remove(): void;
+}
+
+/** A temporary directory with a 1 MB qcow2 image: the image upload costs no download. */
+export async function benchWork(name: string): Promise<BenchWork> {
+  const dir = mkdtempSync(join(tmpdir(), `stackts-bench-${name}-`));
+  writeFileSync(join(dir, 'seed.raw'), Buffer.alloc(1024 * 1024, 'bench '));
+  const image = join(dir, 'bench.qcow2');
+  await $`qemu-img convert -f raw -O qcow2 ${join(dir, 'seed.raw')} ${image}`.quiet();
+  return { dir, image, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The settings every bench run shares; `where` is TARGET_HOST=... or HOSTS_FILE=... */
+export function benchLocalrc(th: TestHosts, work: BenchWork, where: string, extra: readonly string[] = []): string {
+  return [where, `SSH_KEY=${th.keyPath}`, `SSH_KNOWN_HOSTS=${th.knownHostsPath}`, 'VIRT_DRIVER=fake', 'APT_UNSAFE_IO=True', `IMAGE_URLS=file://${work.image}`, ...extra, ''].join('\n');
+}
+
+/** Runs ./stack.ts (stack) with the work directory's localrc and reads back what it recorded. */
+export async function timedStack(work: BenchWork, localrc: string): Promise<StackRun> {
+  const config = join(work.dir, 'localrc');
+  writeFileSync(config, localrc);
+  const timingsFile = join(work.dir, 'timings.json');
+  rmSync(timingsFile, { force: true });
+  const started = Date.now();
+  const r = await $({ cwd: work.dir, nothrow: true, quiet: true, env: { ...process.env, CI: 'true' } })`${join(REPO, 'stack.ts')} --config ${config} --verbose --timings ${timingsFile}`;
+  const wallMs = Date.now() - started;
+  let recorded: { totalMs: number; timings: TimingRecord[] } = { totalMs: NaN, timings: [] };
+  try {
+    recorded = JSON.parse(readFileSync(timingsFile, 'utf8')) as typeof recorded;
+  } catch {
+    // A run that stopped before its task tree wrote no timings: the exit code says why.
+  }
+  const logDir = join(work.dir, '.stack', 'logs');
+  let log = '';
+  try {
+    log = readdirSync(logDir).map((f) => readFileSync(join(logDir, f), 'utf8')).join('\n');
+  } catch {
+    // no log directory: the run stopped before it opened its log
+  }
+  const exitCode = r.exitCode ?? 1;
+  return { ok: exitCode === 0, exitCode, wallMs, totalMs: recorded.totalMs, timings: recorded.timings, log, tail: `${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-40).join('\n') };
+}
