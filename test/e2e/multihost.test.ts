@@ -109,8 +109,20 @@ e2eDescribe('controller + two computes stacked and verified in one run; status, 
     }, 300_000);
 
     it('compute hosts hold no database credentials', async () => {
-      const r = await on(1, 'grep -rl "connection *=\\|stack-db.cnf" /etc/nova 2>/dev/null; ls /etc/nova/stack-db.cnf 2>/dev/null');
-      expect(r.stdout.trim()).toBe('');
+      // Every database password stack.ts made (root's and each service's), from the secrets file.
+      const secrets = readFileSync(join(work, '.stack-secrets'), 'utf8');
+      const dbPasswords = [...secrets.matchAll(/^(?:DATABASE_PASSWORD|\w+_DB_PASSWORD)='([^']+)'$/gm)].map((m) => m[1]!);
+      expect(dbPasswords.length).toBeGreaterThan(1);
+      for (const i of [1, 2]) {
+        const name = th.hosts[i]!.name;
+        const conf = await on(i, 'cat /etc/nova/nova-compute.conf');
+        expect(conf.exitCode, name).toBe(0);
+        // nova-compute reads only its own file: no database section at all.
+        expect(conf.stdout, name).not.toMatch(/^\[(api_)?database\]/m);
+        const everything = await on(i, 'cat /etc/nova/* /etc/nova/*/* 2>/dev/null; ls /etc/nova/stack-db.cnf 2>&1');
+        expect(everything.stdout, name).toContain('No such file');
+        for (const pw of dbPasswords) expect(everything.stdout.includes(pw), `${name} holds a database password`).toBe(false);
+      }
     }, 120_000);
 
     it('unstack leaves no cloud process on any host', async () => {
@@ -142,7 +154,7 @@ e2eDescribe('controller + two computes stacked and verified in one run; status, 
       const listen = await on(0, 'ss -ltnH "sport = :3306"');
       expect(listen.stdout).toContain(`${th.hosts[0]!.address}:3306`);
       expect(listen.stdout).not.toMatch(/0\.0\.0\.0:3306|\*:3306/);
-    }, 2_400_000);
+    }, 3_600_000);
 
     it('cleans every host', async () => {
       const r = await stack('clean');
