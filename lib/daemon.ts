@@ -41,6 +41,10 @@ export interface DaemonSpec {
   readonly workDir?: string;
   /** The signal that stops it cleanly. Default TERM; INT for uwsgi, whose TERM means "reload" unless die-on-term is set. */
   readonly stopSignal?: 'TERM' | 'INT' | 'QUIT';
+  /** What reaches it and how, named by verify when it is found stopped: "nova and clients -> glance-api (the image API)". */
+  readonly link?: string;
+  /** The log it writes its own story to (an oslo log, MariaDB's error log), when not logFile. */
+  readonly ownLog?: string;
 }
 
 /** Seconds a daemon gets between the stop signal and SIGKILL. */

@@ -80,12 +80,32 @@ export interface ServicePlugin {
   start?(ctx: StackContext): Promise<void>;
   register?(ctx: StackContext): Promise<void>;
   verify?(ctx: StackContext): Promise<void>;
+  /**
+   * The links this plugin's service depends on, cheapest first (its database, its Keystone user,
+   * the broker inside its node): verify checks every plugin's daemons and then these, in plugin
+   * order, before any functional check, so that the first failure names the broken link itself.
+   */
+  links?(ctx: StackContext): Promise<readonly LinkCheck[]>;
   /** One-line facts about what runs (which hypervisor guests get), for the summary and `status`. */
   describe?(ctx: StackContext): Promise<readonly string[]>;
   /** The processes this plugin runs on the host, for `status` (and the default `stop`). */
   daemons?(ctx: StackContext): readonly DaemonSpec[];
   stop?(ctx: StackContext): Promise<void>;
   clean?(ctx: StackContext): Promise<void>;
+}
+
+/** One link of the cloud a verify checks: who is at fault when it breaks, and how to tell. */
+export interface LinkCheck {
+  /** What is at fault when the check fails: "glance-api", "RabbitMQ", "keystone". */
+  readonly service: string;
+  /** The link, from the user of it to what it reaches: "glance -> Keystone (glance's service user)". */
+  readonly link: string;
+  /** The log file whose lines of the failure's time window explain it. */
+  readonly log?: string;
+  /** What to do (a re-run of ./stack.ts repairs most links). */
+  readonly hint: string;
+  /** What is wrong, or undefined when the link holds. Quick: it runs at every verify. */
+  check(): Promise<string | undefined>;
 }
 
 /** A failure the user can act on: what broke, where, and what to do. Rendered without a stack trace. */

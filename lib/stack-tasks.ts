@@ -6,6 +6,9 @@ import { detectRelease } from './release.ts';
 import { runPreflight, type Problem } from './preflight.ts';
 import { renderAll, unmatchedPostConfig, writeIfChanged } from './config-files.ts';
 import { stopDaemon } from './daemon.ts';
+import { findBrokenLink, verifiedStampPath, windowStart } from './links.ts';
+import { sh } from './shell.ts';
+import { dirname as posixDirname } from 'node:path/posix';
 import { InputError } from './input-error.ts';
 import { StackError, type GraphPhase, type Release, type ServicePlugin, type StackContext } from './plugin.ts';
 import type { TaskNode } from './tasks.ts';
@@ -245,13 +248,36 @@ export function resolveEdges(nodes: TaskNode[]): TaskNode[] {
 }
 
 export function verifyTasks(ctx: MutableContext, plugins: readonly ServicePlugin[]): TaskNode {
+  const h = ctx.host.name;
   return {
-    id: `${ctx.host.name}/verify`,
+    id: `${h}/verify`,
     title: 'verify the pipeline',
-    host: ctx.host.name,
-    children: plugins
-      .filter((p) => p.verify)
-      .map((p) => phaseLeaf(ctx, p, 'verify', () => p.verify!(ctx), (ctx.config.settings.SERVICE_TIMEOUT * 2 + 30) * 1000)),
+    host: h,
+    children: [
+      // The links first: a broken one is named at once, before a functional check stumbles on it.
+      {
+        id: `${h}/links/verify`,
+        title: 'every daemon runs, every link holds',
+        host: h,
+        service: 'links',
+        phase: 'verify',
+        run: async () => {
+          const broken = await findBrokenLink(ctx, plugins, await windowStart(ctx));
+          if (broken) throw broken;
+        },
+      },
+      ...plugins
+        .filter((p) => p.verify)
+        .map((p) => phaseLeaf(ctx, p, 'verify', () => p.verify!(ctx), (ctx.config.settings.SERVICE_TIMEOUT * 2 + 30) * 1000)),
+      {
+        id: `${h}/links/passed`,
+        title: 'record the pass (where the next fault\'s log window starts)',
+        host: h,
+        service: 'links',
+        phase: 'verify',
+        run: async () => void (await ctx.host.run(`mkdir -p ${sh(posixDirname(verifiedStampPath(ctx)))} && touch ${sh(verifiedStampPath(ctx))}`, { label: 'verify passed' })),
+      },
+    ],
   };
 }
 

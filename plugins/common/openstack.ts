@@ -5,7 +5,7 @@
 import { IniDoc } from '../../lib/ini.ts';
 import { dbConnectionUrl, pymysqlOptionFile } from '../../lib/escape.ts';
 import { sh } from '../../lib/shell.ts';
-import { StackError, type ConfigFile, type StackContext } from '../../lib/plugin.ts';
+import { StackError, type ConfigFile, type LinkCheck, type StackContext } from '../../lib/plugin.ts';
 import { SCHEMA, type SettingName } from '../../lib/config/schema.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { startOrRestart } from '../../lib/restart.ts';
@@ -15,8 +15,9 @@ import { leftBehind } from '../../lib/clean.ts';
 import { converge, packageVersion } from '../../lib/converge.ts';
 import { linesSince } from '../../lib/log-cause.ts';
 import { daemonStatus } from '../../lib/daemon.ts';
-import { authenticate, ensureEndpoint, ensureRole, ensureRoleAssignment, ensureService, ensureServiceUser, type Session } from '../../lib/openstack/keystone.ts';
+import { authenticate, call, ensureEndpoint, ensureRole, ensureRoleAssignment, ensureService, ensureServiceUser, type Session } from '../../lib/openstack/keystone.ts';
 import { releaseAtLeast } from '../../lib/release.ts';
+import { ApiError, joinUrl } from '../../lib/openstack/http.ts';
 
 export type IniValues = Readonly<Record<string, Readonly<Record<string, string | number | boolean>>>>;
 
@@ -326,4 +327,55 @@ export async function uwsgiIni(ctx: StackContext, packaged: string, path: string
     }
   }
   return { path, content: doc.toString(), mode: 0o644 };
+}
+
+/**
+ * The links an API service depends on besides its daemon, for verify: Keystone accepts its
+ * service user's password, and its databases still have their tables. Each check first sends the
+ * service one admin request, so that its own log holds the lines that explain a failure.
+ */
+export function serviceLinks(
+  ctx: StackContext,
+  svc: { name: string; user: string; password: string; type: string; databases: readonly string[]; log: string; probe: string },
+): LinkCheck[] {
+  // Its answer does not matter (the checks below decide); what it logs does.
+  const provoke = async (): Promise<void> => {
+    try {
+      const s = await adminSession(ctx);
+      await call(s, 'GET', joinUrl(s.endpointFor(svc.type, 'internal'), svc.probe), { timeoutMs: 10_000 });
+    } catch {
+      // the check that follows names what is wrong
+    }
+  };
+  return [
+    {
+      service: svc.name,
+      link: `${svc.name} -> Keystone (its service user ${svc.user}, [keystone_authtoken] and the service clients in its config)`,
+      log: svc.log,
+      hint: `Keystone's password for ${svc.user} differs from the one in ${svc.name}'s config; ./stack.ts sets it back.`,
+      check: async () => {
+        await provoke();
+        try {
+          await authenticate({ authUrl: `${keystoneUrl(ctx)}/v3`, username: svc.user, password: svc.password, projectName: 'service', timeoutMs: 10_000 });
+          return undefined;
+        } catch (err) {
+          if (err instanceof ApiError && err.status === 401) return `cannot log in to Keystone: Keystone rejects user ${svc.user}'s password (HTTP 401)`;
+          throw err;
+        }
+      },
+    },
+    ...svc.databases.map(
+      (database): LinkCheck => ({
+        service: svc.name,
+        link: `${svc.name} -> MariaDB (its database ${database} at ${ctx.endpoints.database.host})`,
+        log: svc.log,
+        hint: `The database was emptied or dropped; ./stack.ts creates it and re-runs ${svc.name}'s db sync (data that was in it is lost).`,
+        check: async () => {
+          await provoke();
+          const n = await withAdminDb(ctx, (db) => db.tableCount(database));
+          return n === 0 ? `has an empty database: ${database} has no tables` : undefined;
+        },
+      }),
+    ),
+  ];
 }

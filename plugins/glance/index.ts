@@ -23,6 +23,7 @@ import {
   startService,
   dbPasswordPath,
   urlHost,
+  serviceLinks,
 } from '../common/openstack.ts';
 
 export const GLANCE_PORT = 9292;
@@ -48,6 +49,8 @@ const apiDaemon = (ctx: StackContext): DaemonSpec => ({
   logFile: '/var/log/glance/glance-api.out',
   runtimeDirs,
   workDir: '/var/lib/glance',
+  link: `nova and clients -> glance-api (the image API at ${glanceUrl(ctx)})`,
+  ownLog: API_LOG,
 });
 
 const registryDaemon = (): DaemonSpec => ({
@@ -57,6 +60,8 @@ const registryDaemon = (): DaemonSpec => ({
   group: 'glance',
   logFile: '/var/log/glance/glance-registry.out',
   runtimeDirs,
+  link: 'glance-api -> glance-registry',
+  ownLog: REGISTRY_LOG,
 });
 
 /** Where Epoxy's reserved stores keep image-import staging and task data (created by configure). */
@@ -158,6 +163,9 @@ const plugin: ServicePlugin = {
       url: glanceUrl(ctx),
     });
   },
+
+  links: async (ctx) =>
+    serviceLinks(ctx, { name: 'glance', user: 'glance', password: ctx.config.settings.GLANCE_PASSWORD, type: 'image', databases: ['glance'], log: API_LOG, probe: 'v2/images' }),
 
   async verify(ctx) {
     await withAdminDb(ctx, async (db) => {

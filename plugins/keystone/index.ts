@@ -2,7 +2,7 @@
 
 import { readPackageList } from '../../lib/packages.ts';
 import { sh } from '../../lib/shell.ts';
-import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import { StackError, type LinkCheck, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { stopPlugin } from '../../lib/stack-tasks.ts';
 import {
@@ -12,7 +12,7 @@ import {
   ensureUser,
   authenticate,
 } from '../../lib/openstack/keystone.ts';
-import { request } from '../../lib/openstack/http.ts';
+import { ApiError, request } from '../../lib/openstack/http.ts';
 import {
   KEYSTONE_PORT,
   adminSession,
@@ -40,7 +40,60 @@ const daemon = (ctx: StackContext): DaemonSpec => ({
   // uwsgi drops to keystone:keystone itself (uid/gid in Debian's ini); it must start as root to bind.
   logFile: '/var/log/keystone/keystone-uwsgi.log',
   runtimeDirs: [{ path: '/run/keystone', owner: 'keystone:keystone' }],
+  link: `every service and client -> Keystone (the identity API at ${keystoneUrl(ctx)})`,
+  ownLog: LOG,
 });
+
+/** Which plugin's service each catalog type is. */
+const SERVICE_OF_TYPE: Readonly<Record<string, string>> = { identity: 'keystone', image: 'glance', placement: 'placement', compute: 'nova', network: 'neutron' };
+
+const hostOf = (url: string): string => {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+};
+
+/**
+ * Keystone's links: it issues the admin a token, and each service's endpoints in its catalog are
+ * on the host the address table puts that service (the ones stack.ts registered).
+ */
+function keystoneLinks(ctx: StackContext): LinkCheck[] {
+  const catalogLinks = (Object.entries(ctx.endpoints.url) as [string, string][]).map(
+    ([type, expected]): LinkCheck => ({
+      service: SERVICE_OF_TYPE[type] ?? type,
+      link: `clients and services -> ${SERVICE_OF_TYPE[type] ?? type} (its ${type} endpoints in Keystone's catalog)`,
+      hint: `Every endpoint is built from the address table (./stack.ts plan prints it); ./stack.ts sets the catalog back to it.`,
+      check: async () => {
+        const s = await adminSession(ctx);
+        for (const entry of s.catalog.filter((e) => e.type === type)) {
+          const wrong = entry.endpoints.find((ep) => hostOf(ep.url) !== hostOf(expected));
+          if (wrong) return `has its ${wrong.interface} endpoint at ${wrong.url} in the catalog, but the address table puts ${type} on ${hostOf(expected)} (${expected})`;
+        }
+        return undefined;
+      },
+    }),
+  );
+  return [
+    {
+      service: 'keystone',
+      link: `every service and client -> Keystone (the admin's login at ${keystoneUrl(ctx)}/v3)`,
+      log: LOG,
+      hint: 'The admin password in Keystone no longer matches ADMIN_PASSWORD; ./stack.ts re-runs bootstrap, which resets it.',
+      check: async () => {
+        try {
+          await authenticate({ authUrl: `${keystoneUrl(ctx)}/v3`, username: 'admin', password: ctx.config.settings.ADMIN_PASSWORD, projectName: 'admin', timeoutMs: 10_000 });
+          return undefined;
+        } catch (err) {
+          if (err instanceof ApiError && err.status === 401) return 'refuses the admin login (HTTP 401)';
+          throw err;
+        }
+      },
+    },
+    ...catalogLinks,
+  ];
+}
 
 /** keystone-manage reads the bootstrap password from its environment; feed it through stdin so no argv shows it. */
 /** An API that answers at all (version list 300, 401 without a token) is reachable; 5xx is not. */
@@ -116,6 +169,8 @@ const plugin: ServicePlugin = {
     const demoUser = await ensureUser(s, { name: demo, password: ctx.config.settings.ADMIN_PASSWORD, projectId: demoProject });
     await ensureRoleAssignment(s, { userId: demoUser, projectId: demoProject, roleId: member });
   },
+
+  links: async (ctx) => keystoneLinks(ctx),
 
   async verify(ctx) {
     const settings = ctx.config.settings;

@@ -295,7 +295,20 @@ const plugin: ServicePlugin = {
     if (Number(rows[0]?.ok) !== 1) throw new StackError(`MariaDB on ${ctx.host.name} answered SELECT 1 with ${JSON.stringify(rows)}.`);
   },
 
-  daemons: () => [SPEC],
+  daemons: (ctx) => [{ ...SPEC, link: `every OpenStack service -> MariaDB (their databases at ${setting(ctx, 'DATABASE_HOST')}:${MYSQL_PORT})`, ownLog: errorLogPath(ctx) }],
+
+  links: async (ctx) => [
+    {
+      service: 'MariaDB',
+      link: `stack.ts and every OpenStack service -> MariaDB (logins at ${setting(ctx, 'DATABASE_HOST')}:${MYSQL_PORT})`,
+      log: errorLogPath(ctx),
+      hint: "Its admin login or its port is gone; ./stack.ts recreates the login and starts the server.",
+      check: async () => {
+        const rows = await withAdminDb(ctx, (db) => db.query<{ ok: number }>('SELECT 1 AS ok')).catch((err: Error) => ctx.log.mask(err.message));
+        return typeof rows === 'string' ? `does not accept stack.ts's admin login: ${rows}` : undefined;
+      },
+    },
+  ],
 
   async stop(ctx) {
     await stopDaemon(ctx.host, ctx.facts, SPEC, setting(ctx, 'STACK_STATE_DIR'));

@@ -154,7 +154,7 @@ const plugin: ServicePlugin = {
     if (!s.pid) throw new StackError(`memcached on ${ctx.host.name} answered "stats" without a pid: not memcached?`);
   },
 
-  daemons: () => [SPEC],
+  daemons: (ctx) => [{ ...SPEC, link: `keystone and the API services -> memcached (their token cache at ${listenAddress(ctx)}:${MEMCACHED_PORT})`, ...(ctx.facts.family === 'debian' ? { ownLog: '/var/log/memcached.log' } : {}) }],
 
   async stop(ctx) {
     await stopDaemon(ctx.host, ctx.facts, SPEC, stateDir(ctx));

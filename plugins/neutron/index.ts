@@ -22,6 +22,7 @@ import {
   registerService,
   renderIni,
   bindAddress,
+  serviceLinks,
 } from '../common/openstack.ts';
 
 export const NEUTRON_PORT = 9696;
@@ -42,6 +43,8 @@ const daemon = (): DaemonSpec => ({
     { path: '/var/lock/neutron', owner: 'neutron:neutron' },
   ],
   workDir: '/var/lib/neutron',
+  link: 'nova and clients -> neutron-server (the network API)',
+  ownLog: LOG,
 });
 
 const plugin: ServicePlugin = {
@@ -110,6 +113,9 @@ const plugin: ServicePlugin = {
       url: neutronUrl(ctx),
     });
   },
+
+  links: async (ctx) =>
+    serviceLinks(ctx, { name: 'neutron', user: 'neutron', password: ctx.config.settings.NEUTRON_PASSWORD, type: 'network', databases: ['neutron'], log: LOG, probe: 'v2.0/networks' }),
 
   async verify(ctx) {
     const s = await adminSession(ctx);

@@ -64,6 +64,8 @@ const daemon = (ctx: StackContext): DaemonSpec => ({
   user: 'nova',
   group: 'nova',
   logFile: '/var/log/nova/nova-compute.out',
+  link: 'nova-conductor and nova-scheduler -> nova-compute (over RabbitMQ)',
+  ownLog: LOG,
   runtimeDirs: [
     { path: '/run/nova', owner: 'nova:nova' },
     { path: '/var/lock/nova', owner: 'nova:nova' },

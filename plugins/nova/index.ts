@@ -25,6 +25,7 @@ import {
   startService,
   dbPasswordPath,
   uwsgiArgv,
+  serviceLinks,
 } from '../common/openstack.ts';
 import { glanceUrl } from '../glance/index.ts';
 import { releaseAtLeast } from '../../lib/release.ts';
@@ -48,6 +49,8 @@ const apiDaemon = (ctx: StackContext): DaemonSpec => ({
   argv: uwsgiArgv(ctx, '/etc/nova/nova-api-uwsgi.ini', NOVA_PORT, '/var/log/nova/nova-api-uwsgi.log'),
   logFile: '/var/log/nova/nova-api-uwsgi.log',
   runtimeDirs,
+  link: `clients -> nova-api (the compute API at ${novaUrl(ctx)})`,
+  ownLog: API_LOG,
 });
 
 const plainDaemon = (name: 'nova-conductor' | 'nova-scheduler'): DaemonSpec => ({
@@ -57,6 +60,8 @@ const plainDaemon = (name: 'nova-conductor' | 'nova-scheduler'): DaemonSpec => (
   group: 'nova',
   logFile: `/var/log/nova/${name}.out`,
   runtimeDirs,
+  link: name === 'nova-conductor' ? 'nova-api and nova-compute -> nova-conductor (over RabbitMQ)' : 'nova-conductor -> nova-scheduler (over RabbitMQ)',
+  ownLog: `/var/log/nova/${name}.log`,
   workDir: '/var/lib/nova',
 });
 
@@ -191,6 +196,11 @@ const plugin: ServicePlugin = {
     });
     if (ctx.config.services.has('n-api')) await waitForServices(ctx);
   },
+
+  links: async (ctx) =>
+    ctx.config.services.has('n-api')
+      ? serviceLinks(ctx, { name: 'nova', user: 'nova', password: ctx.config.settings.NOVA_PASSWORD, type: 'compute', databases: NOVA_DATABASES, log: API_LOG, probe: 'servers' })
+      : [],
 
   async verify(ctx) {
     if (!ctx.config.services.has('n-api')) return;

@@ -19,6 +19,7 @@ import {
   startService,
   dbPasswordPath,
   uwsgiArgv,
+  serviceLinks,
 } from '../common/openstack.ts';
 
 export const PLACEMENT_PORT = 8778;
@@ -32,6 +33,8 @@ const daemon = (ctx: StackContext): DaemonSpec => ({
   argv: uwsgiArgv(ctx, '/etc/placement/placement-api-uwsgi.ini', PLACEMENT_PORT, '/var/log/placement/placement-uwsgi.log'),
   logFile: '/var/log/placement/placement-uwsgi.log',
   runtimeDirs: [{ path: '/run/placement', owner: 'placement:placement' }],
+  link: `nova-compute and nova-scheduler -> placement-api (the placement API at ${placementUrl(ctx)})`,
+  ownLog: LOG,
 });
 
 const plugin: ServicePlugin = {
@@ -75,6 +78,9 @@ const plugin: ServicePlugin = {
       url: placementUrl(ctx),
     });
   },
+
+  links: async (ctx) =>
+    serviceLinks(ctx, { name: 'placement', user: 'placement', password: ctx.config.settings.PLACEMENT_PASSWORD, type: 'placement', databases: ['placement'], log: LOG, probe: 'resource_providers' }),
 
   async verify(ctx) {
     // An authenticated read proves keystone_authtoken works, not just that uwsgi is up.

@@ -119,6 +119,15 @@ async function logTail(ctx: StackContext): Promise<{ file: string; lines: string
   return { file: d.file, lines: ctx.log.mask(d.lines) };
 }
 
+/** The node answers but says the broker application is not running (rabbitmqctl stop_app). */
+async function brokerStopped(ctx: StackContext): Promise<boolean> {
+  const r = await ctx.host.run(sh('rabbitmq-diagnostics', '-q', 'check_running'), { check: false, timeoutMs: 60_000, label: 'rabbitmq-diagnostics check_running' });
+  return r.exitCode !== 0 && /is not running or has not fully booted/i.test(stripColours(r.stdout + r.stderr));
+}
+
+/** rabbitmqctl colours its usage text and errors even when nobody reads them on a terminal. */
+const stripColours = (text: string): string => text.replace(/\x1b\[[0-9;]*m/g, '');
+
 /** `rabbitmqctl COMMAND USER` exactly (see the top of this file for why), with the password on stdin; output masked. */
 async function ctlWithPassword(ctx: StackContext, command: 'add_user' | 'change_password' | 'authenticate_user', user: string) {
   const label = `rabbitmqctl ${command} ${user}`;
@@ -187,6 +196,12 @@ const plugin: ServicePlugin = {
 
   async start(ctx) {
     const started = await startOrRestart(ctx, SPEC, [ENV_FILE]);
+    // A node whose broker was stopped inside it (rabbitmqctl stop_app) runs but takes no AMQP
+    // connection; starting the service again would fail ("node already running"): start the app.
+    if (started.action === 'running' && (await brokerStopped(ctx))) {
+      ctx.log.info(`${ctx.host.name}: RabbitMQ's node runs but its broker was stopped; rabbitmqctl start_app`);
+      await ctlOrThrow(ctx, ['start_app'], 'rabbitmqctl start_app');
+    }
     const timeoutMs = Number(ctx.config.settings.SERVICE_TIMEOUT) * 1000;
     const res = await pollUntil(
       async () => {
@@ -227,14 +242,24 @@ const plugin: ServicePlugin = {
     const r = await ctlWithPassword(ctx, 'authenticate_user', user);
     if (r.exitCode !== 0) {
       throw new StackError(
-        `RabbitMQ on ${ctx.host.name} does not accept ${user} with RABBIT_PASSWORD: ${lastLines(r.stderr || r.stdout, 3)}`,
+        `RabbitMQ on ${ctx.host.name} does not accept ${user} with RABBIT_PASSWORD: ${stripColours(lastLines(r.stderr || r.stdout, 3))}`,
         'Run stack.ts again to reset the password, or check rabbitmqctl list_users on the host.',
         await logTail(ctx),
       );
     }
   },
 
-  daemons: () => [SPEC],
+  daemons: (ctx) => [{ ...SPEC, link: `nova and neutron -> RabbitMQ (AMQP at ${setting(ctx, 'RABBIT_HOST')}:5672)`, ownLog: `${LOG_DIR}/rabbit@*.log` }],
+
+  links: async (ctx) => [
+    {
+      service: 'RabbitMQ',
+      link: `nova and neutron -> RabbitMQ (AMQP at ${setting(ctx, 'RABBIT_HOST')}:5672)`,
+      log: `${LOG_DIR}/rabbit@*.log`,
+      hint: 'Its Erlang node runs without the broker (as after rabbitmqctl stop_app); ./stack.ts starts the broker again (rabbitmqctl start_app).',
+      check: async () => ((await brokerStopped(ctx)) ? 'runs its Erlang node, but the broker inside it is stopped: nothing accepts AMQP connections on 5672' : undefined),
+    },
+  ],
 
   async stop(ctx) {
     await stopDaemon(ctx.host, ctx.facts, SPEC, setting(ctx, 'STACK_STATE_DIR'));

@@ -3,8 +3,9 @@
 // bad image URLs refused before any change; the first stack (package progress at least every
 // 15 s); a second concurrent run refused by the lock; a re-run with nothing changed that installs,
 // writes and restarts nothing; a changed glance-api.conf option that restarts only glance-api;
-// kills at several points, each followed by a re-run that passes verify with the image kept and
-// no duplicate Keystone objects; unstack then clean leaving nothing behind.
+// the fault table (each fault injected, verify names it within 60 s, a re-run repairs it); kills
+// at several points, each followed by a re-run that passes verify with the image kept and no
+// duplicate Keystone objects; unstack then clean leaving nothing behind.
 
 import { e2eDescribe } from './pending.ts';
 import { newestLogTail } from './run-log.ts';
@@ -43,7 +44,7 @@ async function stack(args: string[], opts: { configFile?: string; killAt?: RegEx
     reject: false,
     all: true,
     env: { CI: 'true' },
-    timeout: 2_400_000,
+    timeout: 3_000_000,
   });
   const lines: Run['lines'] = [];
   let buf = '';
@@ -123,7 +124,8 @@ e2eDescribe('the kill, changed-setting and clean checks have not completed in a 
       `SSH_KNOWN_HOSTS=${hosts.knownHostsPath}`,
       'VIRT_DRIVER=fake',
       'APT_UNSAFE_IO=True',
-      'COMMAND_TIMEOUT=1200',
+      // Package installs took over 20 min at a load of 30 on the shared 2-core machine.
+      'COMMAND_TIMEOUT=2400',
       `IMAGE_URLS=file://${image}`,
       'ADMIN_PASSWORD=Adm1n-rerun',
       'DATABASE_PASSWORD=Db-rerun',
@@ -169,7 +171,7 @@ e2eDescribe('the kill, changed-setting and clean checks have not completed in a 
     expect(window.some((l) => /installing \d+%/.test(l.line)), window.map((l) => l.line).join('\n')).toBe(true);
     const gaps = window.slice(1).map((l, i) => l.at - window[i]!.at);
     expect(Math.max(...gaps), window.map((l) => `${l.at} ${l.line}`).join('\n')).toBeLessThanOrEqual(15_000);
-  }, 2_500_000);
+  }, 3_100_000);
 
   it('a second run is refused by the lock while one runs (same config directory, and another one)', async () => {
     // The holder is a whole (no-change) stack run, not a verify: a verify once ended before the
@@ -199,6 +201,10 @@ e2eDescribe('the kill, changed-setting and clean checks have not completed in a 
     expect(await mtimes()).toEqual(before.m);
     expect(await pids()).toEqual(before.p);
     expect(r.all).not.toMatch(/installing \d+ of \d+ packages|restarting /);
+    // The run's own records: every schema step found its result in place and skipped.
+    for (const step of ['keystone-manage db_sync', 'glance-manage db_sync', 'placement-manage db sync', 'nova-manage api_db sync', 'nova-manage db sync']) {
+      expect(r.all, step).toContain(`${step}: unchanged since its last run, and its result is still in place; skipped`);
+    }
   }, 900_000);
 
   it('a changed glance-api.conf option rewrites that file and restarts glance-api only', async () => {
@@ -215,6 +221,46 @@ e2eDescribe('the kill, changed-setting and clean checks have not completed in a 
     expect(restarted).toEqual(['glance-api']);
     expect((await onHost('grep -c "^show_image_direct_url = True" /etc/glance/glance-api.conf')).stdout.trim()).toBe('1');
   }, 900_000);
+
+  // Verify names the broken link (issue 7 item 6): [fault, how to inject it on the host, what verify must say].
+  const pidOf = async (daemon: string) => {
+    const pid = (await pids())[daemon];
+    expect(pid, `${daemon} runs with a known pid`).toMatch(/^\d+$/);
+    return pid!;
+  };
+  const FAULTS: [string, () => Promise<string>, RegExp][] = [
+    ['glance-api stopped', async () => `kill -TERM ${await pidOf('glance-api')}`, /^.*glance-api on \S+ is not running.*\n.*Broken link: nova and clients -> glance-api/m],
+    [
+      'an endpoint on another host',
+      async () => 'openstack --os-cloud stack-admin endpoint set --url http://10.99.254.254:9292 "$(openstack --os-cloud stack-admin endpoint list --service image --interface internal -f value -c ID)"',
+      /glance on \S+ has its internal endpoint at http:\/\/10\.99\.254\.254:9292 in the catalog.*\n.*Broken link: clients and services -> glance \(its image endpoints in Keystone's catalog\)/,
+    ],
+    ["glance's Keystone password changed", async () => 'openstack --os-cloud stack-admin user set --password Changed-behind-1 glance', /glance on \S+ cannot log in to Keystone: Keystone rejects user glance's password.*\n.*Broken link: glance -> Keystone/],
+    ["glance's database emptied", async () => 'mysql -e "DROP DATABASE glance; CREATE DATABASE glance"', /glance on \S+ has an empty database: glance has no tables.*\n.*Broken link: glance -> MariaDB \(its database glance/],
+    ["RabbitMQ's process killed", async () => 'kill -KILL $(pgrep -f "beam.smp.*rabbit")', /rabbitmq-server on \S+ is not running.*\n.*Broken link: nova and neutron -> RabbitMQ/],
+    ['the broker stopped inside a running node', async () => 'rabbitmqctl -q stop_app', /RabbitMQ on \S+ runs its Erlang node, but the broker inside it is stopped.*\n.*Broken link: nova and neutron -> RabbitMQ/],
+    ['nova-compute stopped', async () => `kill -TERM ${await pidOf('nova-compute')}`, /nova-compute on \S+ is not running.*\n.*Broken link: nova-conductor and nova-scheduler -> nova-compute/],
+    ['MariaDB stopped', async () => 'service mariadb stop', /mariadb on \S+ is not running.*\n.*Broken link: every OpenStack service -> MariaDB/],
+    ['Keystone stopped', async () => `kill -INT ${await pidOf('keystone')}`, /keystone on \S+ is not running.*\n.*Broken link: every service and client -> Keystone/],
+  ];
+  for (const [fault, inject, named] of FAULTS) {
+    it(`${fault}: verify exits 1 within 60 s naming the service and the link; a re-run repairs it`, async () => {
+      const cmd = await inject();
+      const injected = await onHost(cmd);
+      expect(injected.exitCode, `${cmd}\n${injected.stderr}`).toBe(0);
+      const started = Date.now();
+      const v = await stack(['verify']);
+      const took = Date.now() - started;
+      expect(v.exitCode, v.all).toBe(1);
+      expect(v.all).toMatch(named);
+      expect(took, v.all).toBeLessThan(60_000);
+      // The service at fault's own log lines are shown, where it has a log.
+      if (!/endpoint/.test(fault)) expect(v.all).toMatch(/Last lines of \/var\/log\//);
+      // The re-run ends with a verify of its own.
+      const r = await stack([]);
+      expect(r.exitCode, r.all).toBe(0);
+    }, 1_200_000);
+  }
 
   // [point, the line to kill at, delay after it, a command on the host first]
   const KILLS: [string, RegExp, number, string?][] = [

@@ -1,0 +1,86 @@
+// Verify's first step: find the broken link of the cloud, not a symptom three services away.
+// Every daemon of the host first (a stopped one explains whatever fails after it), then each
+// plugin's own links in plugin order (MariaDB before Keystone before the services that use
+// both): the first failure is reported with the service at fault, its host, the link, and the
+// lines of that service's log from the failure's time window (since this host last passed verify).
+
+import path from 'node:path';
+import { daemonStatus } from './daemon.ts';
+import { findCause, linesSince } from './log-cause.ts';
+import { StackError, type ServicePlugin, type StackContext } from './plugin.ts';
+import { sh } from './shell.ts';
+
+/** Touched each time this host passes verify: the fault being looked for came after it. */
+export const verifiedStampPath = (ctx: StackContext): string => path.posix.join(String(ctx.config.settings.STACK_STATE_DIR), 'verified-at');
+
+/** The log window can reach back no further than this. */
+const MAX_WINDOW_MS = 3_600_000;
+
+/** When the failure's time window starts: when this host last passed verify, at most an hour ago. */
+export async function windowStart(ctx: StackContext, now = new Date()): Promise<Date> {
+  const r = await ctx.host.run(`stat -c %Y ${sh(verifiedStampPath(ctx))} 2>/dev/null`, { check: false, label: 'when verify last passed' });
+  const passed = Number.parseInt(r.stdout.trim(), 10) * 1000;
+  const earliest = now.getTime() - MAX_WINDOW_MS;
+  // A second back: the stamp has whole seconds, the logs' lines of that second belong to the window.
+  return new Date(Number.isFinite(passed) && passed - 1000 > earliest ? passed - 1000 : earliest);
+}
+
+/** The last `n` lines of a log written since `since` (masked); empty when there are none. */
+export async function windowLines(ctx: StackContext, file: string, since: Date, n = 20): Promise<string> {
+  // A * picks the newest matching file (RabbitMQ names its log after the node).
+  const target = file.includes('*') ? `"$(ls -t ${file.split('*').map((p) => (p ? sh(p) : '')).join('*')} 2>/dev/null | head -n 1)"` : sh(file);
+  const r = await ctx.host.run(`tail -n 500 ${target} 2>/dev/null`, { check: false, label: `tail ${file}` });
+  const inWindow = linesSince(r.stdout, since).split('\n').filter((l) => l.trim() !== '');
+  return ctx.log.mask(inWindow.slice(-n).join('\n'));
+}
+
+export interface BrokenLink {
+  readonly service: string;
+  readonly host: string;
+  readonly link: string;
+  /** What is wrong, as a sentence without the service's name ("is not running"). */
+  readonly what: string;
+  readonly hint: string;
+  readonly log?: { file: string; lines: string };
+}
+
+/** The one message shape of a broken link: service and host first, then the link by name. */
+export function brokenLinkError(b: BrokenLink): StackError {
+  const cause = b.log?.lines ? findCause(b.log.lines) : undefined;
+  return new StackError(
+    `${b.service} on ${b.host} ${b.what}.\n  Broken link: ${b.link}${cause ? `\n  Its log says: ${cause.line}` : ''}`,
+    cause && !/ is not running|is stopped/.test(b.what) ? `${cause.hint} ${b.hint}` : b.hint,
+    b.log ? { file: b.log.file, lines: b.log.lines || '(nothing logged there in this time window)' } : undefined,
+  );
+}
+
+/** The first broken link on this host, or undefined when every link holds. */
+export async function findBrokenLink(ctx: StackContext, plugins: readonly ServicePlugin[], since: Date): Promise<StackError | undefined> {
+  const stateDir = String(ctx.config.settings.STACK_STATE_DIR);
+  const log = async (file: string | undefined) => (file ? { file, lines: await windowLines(ctx, file, since) } : undefined);
+  for (const p of plugins) {
+    for (const d of p.daemons?.(ctx) ?? []) {
+      if ((await daemonStatus(ctx.host, ctx.facts, d, stateDir)).running) continue;
+      return brokenLinkError({
+        service: d.name,
+        host: ctx.host.name,
+        link: d.link ?? `${p.name} -> ${d.name}`,
+        what: 'is not running (stopped, or its process died)',
+        hint: `./stack.ts starts it again; its log below (since ${since.toISOString()}) tells how it ended.`,
+        log: await log(d.ownLog ?? d.logFile),
+      });
+    }
+  }
+  for (const p of plugins) {
+    for (const l of (await p.links?.(ctx)) ?? []) {
+      let what: string | undefined;
+      try {
+        what = await l.check();
+      } catch (err) {
+        what = `cannot be checked: ${ctx.log.mask((err as Error).message.split('\n')[0] ?? '')}`;
+      }
+      if (what) return brokenLinkError({ service: l.service, host: ctx.host.name, link: l.link, what, hint: l.hint, log: await log(l.log) });
+    }
+  }
+  return undefined;
+}

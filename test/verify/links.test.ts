@@ -1,0 +1,185 @@
+// Verify's diagnosis: the first broken link is named (service, host, link) with the lines of the
+// service's own log from the failure's window, on a fake host and a fake Keystone.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findBrokenLink, windowLines, windowStart } from '../../lib/links.ts';
+import type { LinkCheck, ServicePlugin, StackContext } from '../../lib/plugin.ts';
+import type { DaemonSpec } from '../../lib/daemon.ts';
+import { StackError } from '../../lib/plugin.ts';
+import { serviceLinks } from '../../plugins/common/openstack.ts';
+import keystone from '../../plugins/keystone/index.ts';
+import rabbitmq, { ENV_FILE } from '../../plugins/rabbitmq/index.ts';
+import { configStampPath } from '../../lib/restart.ts';
+import { createHash } from 'node:crypto';
+import { DEBIAN_SYSV, RecordingHost, makeContext } from '../fixtures/recording-host.ts';
+import { ADMIN_PASSWORD, startFakeCloud, type FakeCloud } from '../openstack/fake-cloud.ts';
+
+const WINDOW = new Date('2026-11-27T14:00:00Z');
+const LOG = [
+  '2026-11-27 13:10:00.000 99 ERROR glance.api [-] an old failure that explains nothing now',
+  '2026-11-27 14:00:05.000 99 INFO glance.common.wsgi [-] Caught SIGTERM, stopping children',
+  '2026-11-27 14:00:06.000 99 INFO glance.common.wsgi [-] Waiting on 2 children to exit',
+].join('\n');
+
+const plugin = (name: string, daemons: DaemonSpec[], links: LinkCheck[] = []): ServicePlugin => ({
+  name,
+  services: [],
+  needs: [],
+  packages: async () => [],
+  daemons: () => daemons,
+  links: async () => links,
+});
+
+const spec = (name: string, log: string): DaemonSpec => ({ name, argv: [`/usr/bin/${name}`], logFile: `/var/log/${name}.out`, ownLog: log, link: `clients -> ${name} (its API)` });
+
+/** A host where the named daemons run and the rest are stopped; the log files hold `LOG`. */
+function host(running: readonly string[]): RecordingHost {
+  return new RecordingHost({ facts: DEBIAN_SYSV })
+    .reply(/run\/[\w-]+\.pid/, (cmd) => ({ stdout: running.some((d) => cmd.includes(`/${d}.pid`)) ? 'running 4242\n' : 'stopped\n' }))
+    .reply(/^tail -n 500 /, { stdout: `${LOG}\n` });
+}
+
+const link = (service: string, result: string | undefined | Error, seen: string[] = []): LinkCheck => ({
+  service,
+  link: `${service} -> something`,
+  log: `/var/log/${service}.log`,
+  hint: `repair ${service}`,
+  check: async () => {
+    seen.push(service);
+    if (result instanceof Error) throw result;
+    return result;
+  },
+});
+
+describe('findBrokenLink', () => {
+  it('names a stopped daemon (service, host, link) with its log lines of the window only, before any link check', async () => {
+    const seen: string[] = [];
+    const ctx = makeContext(host(['mariadb-ish']), DEBIAN_SYSV);
+    const plugins = [
+      plugin('db', [spec('mariadb-ish', '/var/log/db.log')], [link('db', 'refuses logins', seen)]),
+      plugin('glance', [spec('glance-api', '/var/log/glance/glance-api.log')]),
+    ];
+    const err = await findBrokenLink(ctx, plugins, WINDOW);
+    expect(err).toBeInstanceOf(StackError);
+    expect(err!.message).toMatch(/^glance-api on h1 is not running/);
+    expect(err!.message).toContain('Broken link: clients -> glance-api (its API)');
+    expect(err!.logTail?.file).toBe('/var/log/glance/glance-api.log');
+    expect(err!.logTail?.lines).toContain('Caught SIGTERM');
+    expect(err!.logTail?.lines).not.toContain('an old failure');
+    // A dead daemon explains what fails after it: no link was checked.
+    expect(seen).toEqual([]);
+  });
+
+  it('checks links in plugin order and names the first that fails; later ones are not checked', async () => {
+    const seen: string[] = [];
+    const ctx = makeContext(host(['a', 'b']), DEBIAN_SYSV);
+    const plugins = [
+      plugin('mariadb', [spec('a', '/l')], [link('MariaDB', undefined, seen)]),
+      plugin('glance', [spec('b', '/l')], [link('glance', 'cannot log in to Keystone', seen), link('glance-db', 'has an empty database', seen)]),
+      plugin('nova', [], [link('nova', 'x', seen)]),
+    ];
+    const err = await findBrokenLink(ctx, plugins, WINDOW);
+    expect(err!.message).toMatch(/^glance on h1 cannot log in to Keystone\.\n {2}Broken link: glance -> something/);
+    expect(err!.hint).toBe('repair glance');
+    expect(seen).toEqual(['MariaDB', 'glance']);
+  });
+
+  it('a check that cannot run is a broken link too, named with its error', async () => {
+    const ctx = makeContext(host([]), DEBIAN_SYSV);
+    const err = await findBrokenLink(ctx, [plugin('keystone', [], [link('keystone', new Error('connect ECONNREFUSED 10.0.0.1:5000\nstack'))])], WINDOW);
+    expect(err!.message).toMatch(/^keystone on h1 cannot be checked: connect ECONNREFUSED 10\.0\.0\.1:5000\./);
+  });
+
+  it('every daemon up and every link holding: nothing to report', async () => {
+    const ctx = makeContext(host(['a']), DEBIAN_SYSV);
+    expect(await findBrokenLink(ctx, [plugin('p', [spec('a', '/l')], [link('p', undefined)])], WINDOW)).toBeUndefined();
+  });
+
+  it('a cause the log names is quoted with its matching hint', async () => {
+    const h = host([]).reply(/^tail -n 500 /, { stdout: '2026-11-27 14:00:01.000 1 ERROR oslo.messaging [-] AMQP server on 10.0.0.1:5672 is unreachable: [Errno 111] ECONNREFUSED\n' });
+    const err = await findBrokenLink(makeContext(h, DEBIAN_SYSV), [plugin('nova', [], [link('nova', 'cannot reach the conductor')])], WINDOW);
+    expect(err!.message).toContain('Its log says: 2026-11-27 14:00:01.000 1 ERROR oslo.messaging [-] AMQP server on 10.0.0.1:5672 is unreachable');
+    expect(err!.hint).toMatch(/^RabbitMQ does not accept connections on 5672/);
+  });
+});
+
+describe('the log window', () => {
+  it('starts a second before this host last passed verify, or an hour back without a record', async () => {
+    const now = new Date('2026-11-27T15:00:00Z');
+    const passed = new RecordingHost().reply(/^stat -c %Y /, { stdout: `${Date.parse('2026-11-27T14:30:00Z') / 1000}\n` });
+    expect((await windowStart(makeContext(passed, DEBIAN_SYSV), now)).toISOString()).toBe('2026-11-27T14:29:59.000Z');
+    const never = new RecordingHost().reply(/^stat -c %Y /, { exitCode: 1 });
+    expect((await windowStart(makeContext(never, DEBIAN_SYSV), now)).toISOString()).toBe('2026-11-27T14:00:00.000Z');
+    const longAgo = new RecordingHost().reply(/^stat -c %Y /, { stdout: `${Date.parse('2026-11-20T00:00:00Z') / 1000}\n` });
+    expect((await windowStart(makeContext(longAgo, DEBIAN_SYSV), now)).toISOString()).toBe('2026-11-27T14:00:00.000Z');
+  });
+
+  it('a * in the log path reads the newest matching file (RabbitMQ names its log after the node)', async () => {
+    const h = host([]);
+    await windowLines(makeContext(h, DEBIAN_SYSV), '/var/log/rabbitmq/rabbit@*.log', WINDOW);
+    expect(h.commandLines.at(-1)).toBe(`tail -n 500 "$(ls -t /var/log/rabbitmq/rabbit@*.log 2>/dev/null | head -n 1)" 2>/dev/null`);
+  });
+});
+
+describe('RabbitMQ: a node whose broker was stopped inside it', () => {
+  const stopped = 'Error:\nRabbitMQ on node rabbit@h1 is not running or has not fully booted yet (check with is_booting)\n';
+  it('is a broken link of RabbitMQ, not of the services behind it', async () => {
+    const h = new RecordingHost({ facts: DEBIAN_SYSV }).reply(/check_running/, { exitCode: 69, stdout: stopped });
+    const ctx = makeContext(h, DEBIAN_SYSV);
+    const [check] = await rabbitmq.links!(ctx);
+    expect(check!.service).toBe('RabbitMQ');
+    expect(check!.link).toMatch(/^nova and neutron -> RabbitMQ \(AMQP at .*:5672\)$/);
+    expect(await check!.check()).toMatch(/broker inside it is stopped/);
+    h.reply(/check_running/, { exitCode: 0 });
+    expect(await check!.check()).toBeUndefined();
+  });
+
+  it('a re-run starts the broker (start_app) instead of the service, which would fail on a running node', async () => {
+    const h = new RecordingHost({ facts: DEBIAN_SYSV })
+      .reply(/status|is-active/, { stdout: 'running\n' })
+      .reply(/check_running/, { exitCode: 69, stdout: stopped })
+      .reply(/await_startup/, { exitCode: 0 });
+    const ctx = makeContext(h, DEBIAN_SYSV);
+    // It runs with the config it was started with: nothing to restart.
+    h.files.set(configStampPath(ctx.config.settings.STACK_STATE_DIR, { name: 'rabbitmq-server' }), `${createHash('sha256').update(`${ENV_FILE}\0\0`).digest('hex')}\n`);
+    await rabbitmq.start!(ctx);
+    const lines = h.commandLines;
+    expect(lines.some((l) => /rabbitmqctl -q start_app/.test(l))).toBe(true);
+    expect(lines.some((l) => /service rabbitmq-server start|init\.d\/rabbitmq-server start/.test(l))).toBe(false);
+  });
+});
+
+describe('on a fake Keystone', () => {
+  let cloud: FakeCloud;
+  let ctx: StackContext;
+  beforeAll(async () => {
+    cloud = await startFakeCloud();
+    cloud.tables.users!.push({ id: 'u-glance', name: 'glance', domain_id: 'default' });
+    cloud.passwords.set('u-glance', 'glance-pw');
+    const base = makeContext(new RecordingHost({ facts: DEBIAN_SYSV }), DEBIAN_SYSV, { ADMIN_PASSWORD });
+    const url = { ...base.endpoints.url, identity: cloud.url, image: cloud.url, placement: `${cloud.url}/placement`, compute: `${cloud.url}/compute/v2.1` };
+    ctx = { ...base, endpoints: { ...base.endpoints, url } };
+  });
+  afterAll(async () => cloud?.close());
+
+  it("a service user whose password Keystone no longer takes: the service and its Keystone link are named", async () => {
+    const [ok] = serviceLinks(ctx, { name: 'glance', user: 'glance', password: 'glance-pw', type: 'image', databases: [], log: '/var/log/glance/glance-api.log', probe: 'v2/images' });
+    expect(await ok!.check()).toBeUndefined();
+    cloud.passwords.set('u-glance', 'changed behind our back');
+    const err = await findBrokenLink(ctx, [plugin('glance', [], [ok!])], WINDOW);
+    expect(err!.message).toMatch(/^glance on h1 cannot log in to Keystone: Keystone rejects user glance's password \(HTTP 401\)\./);
+    expect(err!.message).toContain('Broken link: glance -> Keystone (its service user glance');
+    expect(err!.hint).toMatch(/\.\/stack\.ts sets it back/);
+  });
+
+  it('an endpoint on another host than the address table says: its service is named', async () => {
+    const links = await keystone.links!(ctx);
+    // Keystone gives the admin a token, and the catalog matches the table as registered.
+    for (const l of links) expect(await l.check(), l.link).toBeUndefined();
+    cloud.tables.endpoints!.find((e) => e.id === 'e-gl')!.url = 'http://10.99.99.99:9292';
+    ctx.shared.delete('keystone.admin');
+    const err = await findBrokenLink(ctx, [plugin('keystone', [], [...(await keystone.links!(ctx))])], WINDOW);
+    expect(err!.message).toMatch(/^glance on h1 has its public endpoint at http:\/\/10\.99\.99\.99:9292 in the catalog, but the address table puts image on 127\.0\.0\.1:\d+/);
+    expect(err!.message).toContain("Broken link: clients and services -> glance (its image endpoints in Keystone's catalog)");
+  });
+});
