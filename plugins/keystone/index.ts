@@ -11,6 +11,7 @@ import {
   ensureRoleAssignment,
   ensureUser,
   authenticate,
+  type Session,
 } from '../../lib/openstack/keystone.ts';
 import { ApiError, request } from '../../lib/openstack/http.ts';
 import {
@@ -60,13 +61,17 @@ const hostOf = (url: string): string => {
  * on the host the address table puts that service (the ones stack.ts registered).
  */
 function keystoneLinks(ctx: StackContext): LinkCheck[] {
+  // A token of its own: a cached one may carry a catalog from before the last registration.
+  let fresh: Promise<Session> | undefined;
+  const session = (): Promise<Session> =>
+    (fresh ??= authenticate({ authUrl: `${keystoneUrl(ctx)}/v3`, username: 'admin', password: ctx.config.settings.ADMIN_PASSWORD, projectName: 'admin', timeoutMs: 10_000 }));
   const catalogLinks = (Object.entries(ctx.endpoints.url) as [string, string][]).map(
     ([type, expected]): LinkCheck => ({
       service: SERVICE_OF_TYPE[type] ?? type,
       link: `clients and services -> ${SERVICE_OF_TYPE[type] ?? type} (its ${type} endpoints in Keystone's catalog)`,
       hint: `Every endpoint is built from the address table (./stack.ts plan prints it); ./stack.ts sets the catalog back to it.`,
       check: async () => {
-        const s = await adminSession(ctx);
+        const s = await session();
         for (const entry of s.catalog.filter((e) => e.type === type)) {
           const wrong = entry.endpoints.find((ep) => hostOf(ep.url) !== hostOf(expected));
           if (wrong) return `has its ${wrong.interface} endpoint at ${wrong.url} in the catalog, but the address table puts ${type} on ${hostOf(expected)} (${expected})`;

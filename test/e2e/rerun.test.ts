@@ -237,7 +237,7 @@ e2eDescribe('the kill, changed-setting and clean checks have not completed in a 
     ],
     ["glance's Keystone password changed", async () => 'openstack --os-cloud stack-admin user set --password Changed-behind-1 glance', /glance on \S+ cannot log in to Keystone: Keystone rejects user glance's password.*\n.*Broken link: glance -> Keystone/],
     ["glance's database emptied", async () => 'mysql -e "DROP DATABASE glance; CREATE DATABASE glance"', /glance on \S+ has an empty database: glance has no tables.*\n.*Broken link: glance -> MariaDB \(its database glance/],
-    ["RabbitMQ's process killed", async () => 'kill -KILL $(pgrep -f "beam.smp.*rabbit")', /rabbitmq-server on \S+ is not running.*\n.*Broken link: nova and neutron -> RabbitMQ/],
+    ["RabbitMQ's process killed", async () => 'kill -KILL $(pgrep -f "[b]eam.smp.*rabbit")', /rabbitmq-server on \S+ is not running.*\n.*Broken link: nova and neutron -> RabbitMQ/],
     ['the broker stopped inside a running node', async () => 'rabbitmqctl -q stop_app', /RabbitMQ on \S+ runs its Erlang node, but the broker inside it is stopped.*\n.*Broken link: nova and neutron -> RabbitMQ/],
     ['nova-compute stopped', async () => `kill -TERM ${await pidOf('nova-compute')}`, /nova-compute on \S+ is not running.*\n.*Broken link: nova-conductor and nova-scheduler -> nova-compute/],
     ['MariaDB stopped', async () => 'service mariadb stop', /mariadb on \S+ is not running.*\n.*Broken link: every OpenStack service -> MariaDB/],
