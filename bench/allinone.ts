@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startTestHosts, type Suite } from '../test/hosts/index.ts';
 import { formatTimingTable, phaseTotals, type TimingRecord } from '../lib/timing.ts';
-import type { RunFigures } from './libvirt.ts';
+import { installedPackages, type RunFigures } from './libvirt.ts';
 import { releaseRan } from './options.ts';
 import { taskSumMs } from './summary.ts';
 
@@ -71,8 +71,8 @@ export async function benchAllInOne(suite: Suite): Promise<RunFigures | undefine
         .map((l) => l.trim().split(/\s+/))
         .filter(([, c]) => c && /uwsgi|glance|nova|python3|mariadbd|mysqld|beam|epmd|memcached/.test(c))
         .reduce((a, [kb]) => a + Number(kb), 0);
-      const debs = await $`ssh -i ${h.keyPath} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null ${h.target} dpkg-query -f '.\n' -W`.nothrow();
-      figures = { totalMs, phases, packages: debs.stdout.split('\n').filter(Boolean).length, taskSumMs: taskSumMs(timings) };
+      const packages = await installedPackages(h);
+      figures = { totalMs, phases, ...(packages ? { packages } : {}), taskSumMs: taskSumMs(timings) };
       console.log(`all-in-one, fake driver, ${releaseRan(r.stdout)}:`);
       console.log(formatTimingTable(timings, totalMs));
       console.log('');

@@ -25,6 +25,16 @@ export interface RunFigures {
   readonly taskSumMs?: number;
 }
 
+/** Debian packages installed on a test host; undefined when dpkg could not be asked. */
+export async function installedPackages(h: { readonly keyPath: string; readonly target: string }): Promise<number | undefined> {
+  // One argument, so ssh hands it to the remote shell whole: a real newline in the format (the
+  // template's '\n') split the command there, and every run counted no packages.
+  const query = "dpkg-query -W -f '${db:Status-Status}\\n' | grep -cx installed";
+  const r = await $`ssh -i ${h.keyPath} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null ${h.target} ${query}`.nothrow();
+  const n = Number.parseInt(r.stdout.trim(), 10);
+  return n > 0 ? n : undefined;
+}
+
 /** "[guest-boot-s=12.3]", logged by nova-compute's verify once the marker is on the console. */
 export const guestBootSeconds = (log: string): number | undefined => {
   const m = /\[guest-boot-s=([\d.]+)\]/.exec(log);
@@ -68,8 +78,8 @@ export async function benchLibvirt(fake: RunFigures | undefined, suite: Suite): 
     const { timings, totalMs } = JSON.parse(readFileSync(timingsFile, 'utf8')) as { timings: TimingRecord[]; totalMs: number };
     const logDir = join(work, '.stack', 'logs');
     const log = readdirSync(logDir).map((f) => readFileSync(join(logDir, f), 'utf8')).join('\n');
-    const debs = await $`ssh -i ${h.keyPath} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null ${h.target} dpkg-query -f '.\n' -W`.nothrow();
-    const libvirt: RunFigures = { totalMs, phases: phaseTotals(timings), packages: debs.stdout.split('\n').filter(Boolean).length };
+    const packages = await installedPackages(h);
+    const libvirt: RunFigures = { totalMs, phases: phaseTotals(timings), ...(packages ? { packages } : {}) };
     console.log(`all-in-one beside the fake driver, ${releaseRan(r.stdout)}:`);
     console.log(sideBySide(fake, libvirt));
     const boot = guestBootSeconds(log);
