@@ -58,18 +58,26 @@ export function brokenLinkError(b: BrokenLink): StackError {
 export async function findBrokenLink(ctx: StackContext, plugins: readonly ServicePlugin[], since: Date): Promise<StackError | undefined> {
   const stateDir = String(ctx.config.settings.STACK_STATE_DIR);
   const log = async (file: string | undefined) => (file ? { file, lines: await windowLines(ctx, file, since) } : undefined);
-  for (const p of plugins) {
-    for (const d of p.daemons?.(ctx) ?? []) {
-      if ((await daemonStatus(ctx.host, ctx.facts, d, stateDir)).running) continue;
-      return brokenLinkError({
-        service: d.name,
-        host: ctx.host.name,
-        link: d.link ?? `${p.name} -> ${d.name}`,
-        what: 'is not running (stopped, or its process died)',
-        hint: `./stack.ts starts it again; its log below (since ${since.toISOString()}) tells how it ended.`,
-        log: await log(d.ownLog ?? d.logFile),
-      });
+  // Every daemon's status at once (one round trip on a loaded host), reported in plugin order.
+  const daemons = plugins.flatMap((p) => (p.daemons?.(ctx) ?? []).map((d) => ({ p, d })));
+  const running = await Promise.all(daemons.map(({ d }) => daemonStatus(ctx.host, ctx.facts, d, stateDir).then((st) => st.running)));
+  for (const [i, { p, d }] of daemons.entries()) {
+    if (running[i]) continue;
+    // Its own log, or where its output went when that log says nothing of this window (a
+    // daemon killed, or one whose last words went to stderr).
+    let lines = await log(d.ownLog ?? d.logFile);
+    if (lines && !lines.lines && d.ownLog && d.logFile) {
+      const output = await log(d.logFile);
+      if (output?.lines) lines = output;
     }
+    return brokenLinkError({
+      service: d.name,
+      host: ctx.host.name,
+      link: d.link ?? `${p.name} -> ${d.name}`,
+      what: 'is not running (stopped, or its process died)',
+      hint: `./stack.ts starts it again; its log below (since ${since.toISOString()}) tells how it ended.`,
+      log: lines,
+    });
   }
   for (const p of plugins) {
     for (const l of (await p.links?.(ctx)) ?? []) {

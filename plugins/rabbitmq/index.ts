@@ -119,10 +119,16 @@ async function logTail(ctx: StackContext): Promise<{ file: string; lines: string
   return { file: d.file, lines: ctx.log.mask(d.lines) };
 }
 
-/** The node answers but says the broker application is not running (rabbitmqctl stop_app). */
+/**
+ * Of a running node: nothing accepts AMQP on its port, so the broker inside it is stopped
+ * (rabbitmqctl stop_app). A TCP connect from the host itself: rabbitmqctl would start an Erlang VM
+ * (2-20 s on a loaded host) for the same answer.
+ */
 async function brokerStopped(ctx: StackContext): Promise<boolean> {
-  const r = await ctx.host.run(sh('rabbitmq-diagnostics', '-q', 'check_running'), { check: false, timeoutMs: 60_000, label: 'rabbitmq-diagnostics check_running' });
-  return r.exitCode !== 0 && /is not running or has not fully booted/i.test(stripColours(r.stdout + r.stderr));
+  const host = setting(ctx, 'RABBIT_HOST');
+  const probe = `timeout 5 bash -c ${sh(`exec 3<>/dev/tcp/${host}/${AMQP_PORT}`)}`;
+  const r = await ctx.host.run(probe, { check: false, timeoutMs: 15_000, label: `does anything accept AMQP on ${host}:${AMQP_PORT}` });
+  return r.exitCode !== 0;
 }
 
 /** rabbitmqctl colours its usage text and errors even when nobody reads them on a terminal. */

@@ -70,6 +70,14 @@ describe('findBrokenLink', () => {
     expect(seen).toEqual([]);
   });
 
+  it("a stopped daemon whose own log says nothing of the window: its output file's lines instead", async () => {
+    const h = host([])
+      .reply(/^tail -n 500 \/var\/log\/glance\/glance-api\.log/, { stdout: '2026-11-27 13:10:00.000 99 INFO glance [-] long ago\n' })
+      .reply(/^tail -n 500 \/var\/log\/glance-api\.out/, { stdout: '2026-11-27 14:00:07.000 99 CRITICAL glance [-] Unhandled error: out of memory\n' });
+    const err = await findBrokenLink(makeContext(h, DEBIAN_SYSV), [plugin('glance', [spec('glance-api', '/var/log/glance/glance-api.log')])], WINDOW);
+    expect(err!.logTail).toEqual({ file: '/var/log/glance-api.out', lines: '2026-11-27 14:00:07.000 99 CRITICAL glance [-] Unhandled error: out of memory' });
+  });
+
   it('checks links in plugin order and names the first that fails; later ones are not checked', async () => {
     const seen: string[] = [];
     const ctx = makeContext(host(['a', 'b']), DEBIAN_SYSV);
@@ -122,22 +130,22 @@ describe('the log window', () => {
 });
 
 describe('RabbitMQ: a node whose broker was stopped inside it', () => {
-  const stopped = 'Error:\nRabbitMQ on node rabbit@h1 is not running or has not fully booted yet (check with is_booting)\n';
+  const refused = { exitCode: 1, stderr: 'bash: connect: Connection refused\n' };
   it('is a broken link of RabbitMQ, not of the services behind it', async () => {
-    const h = new RecordingHost({ facts: DEBIAN_SYSV }).reply(/check_running/, { exitCode: 69, stdout: stopped });
+    const h = new RecordingHost({ facts: DEBIAN_SYSV }).reply(/\/dev\/tcp\/.*\/5672/, refused);
     const ctx = makeContext(h, DEBIAN_SYSV);
     const [check] = await rabbitmq.links!(ctx);
     expect(check!.service).toBe('RabbitMQ');
     expect(check!.link).toMatch(/^nova and neutron -> RabbitMQ \(AMQP at .*:5672\)$/);
     expect(await check!.check()).toMatch(/broker inside it is stopped/);
-    h.reply(/check_running/, { exitCode: 0 });
+    h.reply(/\/dev\/tcp\/.*\/5672/, { exitCode: 0 });
     expect(await check!.check()).toBeUndefined();
   });
 
   it('a re-run starts the broker (start_app) instead of the service, which would fail on a running node', async () => {
     const h = new RecordingHost({ facts: DEBIAN_SYSV })
       .reply(/status|is-active/, { stdout: 'running\n' })
-      .reply(/check_running/, { exitCode: 69, stdout: stopped })
+      .reply(/\/dev\/tcp\/.*\/5672/, refused)
       .reply(/await_startup/, { exitCode: 0 });
     const ctx = makeContext(h, DEBIAN_SYSV);
     // It runs with the config it was started with: nothing to restart.
