@@ -109,7 +109,7 @@ async function expectNoDuplicates() {
   }
 }
 
-e2eDescribe('the kill, changed-setting and clean checks have not completed in a run yet')('re-run, resume and fail well on one test host', () => {
+e2eDescribe('the fault table, kill and clean checks have not completed in one run yet')('re-run, resume and fail well on one test host', () => {
   beforeAll(async () => {
     hosts = await startTestHosts({ count: 1, log: (l) => process.stderr.write(`[hosts] ${l}\n`) });
     work = mkdtempSync(join(tmpdir(), 'stackts-rerun-'));
@@ -251,14 +251,20 @@ e2eDescribe('the kill, changed-setting and clean checks have not completed in a 
       const started = Date.now();
       const v = await stack(['verify']);
       const took = Date.now() - started;
-      expect(v.exitCode, v.all).toBe(1);
-      expect(v.all).toMatch(named);
+      // On failure the fault stays: the re-run below must repair it all the same, or every later
+      // case would find this one first (a slow verify on a loaded machine once cascaded so).
+      try {
+        expect(v.exitCode, v.all).toBe(1);
+        expect(v.all).toMatch(named);
+        // The service at fault's own log lines are shown, where it has a log.
+        if (!/endpoint/.test(fault)) expect(v.all).toMatch(/Last lines of \/var\/log\//);
+      } finally {
+        // The re-run ends with a verify of its own.
+        const r = await stack([]);
+        expect(r.exitCode, r.all).toBe(0);
+      }
+      // Wall clock, tsx's start included (35 s of it at a load of 20 on this machine's 2 cores).
       expect(took, v.all).toBeLessThan(60_000);
-      // The service at fault's own log lines are shown, where it has a log.
-      if (!/endpoint/.test(fault)) expect(v.all).toMatch(/Last lines of \/var\/log\//);
-      // The re-run ends with a verify of its own.
-      const r = await stack([]);
-      expect(r.exitCode, r.all).toBe(0);
     }, 1_200_000);
   }
 
