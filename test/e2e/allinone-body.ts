@@ -3,7 +3,9 @@
 // The body is shared by one file per Debian release (allinone-bookworm / allinone-trixie), so
 // vitest runs the two on separate workers and either can be run alone.
 // One stacked cloud serves every check in order: stack, verify, the real `openstack` client,
-// unstack, stack again, clean. Secrets with every awkward character are grepped for in all output.
+// unstack, stack again, clean. Secrets with every awkward character are grepped for in all output,
+// in every world-readable file under the services' directories, and the operator's own OS_*
+// variables (set around every ./stack.ts run) are looked for in every service process.
 
 import { e2eDescribe } from './pending.ts';
 import { newestLogTail } from './run-log.ts';
@@ -16,6 +18,8 @@ import { join, resolve } from 'node:path';
 import { startTestHosts, type Suite, type TestHosts } from '../hosts/index.ts';
 import { SshHost } from '../../lib/host/ssh.ts';
 import { MemoryLogger } from '../fixtures/memory-logger.ts';
+import { isWildcard, tcpListeners } from '../fixtures/listeners.ts';
+import { readSecretsFile } from '../../lib/config/secrets.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const STACK = join(REPO, 'stack.ts');
@@ -27,6 +31,25 @@ const SECRETS = {
   RABBIT_PASSWORD: `Rb:@$x"#%q z`, // no '/': oslo.messaging cannot carry it (the preflight says so)
   SERVICE_PASSWORD: `Sv$c@:/'%# z`,
 };
+// The operator's environment around every ./stack.ts run: another cloud's credentials and an
+// oslo.config override (OS_<GROUP>__<OPT>). None of it may reach a service or a file.
+// OS_AUTH_URL points at loopback's discard port: nothing may ever use it.
+const OPERATOR_ENV = {
+  OS_AUTH_URL: 'http://127.0.0.1:9/v3',
+  OS_USERNAME: 'operator-cloud-user',
+  OS_PASSWORD: 'operator-cloud-secret',
+  OS_PROJECT_NAME: 'operator-cloud-project',
+  OS_CLOUD: 'operator-cloud',
+  OS_DEFAULT__DEBUG: 'true',
+};
+/** Every way a secret is written: as is, percent-encoded in URLs, $-escaped in oslo.config files. */
+const secretForms = (v: string): string[] => [...new Set([v, encodeURIComponent(v), v.replaceAll('$', '$$$$')])];
+/** Where stack.ts writes on the host: the services' config, state and log directories. */
+const HOST_DIRS = [
+  '/etc/keystone', '/etc/glance', '/etc/placement', '/etc/nova', '/etc/neutron', '/etc/rabbitmq', '/etc/mysql',
+  '/etc/memcached.conf', '/etc/openstack', '/var/lib/stack-ts', '/var/log/stack-ts', '/var/log/keystone',
+  '/var/log/glance', '/var/log/placement', '/var/log/nova', '/var/log/neutron', '/var/log/rabbitmq', '/var/log/mysql', '/tmp', '/root',
+];
 const shq = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
 
 /** What each Debian release gives: the OpenStack release the summary names. */
@@ -42,13 +65,15 @@ let ssh: SshHost;
 let imagePath: string;
 let imageSha256: string;
 const outputs: string[] = [];
+/** The localrc's secrets and, after the first stack, the generated ones from .stack-secrets. */
+const secrets = new Map<string, string>(Object.entries(SECRETS));
 
 async function stack(...args: string[]) {
   const r = await execa(STACK, ['--config', join(work, 'localrc'), '--verbose', ...args], {
     cwd: work,
     reject: false,
     all: true,
-    env: { CI: 'true' },
+    env: { CI: 'true', ...OPERATOR_ENV },
     // Under COMMAND_TIMEOUT below: a run whose process outlives its work (a forgotten command
     // timer kept one alive for 15 minutes once) is killed here and fails the test. 23 min, not 15:
     // a cold trixie install beside another e2e on 2 cores once needed more than 15.
@@ -103,8 +128,8 @@ e2eDescribe(pendingReason)(`all-in-one over SSH on a fresh Debian ${suite} test 
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it('stacks a working cloud from one command', async () => {
-    const r = await stack();
+  it('stacks a working cloud from one command (--debug: every command is shown, none with a secret)', async () => {
+    const r = await stack('--debug');
     expect(r.exitCode, r.all).toBe(0);
     expect(r.all).toContain(`${expected.title} is up on`);
     expect(r.all).toContain(`glance-api only (${expected.name} has no glance-registry`);
@@ -137,6 +162,54 @@ e2eDescribe(pendingReason)(`all-in-one over SSH on a fresh Debian ${suite} test 
     expect(save.exitCode, save.stderr).toBe(0);
     expect(save.stdout.split(' ')[0]).toBe(imageSha256);
   }, 300_000);
+
+  it('no secret in any file outside the 0600/0640 ones on the host; the checked files do hold them', async () => {
+    for (const [k, v] of (await readSecretsFile(join(work, '.stack-secrets'), true)).values) secrets.set(k, v);
+    expect(secrets.size).toBeGreaterThan(Object.keys(SECRETS).length); // the generated DB passwords and memcache key
+    const patterns = [...[...secrets.values()].flatMap(secretForms), OPERATOR_ENV.OS_PASSWORD];
+    const patFile = '/root/.stack-e2e-secret-patterns';
+    await ssh.writeFile(patFile, `${patterns.join('\n')}\n`, { mode: 0o600 });
+    // Every regular file under the directories that holds a secret, with its mode.
+    const dirs = HOST_DIRS.join(' ');
+    const r = await onHost(
+      `echo "$(find ${dirs} -type f 2>/dev/null | wc -l) files"; ` +
+        `find ${dirs} -type f ! -path ${patFile} -print0 2>/dev/null | xargs -0 -r grep -l -Z -a -F -f ${patFile} | xargs -0 -r stat -c '%a %n'; rm -f ${patFile}`,
+    );
+    const [count, ...lines] = r.stdout.trim().split('\n');
+    expect(parseInt(count!, 10), r.stdout).toBeGreaterThan(50);
+    const holding = new Map(lines.filter(Boolean).map((l) => [l.slice(l.indexOf(' ') + 1), parseInt(l.slice(0, l.indexOf(' ')), 8)]));
+    // Not vacuous: the services' own config files carry their (generated) database passwords.
+    expect([...holding.keys()]).toContain('/etc/keystone/keystone.conf');
+    const exposed = [...holding].filter(([, mode]) => (mode & 0o137) !== 0).map(([f, mode]) => `${mode.toString(8)} ${f}`);
+    expect(exposed, 'files holding a secret that are more than 0640').toEqual([]);
+  }, 120_000);
+
+  it('no service process sees any of the operator\'s OS_* variables', async () => {
+    const r = await onHost(
+      "ps -eo pid=,comm= | while read -r pid comm; do case \"$comm\" in uwsgi|glance*|nova*|neutron*|placement*|keystone*|beam.smp|epmd|mysqld|mariadbd|memcached|python3) " +
+        "printf '%s|%s|%s\\n' \"$pid\" \"$comm\" \"$(tr '\\0' '\\n' < /proc/$pid/environ 2>/dev/null | grep -c '^OS_')\";; esac; done",
+    );
+    const procs = r.stdout.trim().split('\n').filter(Boolean).map((l) => l.split('|'));
+    const comms = new Set(procs.map((p) => p[1]!));
+    for (const want of [/^uwsgi/, /^glance-api/, /^nova-/, /^neutron-server/, /^beam\.smp$/, /^(mysqld|mariadbd)$/, /^memcached$/]) {
+      expect([...comms].some((c) => want.test(c)), `a ${want} process among ${[...comms].join(' ')}`).toBe(true);
+    }
+    expect(procs.filter((p) => p[2] !== '0').map((p) => `${p[1]} (pid ${p[0]}): ${p[2]} OS_* variables`)).toEqual([]);
+    // The values, whatever the name they might travel under.
+    const values = Object.values(OPERATOR_ENV).filter((v) => v.startsWith('operator-'));
+    const leaked = await onHost(
+      `for pid in ${procs.map((p) => p[0]).join(' ')}; do tr '\\0' '\\n' < /proc/$pid/environ 2>/dev/null | grep -F ${values.map((v) => `-e ${shq(v)}`).join(' ')}; done`,
+    );
+    expect(leaked.stdout.trim()).toBe('');
+  }, 120_000);
+
+  it('RabbitMQ (AMQP, Erlang distribution, epmd), MariaDB and memcached listen on no wildcard address', async () => {
+    const r = await onHost('cat /proc/net/tcp /proc/net/tcp6 2>/dev/null');
+    const ports = [5672, 25672, 4369, 3306, 11211];
+    const listeners = tcpListeners(r.stdout).filter((l) => ports.includes(l.port));
+    for (const p of ports) expect(listeners.some((l) => l.port === p), `something listens on ${p}`).toBe(true);
+    expect(listeners.filter((l) => isWildcard(l.address))).toEqual([]);
+  }, 60_000);
 
   it('unstack stops every process it started', async () => {
     const r = await stack('unstack');
@@ -171,8 +244,9 @@ e2eDescribe(pendingReason)(`all-in-one over SSH on a fresh Debian ${suite} test 
     if (existsSync(logDir)) for (const f of readdirSync(logDir)) texts.push(readFileSync(join(logDir, f), 'utf8'));
     expect(texts.length).toBeGreaterThan(6);
     const all = texts.join('\n');
-    for (const [name, v] of Object.entries(SECRETS)) {
-      for (const form of [v, encodeURIComponent(v), v.replaceAll('$', '$$$$')]) {
+    expect(secrets.size).toBeGreaterThan(Object.keys(SECRETS).length);
+    for (const [name, v] of [...secrets, ['the operator\'s OS_PASSWORD', OPERATOR_ENV.OS_PASSWORD] as const]) {
+      for (const form of secretForms(v)) {
         expect(all.includes(form), `${name} leaked as ${form}`).toBe(false);
       }
     }
