@@ -215,7 +215,11 @@ export function serviceTasks(ctx: MutableContext, p: ServicePlugin): TaskNode {
     );
   }
   if (p.init) leaves.push({ ...phaseLeaf(ctx, p, 'init', () => p.init!(ctx), ctx.config.settings.COMMAND_TIMEOUT * 1000), after: edges('init') });
-  if (p.start) leaves.push({ ...phaseLeaf(ctx, p, 'start', () => p.start!(ctx), (ctx.config.settings.SERVICE_TIMEOUT + 30) * 1000), after: edges('start') });
+  // A start runs a command (an init script: RabbitMQ's took 107 s after its node was killed, at a
+  // load of 20) and then waits SERVICE_TIMEOUT for an answer; each has its own limit, and the
+  // step's is never shorter than both together (a dead daemon is noticed by its pid meanwhile).
+  const startMs = (ctx.config.settings.COMMAND_TIMEOUT + ctx.config.settings.SERVICE_TIMEOUT + 30) * 1000;
+  if (p.start) leaves.push({ ...phaseLeaf(ctx, p, 'start', () => p.start!(ctx), startMs), after: edges('start') });
   if (p.register) leaves.push({ ...phaseLeaf(ctx, p, 'register', () => p.register!(ctx), ctx.config.settings.COMMAND_TIMEOUT * 1000), after: edges('register') });
   return { id: `${ctx.host.name}/${p.name}`, title: p.name, host: ctx.host.name, service: p.name, children: leaves };
 }
