@@ -4,6 +4,7 @@
 // With libvirt it also runs libvirtd and virtlogd (./libvirt.ts), and verify boots a real guest.
 
 import { readPackageList } from '../../lib/packages.ts';
+import { releaseAtLeast } from '../../lib/release.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { daemonLogTail, daemonStatus, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
@@ -38,6 +39,16 @@ import { computeDeathCause, computeDeathError } from './watch.ts';
 
 const CONF = '/etc/nova/nova-compute.conf';
 const LOG = '/var/log/nova/nova-compute.log';
+
+/**
+ * From 2023.1 (antelope) nova-compute refuses every start after its first unless this file holds a
+ * node identity; the libvirt driver writes it, the fake driver never does, so with the fake driver a
+ * restart (stack after unstack) died with "No local node identity found". Written once, kept.
+ */
+export const COMPUTE_ID = '/var/lib/nova/compute_id';
+export const ensureComputeIdCommand = (file = COMPUTE_ID, owner = 'nova:nova'): string =>
+  `test -s ${file} || { cat /proc/sys/kernel/random/uuid > ${file}.new && chown ${owner} ${file}.new && chmod 0644 ${file}.new && mv ${file}.new ${file}; }`;
+const hasNodeIdentity = (ctx: StackContext): boolean => releaseAtLeast(ctx.release, 'antelope');
 
 /**
  * Map compute hosts into cell1: on the host with nova-api (it has the database credentials a
@@ -193,6 +204,7 @@ const plugin: ServicePlugin = {
   async configure(ctx) {
     if (!isLibvirt(ctx)) {
       await ctx.host.run(sh('install', '-d', '-o', 'nova', '-g', 'nova', '-m', '0750', '/var/lib/nova/instances', '/var/lib/nova/tmp'));
+      if (hasNodeIdentity(ctx)) await ctx.host.run(ensureComputeIdCommand(), { label: `node identity ${COMPUTE_ID}` });
       return;
     }
     // QEMU runs as libvirt-qemu and opens the guest's disk under instances/: it must be able to enter it.
@@ -325,7 +337,7 @@ const plugin: ServicePlugin = {
   async clean(ctx) {
     ctx.shared.set('nova-compute.clean', true);
     await plugin.stop!(ctx);
-    const paths = [LOG, daemon(ctx).logFile!, '/var/lib/nova/instances'];
+    const paths = [LOG, daemon(ctx).logFile!, '/var/lib/nova/instances', COMPUTE_ID];
     if (isLibvirt(ctx)) {
       for (const [file, mode] of [[QEMU_CONF, 0o600], [LIBVIRTD_CONF, 0o644]] as const) {
         const current = await ctx.host.readFileIfExists(file);

@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { arch } from 'node:os';
 import { StackError } from '../../lib/plugin.ts';
-import novaCompute from '../../plugins/nova-compute/index.ts';
+import novaCompute, { COMPUTE_ID, ensureComputeIdCommand } from '../../plugins/nova-compute/index.ts';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   PROBE_COMMAND,
   QEMU_CONF,
@@ -180,5 +183,34 @@ describe('a dead nova-compute names its cause', () => {
     const d = computeDeathCause('h1', '2026-11-27 12:00:00.1 7 ERROR nova x\n2026-11-27 12:00:01.1 7 CRITICAL nova [-] Unhandled error: oslo_config.cfg.ConfigFileValueError: bad\n', undefined);
     expect(d.message).toBe('nova-compute on h1 exited: Unhandled error: oslo_config.cfg.ConfigFileValueError: bad');
     expect(d.blame).toBeUndefined();
+  });
+});
+
+describe('node identity with the fake driver', () => {
+  const EPOXY = { name: 'epoxy', keystoneMajor: 27, hasGlanceRegistry: false };
+
+  it('from 2023.1 configure makes sure compute_id exists (nova-compute refuses a second start without it); not on Zed', async () => {
+    const epoxyHost = new RecordingHost();
+    await novaCompute.configure!({ ...makeContext(epoxyHost, DEBIAN_SYSV, { VIRT_DRIVER: 'fake' }), release: EPOXY });
+    expect(epoxyHost.commandLines.some((c) => c.includes(COMPUTE_ID) && c.includes('random/uuid'))).toBe(true);
+    const zedHost = new RecordingHost();
+    await novaCompute.configure!(makeContext(zedHost, DEBIAN_SYSV, { VIRT_DRIVER: 'fake' }));
+    expect(zedHost.commandLines.some((c) => c.includes(COMPUTE_ID))).toBe(false);
+  });
+
+  it('the command writes a UUID once and keeps it on every later run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'compute-id-'));
+    try {
+      const file = join(dir, 'compute_id');
+      const owner = `${process.getuid!()}:${process.getgid!()}`;
+      await execa('sh', ['-c', ensureComputeIdCommand(file, owner)]);
+      const first = readFileSync(file, 'utf8').trim();
+      expect(first).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      await execa('sh', ['-c', ensureComputeIdCommand(file, owner)]);
+      expect(readFileSync(file, 'utf8').trim()).toBe(first);
+      expect(statSync(file).mode & 0o777).toBe(0o644);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
