@@ -67,12 +67,6 @@ export function cleanTasks(ctx: StackContext, plugins: readonly ServicePlugin[],
           if (st.running) leftBehind(ctx, `process ${d.name}${st.pid ? ` (pid ${st.pid})` : ''} still runs`);
         }
       }
-      // rabbitmq-server's status (rabbitmqctl) starts epmd again; stop it once no Erlang node is
-      // registered (epmd -kill refuses otherwise). Found by the all-in-one e2e: clean left epmd.
-      await ctx.host.run("command -v epmd >/dev/null 2>&1 || exit 0; epmd -names 2>/dev/null | grep -q '^name ' || epmd -kill >/dev/null 2>&1; exit 0", {
-        check: false,
-        label: 'stop an epmd the status checks started',
-      });
       for (const path of paths) if (await ctx.host.exists(path)) leftBehind(ctx, `${path} on ${host}`);
       for (const f of OUTPUT_FILES) if (existsSync(join(opts.outputsDir, f))) leftBehind(ctx, join(opts.outputsDir, f));
       const left = leftOf(ctx);

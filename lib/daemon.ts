@@ -45,6 +45,13 @@ export interface DaemonSpec {
   readonly link?: string;
   /** The log it writes its own story to (an oslo log, MariaDB's error log), when not logFile. */
   readonly ownLog?: string;
+  /**
+   * A unit daemon's own pid file and its process name. Without systemd, status and stop go by that
+   * process instead of the init script's `status`: RabbitMQ's asks rabbitmqctl, which says "not
+   * running" while a node boots or cannot be reached in time, and the init script's start then
+   * launches a second node beside the first ("distribution port 25672 is in use by another node").
+   */
+  readonly sysvPid?: { readonly file: string; readonly comm: string };
 }
 
 /** Seconds a daemon gets between the stop signal and SIGKILL. */
@@ -93,6 +100,17 @@ function ourPidLines(spec: DaemonSpec, stateDir: string): string[] {
     `pid=$(cat ${p} 2>/dev/null | tr -cd 0-9)`,
     `if [ -n "$pid" ] && [ "$(starttime "$pid")" != "$(cat ${s} 2>/dev/null)" ]; then pid=; fi`,
     `if [ -n "$pid" ] && [ -z "$(starttime "$pid")" ]; then pid=; fi`,
+  ];
+}
+
+/** Sets $pid to the pid file's process when it lives (no zombie) and is still the named program. */
+function sysvPidLines(p: { readonly file: string; readonly comm: string }): string[] {
+  return [
+    STARTTIME_FN,
+    `pid=$(cat ${quote(p.file)} 2>/dev/null | tr -cd 0-9)`,
+    `if [ -n "$pid" ] && [ -z "$(starttime "$pid")" ]; then pid=; fi`,
+    // A pid left in the file by a node that was killed may belong to another program by now.
+    `if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != ${quote(p.comm)} ]; then pid=; fi`,
   ];
 }
 
@@ -258,6 +276,7 @@ export function statusCommands(facts: HostFacts, spec: DaemonSpec, stateDir: str
       ];
     }
     case 'unit-sysv':
+      if (spec.sysvPid) return [...sysvPidLines(spec.sysvPid), 'if [ -n "$pid" ]; then echo "running $pid"; else echo stopped; fi'];
       return [
         `if command -v service >/dev/null 2>&1; then ${sh('service', spec.unit!, 'status')}; else ${sh(`/etc/init.d/${spec.unit!}`, 'status')}; fi >/dev/null 2>&1 && echo running || echo stopped`,
       ];
@@ -278,6 +297,20 @@ export function stopCommands(facts: HostFacts, spec: DaemonSpec, stateDir: strin
     case 'unit-sysv': {
       const svc = (verb: string): string =>
         `if command -v service >/dev/null 2>&1; then ${sh('service', spec.unit!, verb)}; else ${sh(`/etc/init.d/${spec.unit!}`, verb)}; fi`;
+      if (spec.sysvPid) {
+        // The init script's stop asks its own status first and may skip a node it cannot reach:
+        // whatever it did, the process itself is what has to be gone.
+        return [
+          ...sysvPidLines(spec.sysvPid),
+          'if [ -z "$pid" ]; then echo not-running; exit 0; fi',
+          // Its stop, when it worked, waits for the node; when it failed there is nothing to wait for.
+          `if ${svc('stop')} >/dev/null 2>&1; then i=0; while [ -n "$(starttime "$pid")" ] && [ $i -lt ${STOP_GRACE_S * 10} ]; do sleep 0.1; i=$((i+1)); done; fi`,
+          `if [ -n "$(starttime "$pid")" ]; then echo "${spec.name} (pid $pid) outlived its init script's stop: SIGTERM" >&2; kill -TERM "$pid" 2>/dev/null || true; fi`,
+          `i=0; while [ -n "$(starttime "$pid")" ] && [ $i -lt ${STOP_GRACE_S * 10} ]; do sleep 0.1; i=$((i+1)); done`,
+          `if [ -n "$(starttime "$pid")" ]; then echo "${spec.name} ignored SIGTERM for ${STOP_GRACE_S} s: killing it" >&2; kill -KILL "$pid" 2>/dev/null || true; fi`,
+          'echo stopped',
+        ];
+      }
       return [`if ${svc('status')} >/dev/null 2>&1; then ${svc('stop')}; echo stopped; else echo not-running; fi`];
     }
     default: {

@@ -40,7 +40,9 @@ export const ENV_FILE = '/etc/rabbitmq/rabbitmq-env.conf';
 export const PACKAGED_ENV_FILE = '/usr/share/rabbitmq/rabbitmq-env.conf';
 const LOG_DIR = '/var/log/rabbitmq';
 
-const SPEC: DaemonSpec = { name: 'rabbitmq-server', unit: 'rabbitmq-server' };
+/** Where Debian's init script has the node write its pid (bookworm's 3.10 and trixie's 4.0 alike). */
+export const PID_FILE = '/var/run/rabbitmq/pid';
+const SPEC: DaemonSpec = { name: 'rabbitmq-server', unit: 'rabbitmq-server', sysvPid: { file: PID_FILE, comm: 'beam.smp' } };
 
 /** RABBIT_HOST is the listen address from the address table (what the other hosts use, never 0.0.0.0). */
 const setting = (ctx: StackContext, name: 'RABBIT_HOST' | 'RABBIT_USERID' | 'RABBIT_PASSWORD' | 'STACK_STATE_DIR'): string =>

@@ -3,7 +3,7 @@
 // Each daemon is python3's http.server as user nobody on 127.0.0.1, on a port picked free, with
 // its state in a temp dir. Everything started is stopped by its pid; temp dirs are removed.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { chmod, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -213,5 +213,34 @@ describe.runIf(canRun && existsSync('/usr/sbin/service'))('unit daemon without s
     expect(await daemonStatus(host, facts, spec, '/nonexistent')).toEqual({ running: false });
     expect(await stopDaemon(host, facts, spec, '/nonexistent')).toBe('not-running');
     await host.close();
+  });
+});
+
+describe.runIf(canRun)('unit daemon without systemd, status by its own pid file', () => {
+  // A process of this test stands in for the node; the init script does not exist, so only the
+  // pid file can say whether the daemon runs - as when rabbitmqctl cannot reach a booting node.
+  it('running only while the pid file names a live process of that program; stop ends it even when the init script cannot', async () => {
+    const host = new LocalHost({ log: new MemoryLogger(), commandTimeoutMs: 60_000 });
+    const facts: HostFacts = { ...(await host.facts()), init: 'sysv' };
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'sysv-pid-'));
+    const child = spawn('sleep', ['300'], { stdio: 'ignore' });
+    try {
+      const file = path.join(dir, 'pid');
+      const spec: DaemonSpec = { name: 'node', unit: 'stackts-no-such-service', sysvPid: { file, comm: 'sleep' } };
+      expect(await daemonStatus(host, facts, spec, dir)).toEqual({ running: false });
+      await writeFile(file, `${child.pid}\n`);
+      expect(await daemonStatus(host, facts, spec, dir)).toEqual({ running: true, pid: child.pid });
+      // The same pid as another program's (a reused pid after the node was killed): not running.
+      expect(await daemonStatus(host, facts, { ...spec, sysvPid: { file, comm: 'beam.smp' } }, dir)).toEqual({ running: false });
+      const exited = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+      expect(await stopDaemon(host, facts, spec, dir)).toBe('stopped');
+      expect(await exited).toBe('SIGTERM');
+      expect(await daemonStatus(host, facts, spec, dir)).toEqual({ running: false });
+      expect(await stopDaemon(host, facts, spec, dir)).toBe('not-running');
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+      await host.close();
+    }
   });
 });

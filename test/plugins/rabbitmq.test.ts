@@ -27,7 +27,7 @@ const PASSWORD = "rabbit pa$$ 'w\"d";
 
 const runningHost = (facts = DEBIAN_SYSV, files: Record<string, string> = {}) =>
   new RecordingHost({ facts, files })
-    .reply(/status|is-active/, [{ stdout: 'stopped\n' }, { stdout: 'running\n' }])
+    .reply(/status|is-active|rabbitmq\/pid/, [{ stdout: 'stopped\n' }, { stdout: 'running\n' }])
     .reply(/getent hosts/, { stdout: '127.0.1.1       h1\n' });
 
 describe('rabbitmq-env.conf', () => {
