@@ -1,5 +1,5 @@
 // Debian packages this machine needs to run the harness, installed on first use.
-import { run } from './proc.ts';
+import { run, runAsync } from './proc.ts';
 
 const COMMAND_OF: Record<string, string> = {
   debootstrap: 'debootstrap',
@@ -21,6 +21,6 @@ export async function ensureMachinePackages(packages: readonly string[], log: (l
   }
   log(`installing on this machine: ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  run('apt-get', ['update', '-q'], { env });
-  run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { env });
+  await runAsync('apt-get', ['update', '-q'], { env });
+  await runAsync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { env });
 }

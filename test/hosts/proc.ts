@@ -28,6 +28,28 @@ export function run(cmd: string, args: readonly string[], opts: { allowFail?: bo
   return res;
 }
 
+/**
+ * `run` without blocking: for anything that may take long (apt-get, a download). A test file's
+ * worker blocked for over a minute misses vitest's own RPC deadline, and the whole run then fails
+ * with "Timeout calling onTaskUpdate" although every test passed (seen in CI on an apt-get install).
+ */
+export function runAsync(cmd: string, args: readonly string[], opts: { allowFail?: boolean; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CmdResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 1_200_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (e) => reject(new Error(`could not run ${cmd} ${args.join(' ')}: ${e.message}`)));
+    child.on('close', (status, signal) => {
+      if (!opts.allowFail && status !== 0) {
+        return reject(new Error(`command failed (exit ${status ?? signal}): ${cmd} ${args.join(' ')}\n${stderr.trim()}`));
+      }
+      resolve({ stdout, stderr, status });
+    });
+  });
+}
+
 /** Run a long command with its output going to logFile; rejects with the log's tail on failure. */
 export function runLogged(cmd: string, args: readonly string[], logFile: string, env?: NodeJS.ProcessEnv): Promise<void> {
   const fd = openSync(logFile, 'a');
