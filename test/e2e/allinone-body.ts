@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startTestHosts, type Suite, type TestHosts } from '../hosts/index.ts';
+import { startTestHosts, testHostSettings, type Suite, type TestHosts } from '../hosts/index.ts';
 import { SshHost } from '../../lib/host/ssh.ts';
 import { MemoryLogger } from '../fixtures/memory-logger.ts';
 import { isWildcard, tcpListeners } from '../fixtures/listeners.ts';
@@ -108,9 +108,7 @@ e2eDescribe(pendingReason)(`all-in-one over SSH on a fresh Debian ${suite} test 
     writeFileSync(
       join(work, 'localrc'),
       [
-        `TARGET_HOST=${h.target}`,
-        `SSH_KEY=${h.keyPath}`,
-        `SSH_KNOWN_HOSTS=${hosts.knownHostsPath}`,
+        ...testHostSettings(hosts, h),
         'VIRT_DRIVER=fake',
         'APT_UNSAFE_IO=True',
         'COMMAND_TIMEOUT=1800',

@@ -13,7 +13,7 @@ import { execa } from 'execa';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startTestHosts, type TestHosts } from '../hosts/index.ts';
+import { startTestHosts, testHostSettings, type TestHosts } from '../hosts/index.ts';
 import { SshHost } from '../../lib/host/ssh.ts';
 import { MemoryLogger } from '../fixtures/memory-logger.ts';
 import { BOOT_MARKER, bootImage } from '../fixtures/boot-image.ts';
@@ -49,9 +49,7 @@ e2eDescribe(undefined)('all-in-one with libvirt/QEMU (TCG) on a host without sys
     work = mkdtempSync(join(tmpdir(), 'stackts-libvirt-'));
     const h = hosts.hosts[0]!;
     baseLocalrc = [
-      `TARGET_HOST=${h.target}`,
-      `SSH_KEY=${h.keyPath}`,
-      `SSH_KNOWN_HOSTS=${hosts.knownHostsPath}`,
+      ...testHostSettings(hosts, h),
       'VIRT_DRIVER=libvirt',
       'APT_UNSAFE_IO=True',
       'COMMAND_TIMEOUT=3000',

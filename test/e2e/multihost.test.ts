@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startTestHosts, sshExec, type TestHosts } from '../hosts/index.ts';
+import { sshExec, startTestHosts, testHostSettings, type TestHosts } from '../hosts/index.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const STACK = join(REPO, 'stack.ts');
@@ -47,8 +47,7 @@ e2eDescribe(undefined)('three hosts from one command', () => {
       join(work, 'localrc'),
       [
         'HOSTS_FILE=hosts.yaml',
-        `SSH_KEY=${th.keyPath}`,
-        `SSH_KNOWN_HOSTS=${th.knownHostsPath}`,
+        ...testHostSettings(th),
         'VIRT_DRIVER=fake',
         'APT_UNSAFE_IO=True',
         'COMMAND_TIMEOUT=1800',

@@ -14,7 +14,7 @@ import { execa, type ResultPromise } from 'execa';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startTestHosts, type TestHosts } from '../hosts/index.ts';
+import { startTestHosts, testHostSettings, type TestHosts } from '../hosts/index.ts';
 import { SshHost } from '../../lib/host/ssh.ts';
 import { MemoryLogger } from '../fixtures/memory-logger.ts';
 import { startHttpServer, type TestServer } from '../fixtures/http-server.ts';
@@ -119,9 +119,7 @@ e2eDescribe('the fault table, kill and clean checks have not completed in one ru
     http = await startHttpServer();
     const h = hosts.hosts[0]!;
     baseLocalrc = [
-      `TARGET_HOST=${h.target}`,
-      `SSH_KEY=${h.keyPath}`,
-      `SSH_KNOWN_HOSTS=${hosts.knownHostsPath}`,
+      ...testHostSettings(hosts, h),
       'VIRT_DRIVER=fake',
       'APT_UNSAFE_IO=True',
       // Package installs took over 20 min at a load of 30 on the shared 2-core machine.

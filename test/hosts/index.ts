@@ -239,6 +239,15 @@ export function sshArgs(th: Pick<TestHosts, 'keyPath' | 'knownHostsPath'>, h: Te
   ];
 }
 
+/**
+ * The localrc lines that point stack.ts at this run's test hosts: TARGET_HOST=`h`, then the key and
+ * the known_hosts file (strict host key checking). Without `h`, a HOSTS_FILE names the hosts and
+ * only the key and known_hosts lines are wanted.
+ */
+export function testHostSettings(th: Pick<TestHosts, 'keyPath' | 'knownHostsPath'>, h?: Pick<TestHost, 'target'>): string[] {
+  return [...(h ? [`TARGET_HOST=${h.target}`] : []), `SSH_KEY=${th.keyPath}`, `SSH_KNOWN_HOSTS=${th.knownHostsPath}`];
+}
+
 /** Run a shell command on a host over SSH (the openssh client); never throws on a non-zero exit. */
 export function sshExec(th: Pick<TestHosts, 'keyPath' | 'knownHostsPath'>, h: TestHost, command: string, timeoutMs = 300_000): Promise<SshResult> {
   return new Promise((resolve, reject) => {
