@@ -4,16 +4,13 @@
 // Prints ratios and phase timings; it never fails on a slow machine.
 
 import { $ } from 'zx';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { startTestHosts, type Suite } from '../test/hosts/index.ts';
-import { formatTimingTable, phaseTotals, type TimingRecord } from '../lib/timing.ts';
+import { formatTimingTable, phaseTotals } from '../lib/timing.ts';
 import { installedPackages, type RunFigures } from './libvirt.ts';
 import { releaseRan } from './options.ts';
+import { benchLocalrc, benchWork, timedStack } from './stack-run.ts';
 import { taskSumMs } from './summary.ts';
 
-const REPO = resolve(import.meta.dirname, '..');
 $.verbose = false;
 
 /** Commands whose time is unavoidable: the package transaction and every schema/bootstrap step. */
@@ -41,27 +38,16 @@ function criticalCommandsMs(log: string): number {
 export async function benchAllInOne(suite: Suite): Promise<RunFigures | undefined> {
   let figures: RunFigures | undefined;
   const hosts = await startTestHosts({ count: 1, prefix: 'stb', suite, log: (l) => console.error(`[hosts] ${l}`) });
-  const work = mkdtempSync(join(tmpdir(), 'stackts-bench-'));
+  const work = await benchWork('allinone');
   try {
     const h = hosts.hosts[0]!;
-    writeFileSync(join(work, 'seed.raw'), Buffer.alloc(1024 * 1024, 'bench '));
-    await $`qemu-img convert -f raw -O qcow2 ${join(work, 'seed.raw')} ${join(work, 'bench.qcow2')}`;
-    writeFileSync(
-      join(work, 'localrc'),
-      [`TARGET_HOST=${h.target}`, `SSH_KEY=${h.keyPath}`, `SSH_KNOWN_HOSTS=${hosts.knownHostsPath}`, 'VIRT_DRIVER=fake', 'APT_UNSAFE_IO=True', `IMAGE_URLS=file://${join(work, 'bench.qcow2')}`, ''].join('\n'),
-    );
-    const timingsFile = join(work, 'timings.json');
-    const started = Date.now();
-    const r = await $({ cwd: work, nothrow: true, env: { ...process.env, CI: 'true' } })`${join(REPO, 'stack.ts')} --config ${join(work, 'localrc')} --verbose --timings ${timingsFile}`;
-    const wallMs = Date.now() - started;
-    if (r.exitCode !== 0) {
-      console.log(r.stdout.split('\n').slice(-40).join('\n'));
+    const r = await timedStack(work, benchLocalrc(hosts, work, h));
+    if (!r.ok) {
+      console.log(r.tail);
       console.log(`bench: stack failed (exit ${r.exitCode}); no ratios.`);
       process.exitCode = 1;
     } else {
-      const { timings, totalMs } = JSON.parse(readFileSync(timingsFile, 'utf8')) as { timings: TimingRecord[]; totalMs: number };
-      const logDir = join(work, '.stack', 'logs');
-      const log = readdirSync(logDir).map((f) => readFileSync(join(logDir, f), 'utf8')).join('\n');
+      const { timings, totalMs, wallMs, log } = r;
       const phases = phaseTotals(timings);
       const startMs = phases.start ?? 0;
       const criticalMs = criticalCommandsMs(log) + startMs;
@@ -85,7 +71,7 @@ export async function benchAllInOne(suite: Suite): Promise<RunFigures | undefine
     }
   } finally {
     await hosts.stop();
-    rmSync(work, { recursive: true, force: true });
+    work.remove();
   }
   return figures;
 }

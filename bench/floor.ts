@@ -36,7 +36,7 @@ export async function benchFloor(suite: Suite): Promise<(Measured & { packages: 
   const host = openHost(h.target, { sshKey: h.keyPath, connectTimeoutS: 15, log, commandTimeoutMs: 3_600_000, knownHosts: { file: hosts.knownHostsPath, acceptNew: false } });
   try {
     const localrc = join(work.dir, 'localrc');
-    writeFileSync(localrc, benchLocalrc(hosts, work, `TARGET_HOST=${h.target}`));
+    writeFileSync(localrc, benchLocalrc(hosts, work, h));
     const { config } = await loadConfig(localrc, { interactive: false, readOnly: true, env: {} });
     const facts = await detectFacts(host);
     const pkgs = await allInOnePackages(config, facts);

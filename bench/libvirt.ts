@@ -5,15 +5,11 @@
 // guest's boot marker on its console. Informational: it never fails on a slow machine.
 
 import { $ } from 'zx';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { startTestHosts, type Suite } from '../test/hosts/index.ts';
+import { startTestHosts, testHostSettings, type Suite } from '../test/hosts/index.ts';
 import { releaseRan } from './options.ts';
 import { BOOT_MARKER, bootImage } from '../test/fixtures/boot-image.ts';
-import { phaseTotals, type TimingRecord } from '../lib/timing.ts';
-
-const REPO = resolve(import.meta.dirname, '..');
+import { phaseTotals } from '../lib/timing.ts';
+import { benchWork, timedStack } from './stack-run.ts';
 
 /** What one stack run measured; the fake-driver run hands its own in for the side-by-side table. */
 export interface RunFigures {
@@ -60,32 +56,25 @@ export async function benchLibvirt(fake: RunFigures | undefined, suite: Suite): 
   $.verbose = false;
   const image = await bootImage((l) => console.error(`[bench libvirt] ${l}`));
   const hosts = await startTestHosts({ count: 1, prefix: 'stbl', suite, log: (l) => console.error(`[hosts] ${l}`) });
-  const work = mkdtempSync(join(tmpdir(), 'stackts-bench-libvirt-'));
+  const work = await benchWork('libvirt', image);
   try {
     const h = hosts.hosts[0]!;
-    writeFileSync(
-      join(work, 'localrc'),
-      [`TARGET_HOST=${h.target}`, `SSH_KEY=${h.keyPath}`, `SSH_KNOWN_HOSTS=${hosts.knownHostsPath}`, 'VIRT_DRIVER=libvirt', 'APT_UNSAFE_IO=True', `IMAGE_URLS=file://${image}`, `VERIFY_CONSOLE_PATTERN=${BOOT_MARKER}`, ''].join('\n'),
-    );
-    const timingsFile = join(work, 'timings.json');
-    const r = await $({ cwd: work, nothrow: true, env: { ...process.env, CI: 'true' } })`${join(REPO, 'stack.ts')} --config ${join(work, 'localrc')} --verbose --timings ${timingsFile}`;
-    if (r.exitCode !== 0) {
-      console.log(r.stdout.split('\n').slice(-40).join('\n'));
+    const localrc = [...testHostSettings(hosts, h), 'VIRT_DRIVER=libvirt', 'APT_UNSAFE_IO=True', `IMAGE_URLS=file://${work.image}`, `VERIFY_CONSOLE_PATTERN=${BOOT_MARKER}`, ''].join('\n');
+    const r = await timedStack(work, localrc);
+    if (!r.ok) {
+      console.log(r.tail);
       console.log(`bench: the libvirt stack failed (exit ${r.exitCode}); no libvirt figures.`);
       process.exitCode = 1;
       return;
     }
-    const { timings, totalMs } = JSON.parse(readFileSync(timingsFile, 'utf8')) as { timings: TimingRecord[]; totalMs: number };
-    const logDir = join(work, '.stack', 'logs');
-    const log = readdirSync(logDir).map((f) => readFileSync(join(logDir, f), 'utf8')).join('\n');
     const packages = await installedPackages(h);
-    const libvirt: RunFigures = { totalMs, phases: phaseTotals(timings), ...(packages ? { packages } : {}) };
+    const libvirt: RunFigures = { totalMs: r.totalMs, phases: phaseTotals(r.timings), ...(packages ? { packages } : {}) };
     console.log(`all-in-one beside the fake driver, ${releaseRan(r.stdout)}:`);
     console.log(sideBySide(fake, libvirt));
-    const boot = guestBootSeconds(log);
+    const boot = guestBootSeconds(r.log);
     console.log(`server create -> boot marker on the console (TCG): ${boot === undefined ? '-' : `${boot.toFixed(1)} s`}`);
   } finally {
     await hosts.stop();
-    rmSync(work, { recursive: true, force: true });
+    work.remove();
   }
 }

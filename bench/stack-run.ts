@@ -1,11 +1,11 @@
 // One timed ./stack.ts run for the benches: a work directory with a tiny image, a localrc for
-// test hosts, and what the run recorded about itself (--timings, the run log).
+// test hosts, and what the run recorded about itself (--timings, the run log, its output).
 
 import { $ } from 'zx';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { TestHosts } from '../test/hosts/index.ts';
+import { testHostSettings, type TestHost, type TestHosts } from '../test/hosts/index.ts';
 import type { TimingRecord } from '../lib/timing.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -20,6 +20,8 @@ export interface StackRun {
   readonly timings: readonly TimingRecord[];
   /** Every run log of the work directory, joined. */
   readonly log: string;
+  /** What the run printed (its summary names the release). */
+  readonly stdout: string;
   /** The last lines of the run's output, for a failure. */
   readonly tail: string;
 }
@@ -30,24 +32,35 @@ export interface BenchWork {
   remove(): void;
 }
 
-/** A temporary directory with a 1 MB qcow2 image: the image upload costs no download. */
-export async function benchWork(name: string): Promise<BenchWork> {
+/**
+ * A temporary directory and the image the run uploads: `image` (one that boots, kept elsewhere) or
+ * else a 1 MB qcow2 made in the directory. Either way the image upload costs no download.
+ */
+export async function benchWork(name: string, image?: string): Promise<BenchWork> {
   const dir = mkdtempSync(join(tmpdir(), `stackts-bench-${name}-`));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  if (image) return { dir, image, remove };
   writeFileSync(join(dir, 'seed.raw'), Buffer.alloc(1024 * 1024, 'bench '));
-  const image = join(dir, 'bench.qcow2');
-  await $`qemu-img convert -f raw -O qcow2 ${join(dir, 'seed.raw')} ${image}`.quiet();
-  return { dir, image, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  const tiny = join(dir, 'bench.qcow2');
+  await $`qemu-img convert -f raw -O qcow2 ${join(dir, 'seed.raw')} ${tiny}`.quiet();
+  return { dir, image: tiny, remove };
 }
 
-/** The settings every bench run shares; `where` is TARGET_HOST=... or HOSTS_FILE=... */
-export function benchLocalrc(th: TestHosts, work: BenchWork, where: string, extra: readonly string[] = []): string {
-  return [where, `SSH_KEY=${th.keyPath}`, `SSH_KNOWN_HOSTS=${th.knownHostsPath}`, 'VIRT_DRIVER=fake', 'APT_UNSAFE_IO=True', `IMAGE_URLS=file://${work.image}`, ...extra, ''].join('\n');
+/** The settings every fake-driver bench run shares, for one test host or the hosts of a HOSTS_FILE. */
+export function benchLocalrc(th: TestHosts, work: BenchWork, where: TestHost | `HOSTS_FILE=${string}`, extra: readonly string[] = []): string {
+  const hosts = typeof where === 'string' ? [where, ...testHostSettings(th)] : testHostSettings(th, where);
+  return [...hosts, 'VIRT_DRIVER=fake', 'APT_UNSAFE_IO=True', `IMAGE_URLS=file://${work.image}`, ...extra, ''].join('\n');
 }
 
-/** Runs ./stack.ts (stack) with the work directory's localrc and reads back what it recorded. */
-export async function timedStack(work: BenchWork, localrc: string): Promise<StackRun> {
-  const config = join(work.dir, 'localrc');
-  writeFileSync(config, localrc);
+export interface TimedStackOptions {
+  /** The config file written in the work directory: localrc, or local.conf for one with [[post-config|...]] sections. */
+  readonly configName?: string;
+}
+
+/** Runs ./stack.ts (stack) with `configText` as the work directory's config file and reads back what it recorded. */
+export async function timedStack(work: BenchWork, configText: string, { configName = 'localrc' }: TimedStackOptions = {}): Promise<StackRun> {
+  const config = join(work.dir, configName);
+  writeFileSync(config, configText);
   const timingsFile = join(work.dir, 'timings.json');
   rmSync(timingsFile, { force: true });
   const started = Date.now();
@@ -67,5 +80,5 @@ export async function timedStack(work: BenchWork, localrc: string): Promise<Stac
     // no log directory: the run stopped before it opened its log
   }
   const exitCode = r.exitCode ?? 1;
-  return { ok: exitCode === 0, exitCode, wallMs, totalMs: recorded.totalMs, timings: recorded.timings, log, tail: `${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-40).join('\n') };
+  return { ok: exitCode === 0, exitCode, wallMs, totalMs: recorded.totalMs, timings: recorded.timings, log, stdout: r.stdout, tail: `${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-40).join('\n') };
 }
