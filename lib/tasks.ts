@@ -289,6 +289,24 @@ const scopeOf = (node: TaskNode, parent: Scope): Scope => ({
   phase: node.phase ?? parent.phase,
 });
 
+/** A timer that calls onExpiry `ms` after it was last (re)started; a non-positive or infinite `ms` never fires. */
+interface Deadline {
+  restart(): void;
+  cancel(): void;
+}
+
+function deadline(ms: number, onExpiry: () => void): Deadline {
+  if (!(Number.isFinite(ms) && ms > 0)) return { restart: () => undefined, cancel: () => undefined };
+  let timer = setTimeout(onExpiry, ms);
+  return {
+    restart: () => {
+      clearTimeout(timer);
+      timer = setTimeout(onExpiry, ms);
+    },
+    cancel: () => clearTimeout(timer),
+  };
+}
+
 /**
  * Runs node.run with the timeout and the run-wide stop signal. Resolves or rejects as soon as
  * either fires, whether or not the task honours its signal: a hung task cannot hang the run.
@@ -297,31 +315,19 @@ async function runLeaf(state: RunState, node: TaskNode, handle: (signal: AbortSi
   const ctl = new AbortController();
   const timeoutMs = node.timeoutMs ?? state.opts.defaultTimeoutMs;
   const idle = node.timeoutFrom === 'progress';
-  let timer: NodeJS.Timeout | undefined;
-  let arm = (): void => undefined;
-  let onStop: (() => void) | undefined;
+  let fail!: (err: Error) => void;
   const stopped = new Promise<never>((_, reject) => {
-    if (Number.isFinite(timeoutMs) && timeoutMs > 0) {
-      arm = () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => {
-          const err = new TaskTimeoutError(node.id, node.title, timeoutMs, idle);
-          ctl.abort(err);
-          reject(err);
-        }, timeoutMs);
-      };
-      arm();
-    }
-    onStop = () => {
-      const err = new RunStoppedError();
+    fail = (err) => {
       ctl.abort(err);
       reject(err);
     };
-    if (state.stop.signal.aborted) onStop();
-    else state.stop.signal.addEventListener('abort', onStop, { once: true });
   });
+  const timeout = deadline(timeoutMs, () => fail(new TaskTimeoutError(node.id, node.title, timeoutMs, idle)));
+  const onStop = (): void => fail(new RunStoppedError());
+  if (state.stop.signal.aborted) onStop();
+  else state.stop.signal.addEventListener('abort', onStop, { once: true });
   const progressed = (): void => {
-    if (idle && !ctl.signal.aborted) arm();
+    if (idle && !ctl.signal.aborted) timeout.restart();
   };
   const work = Promise.resolve().then(() => node.run?.(handle(ctl.signal, progressed)));
   // The losing side of the race must not surface as an unhandled rejection.
@@ -330,8 +336,8 @@ async function runLeaf(state: RunState, node: TaskNode, handle: (signal: AbortSi
   try {
     await Promise.race([work, stopped]);
   } finally {
-    clearTimeout(timer);
-    if (onStop) state.stop.signal.removeEventListener('abort', onStop);
+    timeout.cancel();
+    state.stop.signal.removeEventListener('abort', onStop);
   }
 }
 
