@@ -297,13 +297,19 @@ interface Deadline {
 
 function deadline(ms: number, onExpiry: () => void): Deadline {
   if (!(Number.isFinite(ms) && ms > 0)) return { restart: () => undefined, cancel: () => undefined };
-  let timer = setTimeout(onExpiry, ms);
+  let timer: NodeJS.Timeout | undefined = setTimeout(onExpiry, ms);
   return {
+    // After cancel a late progress report (an apt status line read after the step ended) must not
+    // arm a timer that nothing clears: it would keep the process alive for the whole timeout.
     restart: () => {
+      if (timer === undefined) return;
       clearTimeout(timer);
       timer = setTimeout(onExpiry, ms);
     },
-    cancel: () => clearTimeout(timer),
+    cancel: () => {
+      clearTimeout(timer);
+      timer = undefined;
+    },
   };
 }
 

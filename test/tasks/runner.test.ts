@@ -119,6 +119,18 @@ describe('runTasks (plain renderer)', () => {
     expect((plain.error as Error).message).toBe('timed out after 0.15 s: install');
   });
 
+  it('a progress report that comes after its task finished arms no timer', async () => {
+    const { log } = capture();
+    let late: (() => void) | undefined;
+    const node: TaskNode = { id: 'h1/packages/install', title: 'install', timeoutMs: 60_000, timeoutFrom: 'progress', run: async (t) => { late = () => t.progressed(); } };
+    expect((await runTasks([node], { renderer: 'plain', log, defaultTimeoutMs: 60_000 })).ok).toBe(true);
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    late!();
+    // A timer armed here would keep stack.ts alive for the whole minute after its run ended.
+    expect(timers()).toBe(before);
+  });
+
   it('uses the default timeout when a task sets none', async () => {
     const { log } = capture();
     const s = await runTasks([{ id: 'x', title: 'hang', run: () => new Promise<void>(() => {}) }], { renderer: 'plain', log, defaultTimeoutMs: 100 });
