@@ -41,13 +41,13 @@ const CONF = '/etc/nova/nova-compute.conf';
 const LOG = '/var/log/nova/nova-compute.log';
 
 /**
- * From 2023.1 (antelope) nova-compute refuses every start after its first unless this file holds a
- * node identity; the libvirt driver writes it, the fake driver never does, so with the fake driver a
- * restart (stack after unstack) died with "No local node identity found". Written once, kept.
+ * From 2023.1 (antelope) nova-compute keeps a node identity in this file. The plain fake driver
+ * ignores it and makes up a new node UUID in every process, so its second start (stack after
+ * unstack) died: first "No local node identity found", and with the file, "Duplicate compute node
+ * record found for host h1 node h1". Its sibling FakeDriverWithoutFakeNodes, there since 2023.1,
+ * takes the UUID from this file (writing it on its first start) like a real driver.
  */
 export const COMPUTE_ID = '/var/lib/nova/compute_id';
-export const ensureComputeIdCommand = (file = COMPUTE_ID, owner = 'nova:nova'): string =>
-  `test -s ${file} || { cat /proc/sys/kernel/random/uuid > ${file}.new && chown ${owner} ${file}.new && chmod 0644 ${file}.new && mv ${file}.new ${file}; }`;
 const hasNodeIdentity = (ctx: StackContext): boolean => releaseAtLeast(ctx.release, 'antelope');
 
 /**
@@ -185,7 +185,7 @@ const plugin: ServicePlugin = {
         ...common,
         DEFAULT: {
           ...common.DEFAULT,
-          compute_driver: libvirt ? 'libvirt.LibvirtDriver' : 'fake.FakeDriver',
+          compute_driver: libvirt ? 'libvirt.LibvirtDriver' : hasNodeIdentity(ctx) ? 'fake.FakeDriverWithoutFakeNodes' : 'fake.FakeDriver',
           host: ctx.facts.hostname,
         },
         // TCG cannot pass the host CPU through: without cpu_mode=none nova asks for host-model.
@@ -204,7 +204,6 @@ const plugin: ServicePlugin = {
   async configure(ctx) {
     if (!isLibvirt(ctx)) {
       await ctx.host.run(sh('install', '-d', '-o', 'nova', '-g', 'nova', '-m', '0750', '/var/lib/nova/instances', '/var/lib/nova/tmp'));
-      if (hasNodeIdentity(ctx)) await ctx.host.run(ensureComputeIdCommand(), { label: `node identity ${COMPUTE_ID}` });
       return;
     }
     // QEMU runs as libvirt-qemu and opens the guest's disk under instances/: it must be able to enter it.
