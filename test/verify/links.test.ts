@@ -144,7 +144,7 @@ describe('RabbitMQ: a node whose broker was stopped inside it', () => {
 
   it('a re-run starts the broker (start_app) instead of the service, which would fail on a running node', async () => {
     const h = new RecordingHost({ facts: DEBIAN_SYSV })
-      .reply(/status|is-active/, { stdout: 'running\n' })
+      .reply(/status|is-active|rabbitmq\/pid/, { stdout: 'running\n' })
       .reply(/\/dev\/tcp\/.*\/5672/, refused)
       .reply(/await_startup/, { exitCode: 0 });
     const ctx = makeContext(h, DEBIAN_SYSV);
