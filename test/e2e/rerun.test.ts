@@ -109,7 +109,7 @@ async function expectNoDuplicates() {
   }
 }
 
-e2eDescribe('the fault table, kill and clean checks have not completed in one run yet')('re-run, resume and fail well on one test host', () => {
+e2eDescribe(undefined)('re-run, resume and fail well on one test host', () => {
   beforeAll(async () => {
     hosts = await startTestHosts({ count: 1, log: (l) => process.stderr.write(`[hosts] ${l}\n`) });
     work = mkdtempSync(join(tmpdir(), 'stackts-rerun-'));
