@@ -1,4 +1,13 @@
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+import { longestFirst } from './test/e2e/order.ts';
+
+/** vitest's own order (failed first, then by its cached durations), with the long e2e files at the front. */
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    return longestFirst(await super.sort(files), (f) => f.moduleId);
+  }
+}
 
 export default defineConfig({
   test: {
@@ -9,6 +18,7 @@ export default defineConfig({
     // test host's package install and service starts) would run one after another; two at once keeps
     // CI well inside its time on 2 cores (load ~4-6 measured with two test clouds building).
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    sequence: { sequencer: LongestFirst },
     testTimeout: 60_000,
     hookTimeout: 600_000,
   },
