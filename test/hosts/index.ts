@@ -12,7 +12,7 @@ import { tryLockFile, type HeldLock } from './lock.ts';
 import { createNetwork, planNetwork, usedSlots } from './network.ts';
 import { cacheDir, locksDir, runsDir } from './paths.ts';
 import { procId, run, seconds, tcpAccepts, waitFor } from './proc.ts';
-import { cleanupStale, saveState, teardown, type RunState } from './run-state.ts';
+import { cleanupStale, saveState, teardown, teardownAsync, type RunState } from './run-state.ts';
 import { ensureMachinePackages } from './machine-packages.ts';
 import { trustForThisProcess } from '../fixtures/known-hosts.ts';
 
@@ -105,8 +105,9 @@ export async function startTestHosts(opts: StartOptions): Promise<TestHosts> {
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       const t0 = Date.now();
+      // Still in `active` while it runs: a worker that exits meanwhile tears down the rest itself.
+      const problems = await teardownAsync(state);
       active.delete(state);
-      const problems = teardown(state);
       lock.release();
       log(`test hosts: teardown ${seconds(Date.now() - t0)}`);
       if (problems.length) throw new Error(`test hosts: teardown left things behind:\n  ${problems.join('\n  ')}\nclean up by hand: see test/hosts/README.md`);

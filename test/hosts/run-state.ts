@@ -1,9 +1,10 @@
 // What one run created, written to runs/<name>/state.json before each thing is created,
 // so that stop(), an exit handler, or a later run's cleanupStale() can undo exactly that.
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runsDir } from './paths.ts';
-import { isAlive, isSameAlive, run, sleepSync, type ProcId } from './proc.ts';
+import { isAlive, isSameAlive, run, runAsync, sleepSync, type ProcId } from './proc.ts';
 
 export interface RunState {
   readonly owner: ProcId;
@@ -71,43 +72,88 @@ function killNetnsProcesses(ns: string): void {
  * Undo one run, in the order that lets each step succeed: processes, proxy, mounts,
  * namespaces, bridge, run dir. Best effort throughout; returns what could not be undone.
  */
-export function teardown(s: RunState, opts: { stale?: boolean } = {}): string[] {
-  const problems: string[] = [];
-  const step = (what: string, fn: () => void) => {
-    try {
-      fn();
-    } catch (e) {
-      problems.push(`${what}: ${(e as Error).message}`);
-    }
-  };
+/** One undo step; `slow` does the same without blocking, for stop() inside a test worker. */
+interface Step {
+  readonly what: string;
+  readonly now: () => void;
+  readonly slow?: () => Promise<void>;
+}
+
+function teardownSteps(s: RunState, opts: { stale?: boolean }): Step[] {
+  const steps: Step[] = [];
   // Killing a host's tini (the init of its PID namespace) makes the kernel end every process in it.
-  step('kill hosts', () => {
+  steps.push({ what: 'kill hosts', now: () => {
     const left = killAndWait(s.hostPids, 'SIGKILL', 5000);
     if (left.length) throw new Error(`still running: ${left.map((p) => p.pid).join(' ')}`);
-  });
-  if (opts.stale) for (const ns of s.netns) step(`kill processes in ${ns}`, () => killNetnsProcesses(ns));
-  step('stop apt proxy', () => {
+  } });
+  if (opts.stale) for (const ns of s.netns) steps.push({ what: `kill processes in ${ns}`, now: () => killNetnsProcesses(ns) });
+  steps.push({ what: 'stop apt proxy', now: () => {
     if (!s.proxy) return;
     if (killAndWait([s.proxy], 'SIGTERM', 2000).length && killAndWait([s.proxy], 'SIGKILL', 2000).length) {
       throw new Error(`apt-cacher-ng pid ${s.proxy.pid} does not die`);
     }
-  });
+  } });
   const mounted = new Set(mountedPaths());
   for (const m of [...s.mounts].reverse()) {
     if (!mounted.has(m)) continue;
-    step(`umount ${m}`, () => {
-      if (run('umount', [m], { allowFail: true }).status !== 0) run('umount', ['-l', m]);
+    steps.push({
+      what: `umount ${m}`,
+      now: () => {
+        if (run('umount', [m], { allowFail: true }).status !== 0) run('umount', ['-l', m]);
+      },
+      slow: async () => {
+        if ((await runAsync('umount', [m], { allowFail: true })).status !== 0) await runAsync('umount', ['-l', m]);
+      },
     });
   }
   const nsNow = new Set(netnsList());
-  for (const ns of s.netns) if (nsNow.has(ns)) step(`ip netns del ${ns}`, () => run('ip', ['netns', 'del', ns]));
-  if (s.bridge && linkExists(s.bridge)) step(`ip link del ${s.bridge}`, () => run('ip', ['link', 'del', 'dev', s.bridge!]));
-  step(`remove ${s.runDir}`, () => {
+  for (const ns of s.netns) if (nsNow.has(ns)) steps.push({ what: `ip netns del ${ns}`, now: () => run('ip', ['netns', 'del', ns]) });
+  if (s.bridge && linkExists(s.bridge)) steps.push({ what: `ip link del ${s.bridge}`, now: () => run('ip', ['link', 'del', 'dev', s.bridge!]) });
+  // Never recurse into a live mount: that would delete inside it.
+  const stillMounted = () => {
     const still = mountedPaths().filter((m) => m.startsWith(`${s.runDir}/`));
-    // Never recurse into a live mount: that would delete inside it.
     if (still.length) throw new Error(`still mounted, not removing the run dir: ${still.join(' ')} (umount -l them, then rm -rf ${s.runDir})`);
-    rmSync(s.runDir, { recursive: true, force: true });
+  };
+  steps.push({
+    what: `remove ${s.runDir}`,
+    now: () => {
+      stillMounted();
+      rmSync(s.runDir, { recursive: true, force: true });
+    },
+    // The hosts' upper dirs hold every installed package: removing them took 65-73 s after the
+    // three-host and re-run files, and a test worker blocked that long fails the whole vitest run
+    // ("Timeout calling onTaskUpdate").
+    slow: async () => {
+      stillMounted();
+      await rm(s.runDir, { recursive: true, force: true });
+    },
   });
+  return steps;
+}
+
+/** Undoes what the run made, synchronously (an exit handler can do nothing else); returns what failed. */
+export function teardown(s: RunState, opts: { stale?: boolean } = {}): string[] {
+  const problems: string[] = [];
+  for (const step of teardownSteps(s, opts)) {
+    try {
+      step.now();
+    } catch (e) {
+      problems.push(`${step.what}: ${(e as Error).message}`);
+    }
+  }
+  return problems;
+}
+
+/** The same as teardown, with its slow steps not blocking the event loop (stop() in a test worker). */
+export async function teardownAsync(s: RunState): Promise<string[]> {
+  const problems: string[] = [];
+  for (const step of teardownSteps(s, {})) {
+    try {
+      await (step.slow ?? step.now)();
+    } catch (e) {
+      problems.push(`${step.what}: ${(e as Error).message}`);
+    }
+  }
   return problems;
 }
 
