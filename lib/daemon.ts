@@ -96,19 +96,23 @@ function ourPidLines(spec: DaemonSpec, stateDir: string): string[] {
   const p = quote(pidFile(spec, stateDir));
   const s = quote(startFile(spec, stateDir));
   return [
-    STARTTIME_FN,
-    `pid=$(cat ${p} 2>/dev/null | tr -cd 0-9)`,
+    ...livePidLines(p),
     `if [ -n "$pid" ] && [ "$(starttime "$pid")" != "$(cat ${s} 2>/dev/null)" ]; then pid=; fi`,
-    `if [ -n "$pid" ] && [ -z "$(starttime "$pid")" ]; then pid=; fi`,
   ];
 }
+
+/** Shell: sets $pid to the pid in the (quoted) file when that process lives and is no zombie, else empty. */
+function livePidLines(quotedFile: string): string[] {
+  return [STARTTIME_FN, `pid=$(cat ${quotedFile} 2>/dev/null | tr -cd 0-9)`, `if [ -n "$pid" ] && [ -z "$(starttime "$pid")" ]; then pid=; fi`];
+}
+
+/** Shell: waits up to `tenths` tenths of a second for $pid's process to be gone. */
+const waitGone = (tenths: number): string => `i=0; while [ -n "$(starttime "$pid")" ] && [ $i -lt ${tenths} ]; do sleep 0.1; i=$((i+1)); done`;
 
 /** Sets $pid to the pid file's process when it lives (no zombie) and is still the named program. */
 function sysvPidLines(p: { readonly file: string; readonly comm: string }): string[] {
   return [
-    STARTTIME_FN,
-    `pid=$(cat ${quote(p.file)} 2>/dev/null | tr -cd 0-9)`,
-    `if [ -n "$pid" ] && [ -z "$(starttime "$pid")" ]; then pid=; fi`,
+    ...livePidLines(quote(p.file)),
     // A pid left in the file by a node that was killed may belong to another program by now.
     `if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != ${quote(p.comm)} ]; then pid=; fi`,
   ];
@@ -304,9 +308,9 @@ export function stopCommands(facts: HostFacts, spec: DaemonSpec, stateDir: strin
           ...sysvPidLines(spec.sysvPid),
           'if [ -z "$pid" ]; then echo not-running; exit 0; fi',
           // Its stop, when it worked, waits for the node; when it failed there is nothing to wait for.
-          `if ${svc('stop')} >/dev/null 2>&1; then i=0; while [ -n "$(starttime "$pid")" ] && [ $i -lt ${STOP_GRACE_S * 10} ]; do sleep 0.1; i=$((i+1)); done; fi`,
+          `if ${svc('stop')} >/dev/null 2>&1; then ${waitGone(STOP_GRACE_S * 10)}; fi`,
           `if [ -n "$(starttime "$pid")" ]; then echo "${spec.name} (pid $pid) outlived its init script's stop: SIGTERM" >&2; kill -TERM "$pid" 2>/dev/null || true; fi`,
-          `i=0; while [ -n "$(starttime "$pid")" ] && [ $i -lt ${STOP_GRACE_S * 10} ]; do sleep 0.1; i=$((i+1)); done`,
+          waitGone(STOP_GRACE_S * 10),
           `if [ -n "$(starttime "$pid")" ]; then echo "${spec.name} ignored SIGTERM for ${STOP_GRACE_S} s: killing it" >&2; kill -KILL "$pid" 2>/dev/null || true; fi`,
           'echo stopped',
         ];
@@ -323,11 +327,11 @@ export function stopCommands(facts: HostFacts, spec: DaemonSpec, stateDir: strin
         // group start-stop-daemon/setsid created for it, so nothing else is in it.
         `pgid=$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f3)`,
         `kill -${sig} -- "-$pgid" 2>/dev/null || kill -${sig} "$pid" 2>/dev/null || true`,
-        `i=0; while [ -n "$(starttime "$pid")" ] && [ $i -lt ${STOP_GRACE_S * 10} ]; do sleep 0.1; i=$((i+1)); done`,
+        waitGone(STOP_GRACE_S * 10),
         `if [ -n "$(starttime "$pid")" ]; then echo "${spec.name} ignored SIG${sig} for ${STOP_GRACE_S} s: killing it" >&2; kill -KILL "$pid" 2>/dev/null || true; fi`,
         // Workers that outlived their master would keep the port: the group goes with it.
         `kill -KILL -- "-$pgid" 2>/dev/null || true`,
-        `i=0; while [ -n "$(starttime "$pid")" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done`,
+        waitGone(50),
         files,
         'echo stopped',
       ];
