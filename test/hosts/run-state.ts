@@ -68,10 +68,6 @@ function killNetnsProcesses(ns: string): void {
   while (pids.some(isAlive) && Date.now() < end) sleepSync(10);
 }
 
-/**
- * Undo one run, in the order that lets each step succeed: processes, proxy, mounts,
- * namespaces, bridge, run dir. Best effort throughout; returns what could not be undone.
- */
 /** One undo step; `slow` does the same without blocking, for stop() inside a test worker. */
 interface Step {
   readonly what: string;
@@ -79,6 +75,10 @@ interface Step {
   readonly slow?: () => Promise<void>;
 }
 
+/**
+ * The steps that undo one run, in the order that lets each succeed: processes, proxy, mounts,
+ * namespaces, bridge, run dir. Run best effort throughout; the runner returns what could not be undone.
+ */
 function teardownSteps(s: RunState, opts: { stale?: boolean }): Step[] {
   const steps: Step[] = [];
   // Killing a host's tini (the init of its PID namespace) makes the kernel end every process in it.
