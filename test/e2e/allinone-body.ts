@@ -3,14 +3,15 @@
 // The body is shared by one file per Debian release (allinone-bookworm / allinone-trixie), so
 // vitest runs the two on separate workers and either can be run alone.
 // One stacked cloud serves every check in order: stack, verify, the real `openstack` client,
-// unstack, stack again, clean. Secrets with every awkward character are grepped for in all output,
+// (on bookworm, the re-run, fault and kill checks of rerun-checks.ts while it is up), unstack,
+// stack again, clean. Secrets with every awkward character are grepped for in all output,
 // in every world-readable file under the services' directories, and the operator's own OS_*
 // variables (set around every ./stack.ts run) are looked for in every service process.
 
 import { e2eDescribe } from './pending.ts';
 import { newestLogTail } from './run-log.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,19 +59,60 @@ export const EXPECTED: Record<Suite, { title: string; name: string; prefix: stri
   trixie: { title: 'OpenStack 2025.1 (epoxy)', name: 'epoxy', prefix: 'stx' },
 };
 
-export function allInOne(suite: Suite, pendingReason?: string): void {
+
+/** One ./stack.ts run: its exit code, its output, and when each line arrived. */
+export interface Run {
+  exitCode: number | undefined;
+  all: string;
+  /** Each output line with the ms since start it arrived at. */
+  lines: { at: number; line: string }[];
+}
+
+export interface StackOptions {
+  /** Another config file than the cloud's current one (a refused run's, a second directory's). */
+  readonly configFile?: string;
+  /** Kill the run (SIGTERM) once an output line matches, after delayMs. */
+  readonly killAt?: RegExp;
+  readonly delayMs?: number;
+}
+
+/** The stacked cloud the checks share; its fields are set by the suite's beforeAll. */
+export interface Cloud {
+  readonly work: string;
+  /** The config file every run uses (a check may switch it to a local.conf). */
+  config: string;
+  /** The localrc's text as first written (a check builds variants of it). */
+  readonly baseLocalrc: string;
+  readonly ssh: SshHost;
+  stack(args: string[], opts?: StackOptions): Promise<Run>;
+  onHost(cmd: string): ReturnType<SshHost['run']>;
+}
+
+/** More checks on one release's cloud: each hook registers its tests at its place in the order. */
+export interface MoreChecks {
+  /** Before the first stack, on the fresh host. */
+  beforeStack?(c: Cloud): void;
+  /** More assertions on the first stack's run. */
+  firstStack?(r: Run): void;
+  /** While the cloud is up, after the checks of a fresh cloud and before unstack. */
+  whileUp?(c: Cloud): void;
+  /** Clean after an unstack (MariaDB is started again to drop the databases), not on a running cloud. */
+  readonly cleanAfterUnstack?: boolean;
+}
+
+export function allInOne(suite: Suite, more: MoreChecks = {}, pendingReason?: string): void {
 let hosts: TestHosts;
-let work: string;
-let ssh: SshHost;
 let imagePath: string;
 let imageSha256: string;
 const outputs: string[] = [];
 /** The localrc's secrets and, after the first stack, the generated ones from .stack-secrets. */
 const secrets = new Map<string, string>(Object.entries(SECRETS));
 
-async function stack(...args: string[]) {
-  const r = await execa(STACK, ['--config', join(work, 'localrc'), '--verbose', ...args], {
-    cwd: work,
+/** Runs ./stack.ts with the operator's environment around it, streaming its output. */
+async function stack(args: string[], opts: StackOptions = {}): Promise<Run> {
+  const started = Date.now();
+  const p: ResultPromise = execa(STACK, ['--config', opts.configFile ?? cloud.config, '--verbose', ...args], {
+    cwd: cloud.work,
     reject: false,
     all: true,
     env: { CI: 'true', ...OPERATOR_ENV },
@@ -79,64 +121,81 @@ async function stack(...args: string[]) {
     // a cold trixie install beside another e2e on 2 cores once needed more than 15.
     timeout: 1_400_000,
   });
-  outputs.push(r.all ?? '');
-  if (r.exitCode !== 0) r.all = `${r.all}\n--- tail of the run log ---\n${newestLogTail(work)}`;
-  return r;
+  const lines: Run['lines'] = [];
+  let buf = '';
+  let killed = false;
+  p.all!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const parts = buf.split('\n');
+    buf = parts.pop() ?? '';
+    for (const line of parts) {
+      lines.push({ at: Date.now() - started, line });
+      if (opts.killAt && !killed && opts.killAt.test(line)) {
+        killed = true;
+        setTimeout(() => p.kill('SIGTERM'), opts.delayMs ?? 0);
+      }
+    }
+  });
+  const r = await p;
+  const all = String(r.all ?? '');
+  outputs.push(all);
+  return { exitCode: r.exitCode, all: r.exitCode === 0 ? all : `${all}\n--- tail of the run log ---\n${newestLogTail(cloud.work)}`, lines };
 }
 
-async function onHost(cmd: string) {
-  return ssh.run(cmd, { check: false, timeoutMs: 120_000 });
-}
+const cloud = { config: '', stack, onHost: (cmd: string) => cloud.ssh.run(cmd, { check: false, timeoutMs: 120_000 }) } as Cloud & { work: string; baseLocalrc: string; ssh: SshHost };
+const onHost = cloud.onHost;
 
 /** Processes of the cloud on the host (not sshd, tini, sleep, our own ps). */
 async function cloudProcesses(): Promise<string[]> {
   const r = await onHost(`ps -eo comm= | sort -u`);
-  return r.stdout.split('\n').filter((c) => /uwsgi|glance|nova|mysqld|mariadbd|beam|epmd|memcached|python3/.test(c));
+  return r.stdout.split('\n').filter((c) => /uwsgi|glance|nova|neutron|mysqld|mariadbd|beam|epmd|memcached|python3/.test(c));
 }
 
 const expected = EXPECTED[suite];
 e2eDescribe(pendingReason)(`all-in-one over SSH on a fresh Debian ${suite} test host`, () => {
   beforeAll(async () => {
     hosts = await startTestHosts({ count: 1, suite, prefix: expected.prefix, log: (l) => process.stderr.write(`[hosts] ${l}\n`) });
-    work = mkdtempSync(join(tmpdir(), 'stackts-e2e-'));
-    imagePath = join(work, 'tiny.qcow2');
+    cloud.work = mkdtempSync(join(tmpdir(), 'stackts-e2e-'));
+    imagePath = join(cloud.work, 'tiny.qcow2');
     // A small real qcow2 with content: what CirrOS would be, without the internet.
-    writeFileSync(join(work, 'seed.raw'), Buffer.alloc(2 * 1024 * 1024, 'stack.ts e2e image '));
-    await execa('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', join(work, 'seed.raw'), imagePath]);
+    writeFileSync(join(cloud.work, 'seed.raw'), Buffer.alloc(2 * 1024 * 1024, 'stack.ts e2e image '));
+    await execa('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', join(cloud.work, 'seed.raw'), imagePath]);
     imageSha256 = createHash('sha256').update(readFileSync(imagePath)).digest('hex');
     const h = hosts.hosts[0]!;
-    writeFileSync(
-      join(work, 'localrc'),
-      [
-        ...testHostSettings(hosts, h),
-        'VIRT_DRIVER=fake',
-        'APT_UNSAFE_IO=True',
-        'COMMAND_TIMEOUT=1800',
-        `IMAGE_URLS=file://${imagePath}`,
-        ...Object.entries(SECRETS).map(([k, v]) => `${k}=${shq(v)}`),
-        '',
-      ].join('\n'),
-    );
-    ssh = new SshHost({ host: h.address, privateKey: h.keyPath, log: new MemoryLogger(), commandTimeoutMs: 120_000 });
+    cloud.baseLocalrc = [
+      ...testHostSettings(hosts, h),
+      'VIRT_DRIVER=fake',
+      'APT_UNSAFE_IO=True',
+      'COMMAND_TIMEOUT=1800',
+      `IMAGE_URLS=file://${imagePath}`,
+      ...Object.entries(SECRETS).map(([k, v]) => `${k}=${shq(v)}`),
+      '',
+    ].join('\n');
+    cloud.config = join(cloud.work, 'localrc');
+    writeFileSync(cloud.config, cloud.baseLocalrc);
+    cloud.ssh = new SshHost({ host: h.address, privateKey: h.keyPath, log: new MemoryLogger(), commandTimeoutMs: 120_000 });
   }, 900_000);
 
   afterAll(async () => {
-    await ssh?.close();
+    await cloud.ssh?.close();
     await hosts?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
+    if (cloud.work) rmSync(cloud.work, { recursive: true, force: true });
   });
 
+  more.beforeStack?.(cloud);
+
   it('stacks a working cloud from one command (--debug: every command is shown, none with a secret)', async () => {
-    const r = await stack('--debug');
+    const r = await stack(['--debug']);
     expect(r.exitCode, r.all).toBe(0);
     expect(r.all).toContain(`${expected.title} is up on`);
     expect(r.all).toContain(`glance-api only (${expected.name} has no glance-registry`);
     expect(r.all).not.toMatch(/tested on/); // both releases are tested ones: no preflight warning
     expect(r.all).toMatch(/stack\.ts completed in/);
+    more.firstStack?.(r);
   }, 1_500_000);
 
   it('verify passes on its own; --debug shows every command run', async () => {
-    const r = await stack('verify', '--debug');
+    const r = await stack(['verify', '--debug']);
     expect(r.exitCode, r.all).toBe(0);
     expect(r.all).toMatch(/\[10\.99\.\d+\.11\] \$ /);
   }, 600_000);
@@ -162,11 +221,11 @@ e2eDescribe(pendingReason)(`all-in-one over SSH on a fresh Debian ${suite} test 
   }, 300_000);
 
   it('no secret in any file outside the 0600/0640 ones on the host; the checked files do hold them', async () => {
-    for (const [k, v] of (await readSecretsFile(join(work, '.stack-secrets'), true)).values) secrets.set(k, v);
+    for (const [k, v] of (await readSecretsFile(join(cloud.work, '.stack-secrets'), true)).values) secrets.set(k, v);
     expect(secrets.size).toBeGreaterThan(Object.keys(SECRETS).length); // the generated DB passwords and memcache key
     const patterns = [...[...secrets.values()].flatMap(secretForms), OPERATOR_ENV.OS_PASSWORD];
     const patFile = '/root/.stack-e2e-secret-patterns';
-    await ssh.writeFile(patFile, `${patterns.join('\n')}\n`, { mode: 0o600 });
+    await cloud.ssh.writeFile(patFile, `${patterns.join('\n')}\n`, { mode: 0o600 });
     // Every regular file under the directories that holds a secret, with its mode.
     const dirs = HOST_DIRS.join(' ');
     const r = await onHost(
@@ -211,35 +270,48 @@ e2eDescribe(pendingReason)(`all-in-one over SSH on a fresh Debian ${suite} test 
     expect(listeners.filter((l) => isWildcard(l.address))).toEqual([]);
   }, 60_000);
 
+  more.whileUp?.(cloud);
+
   it('unstack stops every process it started', async () => {
-    const r = await stack('unstack');
+    const r = await stack(['unstack']);
     expect(r.exitCode, r.all).toBe(0);
     expect(await cloudProcesses()).toEqual([]);
   }, 300_000);
 
   it('stack again brings the same cloud back with the same image', async () => {
-    const r = await stack();
+    const r = await stack([]);
     expect(r.exitCode, r.all).toBe(0);
     const list = await onHost('openstack --os-cloud stack-admin image list -f json');
     const tiny = (JSON.parse(list.stdout) as { Name: string }[]).filter((i) => i.Name === 'tiny');
     expect(tiny).toHaveLength(1);
   }, 1_500_000);
 
-  it('clean removes what stack made', async () => {
-    const r = await stack('clean');
+  if (more.cleanAfterUnstack) {
+    it('unstack again, for a clean of a stopped cloud', async () => {
+      const r = await stack(['unstack']);
+      expect(r.exitCode, r.all).toBe(0);
+      expect(await cloudProcesses()).toEqual([]);
+    }, 300_000);
+  }
+
+  it(`clean removes what stack made${more.cleanAfterUnstack ? ' (MariaDB started again to drop the databases)' : ''}`, async () => {
+    const r = await stack(['clean']);
     expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).toMatch(/Cleaned /);
+    if (more.cleanAfterUnstack) expect(r.all).toMatch(/starting MariaDB to drop/);
     expect(await cloudProcesses()).toEqual([]);
     const left = await onHost(
-      'ls /var/lib/stack-ts /var/log/stack-ts /etc/openstack/clouds.yaml /etc/nova/nova-compute.conf /etc/keystone/fernet-keys 2>/dev/null; ls /var/lib/glance/images 2>/dev/null; ls /var/lib/mysql | grep -E "^(keystone|glance|nova|nova_api|nova_cell0|placement)$"',
+      'ls -d /var/lib/stack-ts /var/log/stack-ts /etc/openstack/clouds.yaml /etc/nova/nova-compute.conf /etc/keystone/fernet-keys /etc/mysql/mariadb.conf.d/99-stack.cnf /etc/*/stack-db.cnf 2>/dev/null; ls /var/lib/glance/images 2>/dev/null; ls /var/lib/mysql | grep -xE "keystone|glance|nova|nova_api|nova_cell0|placement|neutron"',
     );
     expect(left.stdout.trim()).toBe('');
     // Config files are back to what the packages ship.
     const diff = await onHost('cmp /etc/glance/glance-api.conf /usr/share/glance-common/glance-api.conf && cmp /etc/nova/nova.conf /usr/share/nova-common/nova.conf');
     expect(diff.exitCode, diff.stdout + diff.stderr).toBe(0);
+    for (const f of ['openrc-admin', 'openrc-demo', 'clouds.yaml']) expect(existsSync(join(cloud.work, '.stack', f)), f).toBe(false);
   }, 600_000);
 
   it('no secret appears in any output or log file', () => {
-    const logDir = join(work, '.stack', 'logs');
+    const logDir = join(cloud.work, '.stack', 'logs');
     const texts = [...outputs];
     if (existsSync(logDir)) for (const f of readdirSync(logDir)) texts.push(readFileSync(join(logDir, f), 'utf8'));
     expect(texts.length).toBeGreaterThan(6);
