@@ -4,7 +4,7 @@
 // Prints ratios and phase timings; it never fails on a slow machine.
 
 import { $ } from 'zx';
-import { startTestHosts, type Suite } from '../test/hosts/index.ts';
+import { sshArgs, startTestHosts, type Suite } from '../test/hosts/index.ts';
 import { formatTimingTable, phaseTotals } from '../lib/timing.ts';
 import { installedPackages, type RunFigures } from './libvirt.ts';
 import { releaseRan } from './options.ts';
@@ -51,13 +51,13 @@ export async function benchAllInOne(suite: Suite): Promise<RunFigures | undefine
       const phases = phaseTotals(timings);
       const startMs = phases.start ?? 0;
       const criticalMs = criticalCommandsMs(log) + startMs;
-      const rss = await $`ssh -i ${h.keyPath} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null ${h.target} ps -eo rss=,comm=`.nothrow();
+      const rss = await $`ssh ${sshArgs(hosts, h)} ps -eo rss=,comm=`.nothrow();
       const cloudRssKb = rss.stdout
         .split('\n')
         .map((l) => l.trim().split(/\s+/))
         .filter(([, c]) => c && /uwsgi|glance|nova|python3|mariadbd|mysqld|beam|epmd|memcached/.test(c))
         .reduce((a, [kb]) => a + Number(kb), 0);
-      const packages = await installedPackages(h);
+      const packages = await installedPackages(hosts, h);
       figures = { totalMs, phases, ...(packages ? { packages } : {}), taskSumMs: taskSumMs(timings) };
       console.log(`all-in-one, fake driver, ${releaseRan(r.stdout)}:`);
       console.log(formatTimingTable(timings, totalMs));

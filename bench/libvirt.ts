@@ -5,7 +5,7 @@
 // guest's boot marker on its console. Informational: it never fails on a slow machine.
 
 import { $ } from 'zx';
-import { startTestHosts, testHostSettings, type Suite } from '../test/hosts/index.ts';
+import { sshArgs, startTestHosts, testHostSettings, type Suite, type TestHost, type TestHosts } from '../test/hosts/index.ts';
 import { releaseRan } from './options.ts';
 import { BOOT_MARKER, bootImage } from '../test/fixtures/boot-image.ts';
 import { phaseTotals } from '../lib/timing.ts';
@@ -22,11 +22,11 @@ export interface RunFigures {
 }
 
 /** Debian packages installed on a test host; undefined when dpkg could not be asked. */
-export async function installedPackages(h: { readonly keyPath: string; readonly target: string }): Promise<number | undefined> {
+export async function installedPackages(th: TestHosts, h: TestHost): Promise<number | undefined> {
   // One argument, so ssh hands it to the remote shell whole: a real newline in the format (the
   // template's '\n') split the command there, and every run counted no packages.
   const query = "dpkg-query -W -f '${db:Status-Status}\\n' | grep -cx installed";
-  const r = await $`ssh -i ${h.keyPath} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null ${h.target} ${query}`.nothrow();
+  const r = await $`ssh ${sshArgs(th, h)} ${query}`.nothrow();
   const n = Number.parseInt(r.stdout.trim(), 10);
   return n > 0 ? n : undefined;
 }
@@ -67,7 +67,7 @@ export async function benchLibvirt(fake: RunFigures | undefined, suite: Suite): 
       process.exitCode = 1;
       return;
     }
-    const packages = await installedPackages(h);
+    const packages = await installedPackages(hosts, h);
     const libvirt: RunFigures = { totalMs: r.totalMs, phases: phaseTotals(r.timings), ...(packages ? { packages } : {}) };
     console.log(`all-in-one beside the fake driver, ${releaseRan(r.stdout)}:`);
     console.log(sideBySide(fake, libvirt));
