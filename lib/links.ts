@@ -92,3 +92,17 @@ export async function findBrokenLink(ctx: StackContext, plugins: readonly Servic
   }
   return undefined;
 }
+
+/**
+ * A functional check of verify, reported as the broken link when one shows up after it failed: a
+ * daemon still shutting down passes the links step, and a few seconds later the check after it
+ * fails on the symptom ("exited" with an older error, a refused connection) instead of the cause.
+ */
+export async function checkNamingTheLink(ctx: StackContext, plugins: readonly ServicePlugin[], check: () => Promise<void>): Promise<void> {
+  try {
+    await check();
+  } catch (err) {
+    const broken = await findBrokenLink(ctx, plugins, await windowStart(ctx)).catch(() => undefined);
+    throw broken ?? err;
+  }
+}

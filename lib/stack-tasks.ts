@@ -6,7 +6,7 @@ import { detectRelease } from './release.ts';
 import { runPreflight, type Problem } from './preflight.ts';
 import { renderAll, unmatchedPostConfig, writeIfChanged } from './config-files.ts';
 import { stopDaemon } from './daemon.ts';
-import { findBrokenLink, verifiedStampPath, windowStart } from './links.ts';
+import { checkNamingTheLink, findBrokenLink, verifiedStampPath, windowStart } from './links.ts';
 import { sh } from './shell.ts';
 import { dirname as posixDirname } from 'node:path/posix';
 import { InputError } from './input-error.ts';
@@ -272,7 +272,7 @@ export function verifyTasks(ctx: MutableContext, plugins: readonly ServicePlugin
       },
       ...plugins
         .filter((p) => p.verify)
-        .map((p) => phaseLeaf(ctx, p, 'verify', () => p.verify!(ctx), (ctx.config.settings.SERVICE_TIMEOUT * 2 + 30) * 1000)),
+        .map((p) => phaseLeaf(ctx, p, 'verify', () => checkNamingTheLink(ctx, plugins, () => p.verify!(ctx)), (ctx.config.settings.SERVICE_TIMEOUT * 2 + 30) * 1000)),
       {
         id: `${h}/links/passed`,
         title: 'record the pass (where the next fault\'s log window starts)',

@@ -2,7 +2,7 @@
 // service's own log from the failure's window, on a fake host and a fake Keystone.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findBrokenLink, windowLines, windowStart } from '../../lib/links.ts';
+import { checkNamingTheLink, findBrokenLink, windowLines, windowStart } from '../../lib/links.ts';
 import type { LinkCheck, ServicePlugin, StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { StackError } from '../../lib/plugin.ts';
@@ -108,6 +108,39 @@ describe('findBrokenLink', () => {
     const err = await findBrokenLink(makeContext(h, DEBIAN_SYSV), [plugin('nova', [], [link('nova', 'cannot reach the conductor')])], WINDOW);
     expect(err!.message).toContain('Its log says: 2026-11-27 14:00:01.000 1 ERROR oslo.messaging [-] AMQP server on 10.0.0.1:5672 is unreachable');
     expect(err!.hint).toMatch(/^RabbitMQ does not accept connections on 5672/);
+  });
+});
+
+describe('a functional check of verify that fails', () => {
+  const glance = () => [plugin('glance', [spec('glance-api', '/var/log/glance/glance-api.log')])];
+  /** glance-api runs when the links step looks, and has stopped by the time the check after it fails. */
+  function stoppingHost(): RecordingHost {
+    let asked = 0;
+    return new RecordingHost({ facts: DEBIAN_SYSV })
+      .reply(/run\/[\w-]+\.pid/, () => ({ stdout: asked++ === 0 ? 'running 4242\n' : 'stopped\n' }))
+      .reply(/^tail -n 500 /, { stdout: `${LOG}\n` });
+  }
+
+  it('is reported as the broken link that showed up meanwhile (a daemon that was still shutting down), not as the symptom', async () => {
+    const ctx = makeContext(stoppingHost(), DEBIAN_SYSV);
+    expect(await findBrokenLink(ctx, glance(), WINDOW)).toBeUndefined();
+    const err = (await checkNamingTheLink(ctx, glance(), async () => {
+      throw new StackError('glance-api exited: Connection refused', 'its log says why');
+    }).catch((e: unknown) => e)) as StackError;
+    expect(err.message).toMatch(/^glance-api on h1 is not running/);
+    expect(err.message).toContain('Broken link: clients -> glance-api (its API)');
+  });
+
+  it('keeps its own error when every link still holds', async () => {
+    const ctx = makeContext(host(['glance-api']), DEBIAN_SYSV);
+    const own = new StackError('no server booted', 'see the console');
+    await expect(checkNamingTheLink(ctx, glance(), async () => Promise.reject(own))).rejects.toBe(own);
+  });
+
+  it('passes when the check passes, without looking at the links again', async () => {
+    const h = host([]);
+    await checkNamingTheLink(makeContext(h, DEBIAN_SYSV), glance(), async () => undefined);
+    expect(h.commands.filter((c) => /\.pid/.test(c.command))).toEqual([]);
   });
 });
 
