@@ -13,6 +13,7 @@ import { listResourceProviders } from '../../lib/openstack/placement.ts';
 import { listImages } from '../../lib/openstack/glance.ts';
 import { adminSession, cleanService, logTail, renderIni, startService } from '../common/openstack.ts';
 import { startOrRestart } from '../../lib/restart.ts';
+import { windowStart } from '../../lib/links.ts';
 import { imageName } from '../image/index.ts';
 import { NOVA_CONF, novaCommon } from '../nova/index.ts';
 import {
@@ -95,7 +96,7 @@ async function checkComputeAlive(ctx: StackContext): Promise<void> {
   const log = await logTail(ctx, LOG, 40);
   const libvirtd = isLibvirt(ctx) ? libvirtDaemons(ctx).find((d) => d.name === 'libvirtd')! : undefined;
   const libvirtdRunning = libvirtd ? (await daemonStatus(ctx.host, ctx.facts, libvirtd, stateDir(ctx))).running : undefined;
-  const death = computeDeathCause(ctx.host.name, log, libvirtdRunning);
+  const death = computeDeathCause(ctx.host.name, log, libvirtdRunning, await windowStart(ctx));
   if (death.blame === 'libvirtd' && libvirtd) {
     const t = await daemonLogTail(ctx.host, ctx.facts, libvirtd, stateDir(ctx));
     throw computeDeathError(death, { file: `${LOG} and ${t.file}`, lines: `${log.split('\n').slice(-10).join('\n')}\n--- ${t.file} ---\n${ctx.log.mask(t.lines)}` });

@@ -1,6 +1,7 @@
 // nova-compute watched while the run waits for it: a compute that died is reported at once with
 // its own cause, not after SERVICE_TIMEOUT as "never reported to nova-conductor".
 
+import { linesSince } from '../../lib/log-cause.ts';
 import { StackError } from '../../lib/plugin.ts';
 
 export interface ComputeDeath {
@@ -19,8 +20,13 @@ function lastErrorLine(log: string): string | undefined {
   return line?.replace(/^\S+ \S+ \d+ (CRITICAL|ERROR) \S+ (\[[^\]]*\] )?/, '').trim();
 }
 
-/** Why nova-compute exited, from its log's tail and whether libvirtd still runs. */
-export function computeDeathCause(host: string, log: string, libvirtdRunning: boolean | undefined): ComputeDeath {
+/**
+ * Why nova-compute exited, from what its log says since `since` (when this host last passed
+ * verify) and whether libvirtd still runs. An older error is a fault already repaired: quoted as
+ * the cause of this exit it would send the reader after the wrong thing.
+ */
+export function computeDeathCause(host: string, tail: string, libvirtdRunning: boolean | undefined, since?: Date): ComputeDeath {
+  const log = since ? linesSince(tail, since) : tail;
   const cause = lastErrorLine(log);
   if (/HypervisorUnavailable|libvirt-sock|Failed to connect socket|libvirtError/.test(log)) {
     return {

@@ -176,6 +176,12 @@ describe('a dead nova-compute names its cause', () => {
     expect(computeDeathCause('h1', libvirtLog, true).hint).toMatch(/group libvirt/);
   });
 
+  it('an error from before the window (a fault already repaired) is not given as the cause', () => {
+    const log = '2026-11-27 12:00:01.1 7 ERROR oslo.messaging [-] Connection failed: [Errno 111] ECONNREFUSED\n2026-11-27 12:05:00.1 7 WARNING amqp [-] Received method (60, 30) during closing channel 1\n';
+    expect(computeDeathCause('h1', log, undefined).message).toBe('nova-compute on h1 exited: Connection failed: [Errno 111] ECONNREFUSED');
+    expect(computeDeathCause('h1', log, undefined, new Date('2026-11-27T12:04:00Z')).message).toBe('nova-compute on h1 exited without an error in its log');
+  });
+
   it('any other death shows its last CRITICAL line', () => {
     const d = computeDeathCause('h1', '2026-11-27 12:00:00.1 7 ERROR nova x\n2026-11-27 12:00:01.1 7 CRITICAL nova [-] Unhandled error: oslo_config.cfg.ConfigFileValueError: bad\n', undefined);
     expect(d.message).toBe('nova-compute on h1 exited: Unhandled error: oslo_config.cfg.ConfigFileValueError: bad');
