@@ -3,6 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkNamingTheLink, findBrokenLink, windowLines, windowStart } from '../../lib/links.ts';
+import { verifyTasks, type MutableContext } from '../../lib/stack-tasks.ts';
 import type { LinkCheck, ServicePlugin, StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { StackError } from '../../lib/plugin.ts';
@@ -129,6 +130,14 @@ describe('a functional check of verify that fails', () => {
     }).catch((e: unknown) => e)) as StackError;
     expect(err.message).toMatch(/^glance-api on h1 is not running/);
     expect(err.message).toContain('Broken link: clients -> glance-api (its API)');
+  });
+
+  it("is wired into verify: a plugin's check that fails after the links step passed names the link", async () => {
+    const ctx = makeContext(stoppingHost(), DEBIAN_SYSV) as unknown as MutableContext;
+    const plugins = [{ ...glance()[0]!, verify: async () => Promise.reject(new StackError('HTTP 503 from glance', 'retry')) }];
+    const [links, check] = verifyTasks(ctx, plugins).children!;
+    await links!.run!(undefined as never);
+    await expect(check!.run!(undefined as never)).rejects.toThrow(/^glance-api on h1 is not running[^]*Broken link: clients -> glance-api/);
   });
 
   it('keeps its own error when every link still holds', async () => {
