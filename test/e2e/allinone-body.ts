@@ -59,7 +59,6 @@ export const EXPECTED: Record<Suite, { title: string; name: string; prefix: stri
   trixie: { title: 'OpenStack 2025.1 (epoxy)', name: 'epoxy', prefix: 'stx' },
 };
 
-
 /** One ./stack.ts run: its exit code, its output, and when each line arrived. */
 export interface Run {
   exitCode: number | undefined;
