@@ -19,9 +19,10 @@ export function hostDirs(runDir: string, name: string): HostDirs {
   return { dir, upper: join(dir, 'upper'), work: join(dir, 'work'), root: join(dir, 'root') };
 }
 
-export function mountOverlay(base: string, d: HostDirs): void {
+/** `lowers` top first: a package layer (if any) over the base. */
+export function mountOverlay(lowers: readonly string[], d: HostDirs): void {
   for (const p of [d.upper, d.work, d.root]) mkdirSync(p, { recursive: true });
-  run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${base},upperdir=${d.upper},workdir=${d.work}`, d.root]);
+  run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lowers.join(':')},upperdir=${d.upper},workdir=${d.work}`, d.root]);
 }
 
 /** Per-host identity, written into the host's upper layer before it starts. Returns its host public key. */

@@ -14,10 +14,12 @@ import { cacheDir, locksDir, runsDir } from './paths.ts';
 import { procId, run, seconds, tcpAccepts, waitFor } from './proc.ts';
 import { cleanupStale, saveState, teardown, teardownAsync, type RunState } from './run-state.ts';
 import { ensureMachinePackages } from './machine-packages.ts';
+import { provideLayers, type LayerSpec } from './package-layers.ts';
 import { trustForThisProcess } from '../fixtures/known-hosts.ts';
 
 export { ensureBaseRootfs, SUITES, type Suite } from './base-rootfs.ts';
 export { cleanupStale } from './run-state.ts';
+export type { LayerSpec } from './package-layers.ts';
 
 export interface TestHost {
   name: string;
@@ -52,6 +54,8 @@ export interface TestHosts {
   /** Seconds per start-up step: base, network, proxy, hosts, ssh. */
   timings: Record<string, number>;
   run: RunInfo;
+  /** Each host's overlay lower dirs, top first: its package layer (if any), then the base. */
+  lowerDirs: readonly (readonly string[])[];
   stop(): Promise<void>;
 }
 
@@ -62,6 +66,11 @@ export interface StartOptions {
   /** 1-4 lowercase letters, starts the names of every namespace, bridge and run dir. Default "stk". */
   prefix?: string;
   log?: (line: string) => void;
+  /**
+   * Per host (by index), the package lists it starts with already installed, from a cached layer
+   * (package-layers.ts); a host without one starts from the bare base and stack.ts installs everything.
+   */
+  layers?: readonly (LayerSpec | undefined)[];
 }
 
 const active = new Set<RunState>();
@@ -89,6 +98,8 @@ export async function startTestHosts(opts: StartOptions): Promise<TestHosts> {
   for (const line of cleanupStale(prefix)) log(`test hosts: removed leftover of a dead run: ${line}`);
   const base = await ensureBaseRootfs(log, suite);
   lap('base rootfs');
+  const layerOf = await hostLayers(opts, suite, log);
+  if (layerOf.size) lap('package layers');
 
   const { slot, lock } = await takeSlot();
   const runId = runCounter === 0 ? String(process.pid) : `${process.pid}x${runCounter}`;
@@ -145,12 +156,15 @@ export async function startTestHosts(opts: StartOptions): Promise<TestHosts> {
     const pubKey = readFileSync(`${keyPath}.pub`, 'utf8');
     const knownHosts: string[] = [];
     const hosts: TestHost[] = [];
+    const lowerDirs: string[][] = [];
     for (const [i, h] of plan.hosts.entries()) {
       const name = names[i]!;
       const d = hostDirs(runDir, name);
       state.mounts.push(d.root);
       saveState(state);
-      mountOverlay(base, d);
+      const lowers = [...(layerOf.has(i) ? [layerOf.get(i)!] : []), base];
+      lowerDirs.push(lowers);
+      mountOverlay(lowers, d);
       const hostKey = writeHostFiles(d.root, { name, etcHosts, proxyUrl: proxy.url, authorizedKey: pubKey });
       knownHosts.push(`${h.address} ${hostKey}`);
       hosts.push({ name, address: h.address, sshPort: 22, user: 'root', keyPath, target: `root@${h.address}`, rootDir: d.root });
@@ -184,6 +198,7 @@ export async function startTestHosts(opts: StartOptions): Promise<TestHosts> {
         pids: [...state.hostPids.map((p) => p.pid), proxy.proc.pid],
         mounts: [...state.mounts],
       },
+      lowerDirs,
       stop,
     };
     await Promise.all(hosts.map((h) => waitForSsh(th, h)));
@@ -193,6 +208,29 @@ export async function startTestHosts(opts: StartOptions): Promise<TestHosts> {
     await stop().catch((e2: Error) => log(e2.message));
     throw e;
   }
+}
+
+/**
+ * Host index -> its package layer's directory. The layers are resolved (and made, where the cache
+ * lacks them) on a throwaway run of one host per distinct layer, which is gone before the caller's
+ * hosts start.
+ */
+async function hostLayers(opts: StartOptions, suite: Suite, log: (line: string) => void): Promise<Map<number, string>> {
+  const wanted = (opts.layers ?? []).slice(0, opts.count);
+  const specs = [...new Map(wanted.filter((s): s is LayerSpec => !!s).map((s) => [s.label, s])).values()];
+  const out = new Map<number, string>();
+  if (!specs.length) return out;
+  const maker = await startTestHosts({ count: specs.length as 1 | 2 | 3, suite, prefix: 'lyr', log });
+  let dirs: string[];
+  try {
+    dirs = await provideLayers(maker, specs, (h, cmd, ms) => sshExec(maker, h, cmd, ms), log);
+  } finally {
+    await maker.stop();
+  }
+  wanted.forEach((s, i) => {
+    if (s) out.set(i, dirs[specs.findIndex((x) => x.label === s.label)]!);
+  });
+  return out;
 }
 
 /** Claim a free 10.99.N.0/24 for this run; N also picks the apt proxy's cache dir. */

@@ -1,0 +1,135 @@
+// Cached overlay layers that sit between a test host's base root filesystem and its own upper
+// dir: today the installed state of a package list (package-layers.ts). A layer is a directory
+// named by what makes it (layer-<suite>-<label>-<hash of its key>); it counts only once its
+// marker file is in it, and the marker is written into the `.tmp` directory before the rename
+// that publishes it, so a build that dies half-way leaves nothing that a later run would use.
+// One build per layer across processes: the maker holds locks/<layer>.lock while it builds.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { lockFile } from './lock.ts';
+import { cacheDir, locksDir } from './paths.ts';
+
+const LAYER_FORMAT = 'stack-ts-test-layer-1';
+export const LAYER_MARKER = '.stack-ts-layer.json';
+
+/** Everything that decides a layer's content. A change in any field makes another layer. */
+export interface LayerKey {
+  readonly suite: string;
+  /** Names the layer's purpose (e.g. "controller"); older layers of the same suite and label are pruned. */
+  readonly label: string;
+  /** The base root filesystem the layer was made on (its directory name carries the base's recipe hash). */
+  readonly base: string;
+  readonly packages: readonly string[];
+  /** What apt resolved the list to: one "name version" per package it would install. */
+  readonly versions: readonly string[];
+}
+
+export function layerName(key: LayerKey): string {
+  if (!/^[a-z0-9-]+$/.test(key.label)) throw new Error(`layer label "${key.label}" must be lowercase letters, digits and dashes`);
+  const canonical = {
+    format: LAYER_FORMAT,
+    suite: key.suite,
+    label: key.label,
+    base: key.base,
+    packages: [...new Set(key.packages)].sort(),
+    versions: [...new Set(key.versions)].sort(),
+  };
+  const hash = createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 16);
+  return `layer-${key.suite}-${key.label}-${hash}`;
+}
+
+export const layerDir = (key: LayerKey): string => join(cacheDir(), layerName(key));
+
+/** The finished layer of `key`, if one is cached. */
+export function findLayer(key: LayerKey): string | undefined {
+  const dir = layerDir(key);
+  return existsSync(join(dir, LAYER_MARKER)) ? dir : undefined;
+}
+
+export interface LayerClaim {
+  /** Where the maker puts the layer's files; published by commit(). */
+  readonly tmpDir: string;
+  commit(): string;
+  /** Gives up (the build failed): the partial tree goes, the lock is freed. */
+  abandon(): Promise<void>;
+}
+
+/**
+ * The cached layer of `key` if it is there; otherwise the right to make it (this process holds
+ * the layer's lock until commit or abandon). Waits while another process makes the same layer,
+ * then returns its result.
+ */
+export async function claimLayer(key: LayerKey, waitMs = 40 * 60_000): Promise<{ dir: string } | { claim: LayerClaim }> {
+  const found = findLayer(key);
+  if (found) return { dir: touch(found) };
+  mkdirSync(locksDir(), { recursive: true });
+  const name = layerName(key);
+  const lock = await lockFile(join(locksDir(), `${name}.lock`), waitMs);
+  const made = findLayer(key); // another process made it while we waited
+  if (made) {
+    lock.release();
+    return { dir: touch(made) };
+  }
+  const dir = layerDir(key);
+  const tmpDir = `${dir}.tmp`;
+  // We hold the lock: a .tmp or a markerless dir is what a killed maker left.
+  rmSync(tmpDir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(tmpDir, { recursive: true, mode: 0o755 });
+  return {
+    claim: {
+      tmpDir,
+      commit: () => {
+        try {
+          writeFileSync(join(tmpDir, LAYER_MARKER), `${JSON.stringify({ ...key, made: new Date().toISOString() }, null, 2)}\n`);
+          renameSync(tmpDir, dir);
+          pruneLayers(key);
+          return dir;
+        } finally {
+          lock.release();
+        }
+      },
+      abandon: async () => {
+        try {
+          await rm(tmpDir, { recursive: true, force: true });
+        } finally {
+          lock.release();
+        }
+      },
+    },
+  };
+}
+
+/** Marks a layer as used now: pruning by age keeps what runs still use. */
+function touch(dir: string): string {
+  const now = new Date();
+  utimesSync(join(dir, LAYER_MARKER), now, now);
+  return dir;
+}
+
+/** Layer directories (finished or not) of the same suite and label as `key`, other than its own. */
+export function olderLayers(names: readonly string[], key: LayerKey): string[] {
+  const own = layerName(key);
+  const prefix = `layer-${key.suite}-${key.label}-`;
+  return names.filter((n) => n !== own && n.startsWith(prefix) && /^[0-9a-f]{16}(\.tmp)?$/.test(n.slice(prefix.length)));
+}
+
+/**
+ * Removes older layers of the same suite and label (a new package version or list made a new one),
+ * unless an overlay on this machine still has it as a lower dir or another process holds its lock.
+ * A layer is 0.5-1.5 GB.
+ */
+function pruneLayers(key: LayerKey, log: (line: string) => void = () => {}): void {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
+  for (const name of olderLayers(readdirSync(cacheDir()), key)) {
+    const path = join(cacheDir(), name);
+    if (mounts.includes(path.replace(/\.tmp$/, ''))) continue;
+    // A .tmp is another maker's work in progress only while that maker holds the lock; we cannot
+    // ask without blocking, so leave .tmp dirs to the next claim of their own key.
+    if (name.endsWith('.tmp')) continue;
+    rmSync(path, { recursive: true, force: true });
+    log(`layers: removed ${path} (older package versions or list)`);
+  }
+}

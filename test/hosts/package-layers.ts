@@ -1,0 +1,127 @@
+// Installed-packages layers: a test host can start with a package list already installed, so that
+// stack.ts's packages step finds nothing missing. Each layer is made once on a throwaway test host
+// (the same base, the same apt proxy, the same apt options as the hosts that use it) and kept in
+// the cache keyed by the suite, the package list and the exact versions apt resolves it to now
+// (layer-cache.ts). One end-to-end file per release still installs on a fresh host: that is the
+// proof of the real package path; the other files may start from a layer.
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { readPackageList } from '../../lib/packages.ts';
+import { APT_CONF_PATH, type Suite } from './base-rootfs.ts';
+import { hostDirs } from './host-process.ts';
+import { claimLayer, type LayerClaim, type LayerKey } from './layer-cache.ts';
+import { runAsync, seconds } from './proc.ts';
+import type { TestHost, TestHosts } from './index.ts';
+
+/** What a host should start with: the installed state of these files/debs lists. */
+export interface LayerSpec {
+  /** Lowercase, e.g. "controller"; names the layer in the cache. */
+  readonly label: string;
+  /** Names of package lists in files/debs (what stack.ts's plugins install). */
+  readonly lists: readonly string[];
+}
+
+/** The package names of a spec's lists, each once, in list order. */
+export async function specPackages(spec: LayerSpec): Promise<string[]> {
+  return [...new Set((await Promise.all(spec.lists.map((l) => readPackageList(l, 'debian')))).flat())];
+}
+
+/** apt-get -s's plan as "name version" lines: the part of a layer's key that a new upload changes. */
+export function parseSimulatedInstall(out: string): string[] {
+  return out
+    .split('\n')
+    .map((l) => /^Inst (\S+) (?:\[[^\]]*\] )?\((\S+) /.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => `${m[1]} ${m[2]}`)
+    .sort();
+}
+
+// Paths a host start writes for itself (writeHostFiles) and what apt keeps only as a cache; left
+// in a layer they would give every host the maker's identity (an existing host key even makes
+// ssh-keygen ask before overwriting).
+const HOST_OWN = ['etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'etc/machine-id', APT_CONF_PATH, 'root/.ssh', 'var/log/sshd.log'];
+
+function stripHostIdentity(dir: string): void {
+  for (const p of HOST_OWN) rmSync(join(dir, p), { recursive: true, force: true });
+  const ssh = join(dir, 'etc/ssh');
+  for (const f of safeList(ssh)) if (f.startsWith('ssh_host_')) rmSync(join(ssh, f), { force: true });
+  for (const sub of ['var/lib/apt/lists', 'var/cache/apt/archives', 'var/cache/apt']) {
+    for (const f of safeList(join(dir, sub))) if (f !== 'partial' && f !== 'lock' && f !== 'archives') rmSync(join(dir, sub, f), { recursive: true, force: true });
+  }
+}
+
+const safeList = (dir: string): string[] => {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+};
+
+const APT = 'DEBIAN_FRONTEND=noninteractive apt-get -q -o Dpkg::Use-Pty=0';
+
+type Exec = (h: TestHost, cmd: string, timeoutMs?: number) => Promise<{ exitCode: number; stdout: string; stderr: string }>;
+
+/**
+ * The layer directory of each spec, made on `maker` (a started run with one host per spec) where
+ * it is not cached yet. Locks are taken in name order so that two runs needing overlapping sets
+ * never wait on each other in a circle.
+ */
+export async function provideLayers(
+  maker: TestHosts,
+  specs: readonly LayerSpec[],
+  exec: Exec,
+  log: (line: string) => void,
+): Promise<string[]> {
+  if (maker.hosts.length < specs.length) throw new Error(`layers: ${specs.length} specs need as many maker hosts, not ${maker.hosts.length}`);
+  const base = baseOf(maker);
+  const keys = await Promise.all(
+    specs.map(async (spec, i): Promise<LayerKey> => {
+      const h = maker.hosts[i]!;
+      const packages = await specPackages(spec);
+      const update = await exec(h, `${APT} update`, 600_000);
+      if (update.exitCode !== 0) throw new Error(`layers: apt-get update on ${h.name} failed:\n${update.stderr.slice(-2000)}`);
+      const sim = await exec(h, `${APT} install -s --no-install-recommends ${packages.join(' ')}`, 300_000);
+      if (sim.exitCode !== 0) throw new Error(`layers: apt-get -s install on ${h.name} failed:\n${sim.stderr.slice(-2000)}`);
+      return { suite: maker.suite, label: spec.label, base, packages, versions: parseSimulatedInstall(sim.stdout) };
+    }),
+  );
+  const order = keys.map((k, i) => ({ k, i })).sort((a, b) => a.k.label.localeCompare(b.k.label));
+  const dirs: string[] = [];
+  const toMake: { i: number; claim: LayerClaim }[] = [];
+  try {
+    for (const { k, i } of order) {
+      const got = await claimLayer(k);
+      if ('dir' in got) dirs[i] = got.dir;
+      else toMake.push({ i, claim: got.claim });
+    }
+    const made = await Promise.allSettled(
+      toMake.map(async ({ i, claim }) => {
+        const h = maker.hosts[i]!;
+        const t0 = Date.now();
+        log(`layers: installing ${keys[i]!.packages.length} packages (${keys[i]!.versions.length} with dependencies) on ${h.name} for layer ${specs[i]!.label} (${maker.suite})`);
+        const r = await exec(h, `${APT} install -y --no-install-recommends ${keys[i]!.packages.join(' ')} && apt-get clean`, 1_800_000);
+        if (r.exitCode !== 0) throw new Error(`layers: apt-get install on ${h.name} failed (exit ${r.exitCode}):\n${(r.stdout + r.stderr).slice(-3000)}`);
+        // The host is idle (no init starts daemons on install): its upper dir is the installed state.
+        await runAsync('cp', ['-a', `${hostDirs(maker.run.runDir, h.name).upper}/.`, claim.tmpDir], { timeoutMs: 600_000 });
+        stripHostIdentity(claim.tmpDir);
+        dirs[i] = claim.commit();
+        log(`layers: made ${dirs[i]} in ${seconds(Date.now() - t0)}`);
+      }),
+    );
+    const failed = made.find((m) => m.status === 'rejected');
+    if (failed) throw failed.reason;
+  } catch (e) {
+    // Every claim not made into a layer is given back: its partial tree goes, its lock is freed.
+    await Promise.all(toMake.filter((t) => dirs[t.i] === undefined).map((t) => t.claim.abandon()));
+    throw e;
+  }
+  return dirs;
+}
+
+/** The base root filesystem the maker's hosts overlay: read back from its mount. */
+function baseOf(maker: TestHosts): string {
+  const b = maker.lowerDirs[0]?.at(-1);
+  if (!b) throw new Error('layers: the maker run has no base lower dir');
+  return b.split('/').pop()!;
+}
