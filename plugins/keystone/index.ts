@@ -108,6 +108,44 @@ export const withPasswordFromStdin = (envName: string, command: string): string 
   // && and the -n test: an empty or missing password must stop here, not bootstrap an admin without one.
   `IFS= read -r ${envName} && [ -n "$${envName}" ] || { echo '${envName}: no password arrived on stdin' >&2; exit 1; }\nexport ${envName}\nexec ${command}`;
 
+const KEY_REPOSITORIES = ['fernet', 'credential'] as const;
+
+/**
+ * Runs fernet_setup / credential_setup only for a key repository whose primary key (0) is missing,
+ * empty or not keystone's: each is a Python start of several seconds, and with its keys in place
+ * it would change nothing.
+ */
+export function keyRepositoriesScript(): string {
+  return KEY_REPOSITORIES.map((r) => {
+    const key = `/etc/keystone/${r}-keys/0`;
+    return `if [ -s ${key} ] && [ "$(stat -c %U ${key})" = keystone ]; then :; else ${sh('keystone-manage', `${r}_setup`, '--keystone-user', 'keystone', '--keystone-group', 'keystone')} || exit $?; fi`;
+  }).join('\n');
+}
+
+/**
+ * Why bootstrap has nothing to do, or undefined when it must run: the admin logs in with
+ * ADMIN_PASSWORD to project admin, and the catalog's identity service has its public, internal
+ * and admin endpoints at `url` in the region. Any doubt (Keystone not up yet, a refused password,
+ * an endpoint elsewhere) runs bootstrap, which repairs each of them.
+ */
+export function bootstrapHolds(catalog: Session['catalog'], url: string, region: string): string | undefined {
+  const want = url.replace(/\/+$/, '');
+  const identity = catalog.filter((c) => c.type === 'identity').flatMap((c) => c.endpoints);
+  const missing = (['public', 'internal', 'admin'] as const).filter(
+    (iface) => !identity.some((e) => e.interface === iface && e.url.replace(/\/+$/, '') === want && (e.region_id ?? e.region) === region),
+  );
+  return missing.length ? undefined : `the admin logs in and the identity endpoints are at ${want} in ${region}`;
+}
+
+async function bootstrapInPlace(ctx: StackContext, url: string): Promise<string | undefined> {
+  try {
+    const s = await authenticate({ authUrl: url, username: 'admin', password: ctx.config.settings.ADMIN_PASSWORD, projectName: 'admin', timeoutMs: 5_000 });
+    return bootstrapHolds(s.catalog, url, ctx.config.settings.REGION_NAME);
+  } catch {
+    return undefined;
+  }
+}
+
 const plugin: ServicePlugin = {
   name: 'keystone',
   services: ['key'],
@@ -135,10 +173,14 @@ const plugin: ServicePlugin = {
   async init(ctx) {
     await ensureDatabases(ctx, 'keystone', ['keystone']);
     await dbSync(ctx, { user: 'keystone', command: 'keystone-manage db_sync', databases: ['keystone'], label: 'keystone-manage db_sync', logFile: LOG });
-    for (const step of ['fernet_setup', 'credential_setup']) {
-      await ctx.host.run(sh('keystone-manage', step, '--keystone-user', 'keystone', '--keystone-group', 'keystone'));
-    }
+    // One shell for both key repositories: a re-run whose keys are in place starts no Python at all.
+    await ctx.host.run(keyRepositoriesScript(), { label: 'keystone-manage fernet_setup / credential_setup where keys are missing' });
     const url = `${keystoneUrl(ctx)}/v3/`;
+    const inPlace = await bootstrapInPlace(ctx, url);
+    if (inPlace) {
+      ctx.log.info(`keystone-manage bootstrap skipped: ${inPlace}`);
+      return;
+    }
     // bootstrap is idempotent: it creates what is missing and resets the admin password to ours.
     await ctx.host.run(
       withPasswordFromStdin(
