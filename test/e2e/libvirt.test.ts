@@ -18,6 +18,7 @@ import { execa } from 'execa';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startTestHosts, type TestHosts } from '../hosts/index.ts';
+import { ALLINONE_LIBVIRT } from './layers.ts';
 import { SshHost } from '../../lib/host/ssh.ts';
 import { MemoryLogger } from '../fixtures/memory-logger.ts';
 import { BOOT_MARKER, bootImage } from '../fixtures/boot-image.ts';
@@ -62,7 +63,7 @@ e2eDescribe(undefined)('all-in-one with libvirt/QEMU (TCG), stack.ts running on 
   beforeAll(async () => {
     const log = (l: string) => process.stderr.write(`[libvirt e2e] ${l}\n`);
     const image = await bootImage(log);
-    hosts = await startTestHosts({ count: 1, prefix: 'stv', log });
+    hosts = await startTestHosts({ count: 1, prefix: 'stv', log, layers: [ALLINONE_LIBVIRT] });
     const h = hosts.hosts[0]!;
     hostRoot = join(h.rootDir, 'root');
     // The checkout and this machine's Node go onto the host through its root filesystem. The

@@ -12,6 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sshExec, startTestHosts, testHostSettings, type TestHosts } from '../hosts/index.ts';
+import { ALLINONE_FAKE, COMPUTE_FAKE, CONTROLLER } from './layers.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const STACK = join(REPO, 'stack.ts');
@@ -39,7 +40,8 @@ function layout(roles: readonly string[]): string {
 
 e2eDescribe(undefined)('three hosts from one command', () => {
   beforeAll(async () => {
-    th = await startTestHosts({ count: 3, log: (l) => process.stderr.write(`[hosts] ${l}\n`) });
+    // h2 is a compute in the first layout and the controller in the second: it starts with both.
+    th = await startTestHosts({ count: 3, log: (l) => process.stderr.write(`[hosts] ${l}\n`), layers: [CONTROLLER, ALLINONE_FAKE, COMPUTE_FAKE] });
     work = mkdtempSync(join(tmpdir(), 'stackts-e2e-mh-'));
     writeFileSync(join(work, 'seed.raw'), Buffer.alloc(1024 * 1024, 'stack.ts multihost '));
     await execa('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', join(work, 'seed.raw'), join(work, 'tiny.qcow2')]);
