@@ -2,6 +2,7 @@
 // host's name resolves to the table's address on every host. Reads only: a problem here is bad
 // input (exit 2) named by its host, found before any host is changed.
 
+import { cloudNames } from './cloud-names.ts';
 import { lookup } from 'node:dns/promises';
 import type { Host, HostFacts } from './host/types.ts';
 import { detectHostIp } from './host/address.ts';
@@ -89,15 +90,21 @@ export async function probeHosts(topology: Topology, open: (spec: HostSpec) => H
     hints.add(mixed.hint);
   }
   if (!problems.length && probed.length > 1) {
+    const { table, clashes } = cloudNames(probed.map((p) => ({ name: p.spec.name, hostname: p.facts.hostname, address: p.address })));
+    for (const c of clashes) problems.push(c);
+    if (clashes.length) hints.add("rename the host in the hosts file, or change that host's own hostname, so that no two hosts share a name");
+    const byName = new Map(probed.flatMap((o) => [[o.spec.name, o], [o.facts.hostname, o]] as const));
     await Promise.all(
       probed.map(async (p) => {
-        const resolved = await resolveNames(p.host, probed.map((o) => o.spec.name));
-        for (const o of probed) {
-          const a = resolved.get(o.spec.name) ?? '';
-          if (a === '' || a === o.address) continue;
+        const resolved = await resolveNames(p.host, [...table.keys()]);
+        for (const [name, address] of table) {
+          const a = resolved.get(name) ?? '';
+          if (a === '' || a === address) continue;
+          const o = byName.get(name)!;
           // Debian maps a host's own name to 127.0.1.1; on that host itself that is harmless.
           if (o === p && isLoopback(a)) continue;
-          problems.push(`on ${p.spec.name}, the name ${o.spec.name} resolves to ${a}, but host ${o.spec.name} is at ${o.address}`);
+          const known = name === o.spec.name ? `host ${name}` : `host ${o.spec.name} (its own hostname, which Nova uses)`;
+          problems.push(`on ${p.spec.name}, the name ${name} resolves to ${a}, but ${known} is at ${address}`);
           hints.add('fix /etc/hosts (or DNS) on that host so every host name resolves to the address in the hosts file, or rename the host in the hosts file');
         }
       }),

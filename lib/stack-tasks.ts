@@ -15,6 +15,7 @@ import type { TaskNode } from './tasks.ts';
 import type { Config } from './config/types.ts';
 import type { ServiceName } from './config/schema.ts';
 import { allInOne, type Topology } from './topology.ts';
+import { cloudNames } from './cloud-names.ts';
 import { ensureNames, removeNames } from './etc-hosts.ts';
 import { computeEndpoints, type Endpoints } from './endpoints.ts';
 import type { Host, HostFacts } from './host/types.ts';
@@ -294,10 +295,12 @@ export function verifyTasks(ctx: MutableContext, plugins: readonly ServicePlugin
 export function stackTasks(ctxs: MutableContext | readonly MutableContext[], plugins: readonly ServicePlugin[]): TaskNode[] {
   const all = Array.isArray(ctxs) ? (ctxs as readonly MutableContext[]) : [ctxs as MutableContext];
   const preflights = all.map((ctx) => preflightTask(ctx, pluginsOn(ctx, plugins)));
+  // Clashes were refused by probeHosts before any task runs.
+  const nameTable = cloudNames(all.map((c) => ({ name: c.host.name, hostname: c.facts.hostname, address: c.endpoints.hosts.get(c.host.name)?.address ?? '' }))).table;
   const hosts = all.map((ctx, i) => {
     const h = ctx.host.name;
     const mine = pluginsOn(ctx, plugins);
-    const names = all.length > 1 ? [namesTask(ctx, preflights.map((p) => p.id))] : [];
+    const names = all.length > 1 ? [namesTask(ctx, preflights.map((p) => p.id), nameTable)] : [];
     const install = { ...installTask(ctx, mine), after: names.length ? [names[0]!.id] : preflights.map((p) => p.id) };
     const services = mine.map((p) => ({ ...serviceTasks(ctx, p), after: [install.id] }));
     const roles = all.length === 1 ? 'all-in-one' : mine.map((p) => p.name).join(', ');
@@ -313,8 +316,11 @@ export function stackTasks(ctxs: MutableContext | readonly MutableContext[], plu
   return resolveEdges([{ id: 'cloud', title: `cloud of ${hosts.length} hosts`, concurrent: true, children: [...hosts.map((h) => h.node), verify] }]);
 }
 
-/** Every host's name resolves to the address table's address here (a marked /etc/hosts block where it does not). */
-function namesTask(ctx: MutableContext, after: readonly string[]): TaskNode {
+/**
+ * Every host's name, and its own hostname that Nova knows it by, resolves to the address table's
+ * address here (a marked /etc/hosts block where it does not).
+ */
+function namesTask(ctx: MutableContext, after: readonly string[], table: ReadonlyMap<string, string>): TaskNode {
   const h = ctx.host.name;
   return {
     id: `${h}/hosts/names`,
@@ -324,7 +330,6 @@ function namesTask(ctx: MutableContext, after: readonly string[]): TaskNode {
     phase: 'install',
     after,
     run: async () => {
-      const table = new Map([...ctx.endpoints.hosts].map(([name, a]) => [name, a.address]));
       const added = await ensureNames(ctx.host, table);
       if (added.length) ctx.log.info(`${h}: /etc/hosts now names ${added.join(', ')} (a marked block ./stack.ts clean removes)`);
     },

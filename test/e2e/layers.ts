@@ -5,8 +5,6 @@ import type { LayerSpec } from '../hosts/index.ts';
 
 const CONTROL = ['mariadb', 'rabbitmq', 'memcached', 'keystone', 'glance', 'placement', 'nova', 'neutron'];
 
-/** A controller with the database and RabbitMQ, no compute. */
-export const CONTROLLER: LayerSpec = { label: 'controller', lists: CONTROL };
 /** A compute host on Nova's fake driver. */
 export const COMPUTE_FAKE: LayerSpec = { label: 'compute-fake', lists: ['nova-compute-fake'] };
 /** Everything on one host, fake driver; also a host that is a compute in one layout and the controller in the next. */

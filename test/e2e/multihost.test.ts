@@ -12,7 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sshExec, startTestHosts, testHostSettings, type TestHosts } from '../hosts/index.ts';
-import { ALLINONE_FAKE, COMPUTE_FAKE, CONTROLLER } from './layers.ts';
+import { ALLINONE_FAKE, COMPUTE_FAKE } from './layers.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const STACK = join(REPO, 'stack.ts');
@@ -34,14 +34,19 @@ async function cloudProcesses(i: number): Promise<string[]> {
   return r.stdout.split('\n').filter((c) => /uwsgi|glance|nova|neutron|mysqld|mariadbd|beam|epmd|memcached|python3/.test(c));
 }
 
+// The hosts file's names, unlike the test hosts' own hostnames (h1, h2, h3), as with the README's
+// hosts.yaml on real machines: stack.ts labels hosts by these, Nova knows computes by their own.
+const NAMES = ['controller', 'compute1', 'compute2'] as const;
+
 function layout(roles: readonly string[]): string {
-  return `hosts:\n${th.hosts.map((h, i) => `  - name: ${h.name}\n    address: ${h.target}\n    roles: [${roles[i]}]\n`).join('')}`;
+  return `hosts:\n${th.hosts.map((h, i) => `  - name: ${NAMES[i]}\n    address: ${h.target}\n    roles: [${roles[i]}]\n`).join('')}`;
 }
 
 e2eDescribe(undefined)('three hosts from one command', () => {
   beforeAll(async () => {
-    // h2 is a compute in the first layout and the controller in the second: it starts with both.
-    th = await startTestHosts({ count: 3, log: (l) => process.stderr.write(`[hosts] ${l}\n`), layers: [CONTROLLER, ALLINONE_FAKE, COMPUTE_FAKE] });
+    // h2 is a compute in the first layout and the controller in the second: it starts with both
+    // (h1's controller set resolves to the same packages: nova-compute-fake's are nova-api's dependencies).
+    th = await startTestHosts({ count: 3, log: (l) => process.stderr.write(`[hosts] ${l}\n`), layers: [ALLINONE_FAKE, ALLINONE_FAKE, COMPUTE_FAKE] });
     work = mkdtempSync(join(tmpdir(), 'stackts-e2e-mh-'));
     writeFileSync(join(work, 'seed.raw'), Buffer.alloc(1024 * 1024, 'stack.ts multihost '));
     await execa('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', join(work, 'seed.raw'), join(work, 'tiny.qcow2')]);
@@ -73,7 +78,7 @@ e2eDescribe(undefined)('three hosts from one command', () => {
       const [h1, h2] = th.hosts;
       expect(r.all).toContain(`transport_url  rabbit://stackrabbit:`);
       expect(r.all).toMatch(new RegExp(`database +${h1!.address.replaceAll('.', '\\.')}:3306`));
-      expect(r.all).toMatch(new RegExp(`${h2!.name} +${h2!.address.replaceAll('.', '\\.')} +bind ${h2!.address.replaceAll('.', '\\.')} +my_ip`));
+      expect(r.all).toMatch(new RegExp(`${NAMES[1]} +${h2!.address.replaceAll('.', '\\.')} +bind ${h2!.address.replaceAll('.', '\\.')} +my_ip`));
     }, 300_000);
 
     it('stacks all three and verifies a server on each compute host', async () => {
@@ -81,24 +86,23 @@ e2eDescribe(undefined)('three hosts from one command', () => {
       expect(r.exitCode, r.all).toBe(0);
       expect(r.all).toMatch(/OpenStack 2022\.2 \(zed\) is up on/);
       // A plain line names its host; both computes ran their nova-compute.
-      for (const h of th.hosts.slice(1)) expect(r.all).toContain(`[${h.name}] nova-compute: start ... done`);
+      for (const n of NAMES.slice(1)) expect(r.all).toContain(`[${n}] nova-compute: start ... done`);
     }, 2_400_000);
 
     it('verify boots one server on each compute host', async () => {
       const r = await stack('verify');
       expect(r.exitCode, r.all).toBe(0);
-      for (const h of th.hosts.slice(1)) expect(r.all).toContain(`[${h.name}] nova-compute: verify ... done`);
+      for (const n of NAMES.slice(1)) expect(r.all).toContain(`[${n}] nova-compute: verify ... done`);
     }, 900_000);
 
     it('status lists every service per host', async () => {
       const r = await stack('status');
       expect(r.exitCode, r.all).toBe(0);
-      const [h1, h2, h3] = th.hosts;
       for (const d of ['mariadb', 'rabbitmq-server', 'memcached', 'keystone', 'glance-api', 'placement-api', 'neutron-server', 'nova-api', 'nova-conductor', 'nova-scheduler']) {
-        expect(r.all).toMatch(new RegExp(`^${h1!.name} +\\S+ +${d} +running`, 'm'));
+        expect(r.all).toMatch(new RegExp(`^${NAMES[0]} +\\S+ +${d} +running`, 'm'));
       }
-      for (const h of [h2!, h3!]) expect(r.all).toMatch(new RegExp(`^${h.name} +nova-compute +nova-compute +running`, 'm'));
-      expect(r.all).not.toMatch(new RegExp(`^${h2!.name} +(keystone|mariadb)`, 'm'));
+      for (const n of NAMES.slice(1)) expect(r.all).toMatch(new RegExp(`^${n} +nova-compute +nova-compute +running`, 'm'));
+      expect(r.all).not.toMatch(new RegExp(`^${NAMES[1]} +(keystone|mariadb)`, 'm'));
     }, 300_000);
 
     it('the real openstack client on the controller lists both hypervisors', async () => {
@@ -107,6 +111,21 @@ e2eDescribe(undefined)('three hosts from one command', () => {
       const names = (JSON.parse(r.stdout) as { 'Hypervisor Hostname': string }[]).map((h) => h['Hypervisor Hostname']).sort();
       expect(names).toHaveLength(2);
       expect(names.map((n) => n.replace(/[^a-z0-9].*$/, ''))).toEqual([th.hosts[1]!.name, th.hosts[2]!.name].sort());
+    }, 300_000);
+
+    it('every name Nova knows a compute by resolves to that compute on every host (migrations use it)', async () => {
+      const r = await on(0, 'openstack --os-cloud stack-admin compute service list --service nova-compute -f value -c Host; openstack --os-cloud stack-admin hypervisor list -f value -c "Hypervisor Hostname"');
+      expect(r.exitCode, r.stderr).toBe(0);
+      const novaNames = [...new Set(r.stdout.split('\n').filter(Boolean))];
+      // Each is a compute's own hostname (not the hosts file's name), so only the /etc/hosts block can make it resolve.
+      expect(novaNames.sort()).toEqual([th.hosts[1]!.name, th.hosts[2]!.name].sort());
+      for (let i = 0; i < 3; i++) {
+        for (const n of novaNames) {
+          const got = await on(i, `getent hosts ${n}`);
+          const want = th.hosts.find((h) => h.name === n)!.address;
+          expect(got.stdout.split(/\s+/)[0], `${n} on ${NAMES[i]}: ${got.stdout}`).toBe(want);
+        }
+      }
     }, 300_000);
 
     it('compute hosts hold no database credentials', async () => {

@@ -32,7 +32,8 @@ async function probe(facts: Record<string, HostFacts>) {
   const opened: RecordingHost[] = [];
   const closed: string[] = [];
   const run = probeHosts(THREE, (spec) => {
-    const h = new RecordingHost({ name: spec.name, facts: facts[spec.name] });
+    // Three machines, each with its own hostname (two computes sharing one are refused: Nova would take them for one).
+    const h = new RecordingHost({ name: spec.name, facts: { ...facts[spec.name]!, hostname: spec.name } });
     h.close = async () => void closed.push(spec.name);
     opened.push(h);
     return h;
