@@ -31,7 +31,7 @@ async function make(k: LayerKey, content: string): Promise<string> {
   const got = await claimLayer(k);
   if ('dir' in got) return got.dir;
   writeFileSync(join(got.claim.tmpDir, 'content'), content);
-  return got.claim.commit();
+  return await got.claim.commit();
 }
 
 describe('package layer cache', () => {
@@ -75,7 +75,7 @@ describe('package layer cache', () => {
     expect(readdirSync(got.claim.tmpDir)).toEqual([]);
     expect(existsSync(dir)).toBe(false);
     writeFileSync(join(got.claim.tmpDir, 'content'), 'whole');
-    expect(got.claim.commit()).toBe(dir);
+    expect(await got.claim.commit()).toBe(dir);
     expect(readFileSync(join(dir, 'content'), 'utf8')).toBe('whole');
     expect(existsSync(`${dir}.tmp`)).toBe(false);
     expect(findLayer(key)).toBe(dir);
@@ -105,7 +105,7 @@ describe('package layer cache', () => {
         appendFileSync(${JSON.stringify(count)}, process.pid + '\\n');
         await new Promise((r) => setTimeout(r, 1500)); // a make takes a while: the other process must wait
         writeFileSync(join(got.claim.tmpDir, 'content'), String(process.pid));
-        console.log(got.claim.commit());
+        console.log(await got.claim.commit());
       }`;
     const env = { ...process.env, STACK_TEST_CACHE: cache };
     const file = join(cache, 'claim.mts');
@@ -129,6 +129,18 @@ describe('package layer cache', () => {
       'base-bookworm-00000000000000ee',
     ];
     expect(olderLayers(names, key)).toEqual(['layer-bookworm-controller-00000000000000aa', 'layer-bookworm-controller-00000000000000bb.tmp']);
+  });
+
+  it("a new layer prunes an older label's half-made tree whose maker is gone, not one still being made", async () => {
+    const older = { ...key, versions: ['keystone 1'] };
+    const beingMade = await claimLayer(older);
+    if (!('claim' in beingMade)) throw new Error('expected to make it');
+    await make(key, 'new');
+    expect(existsSync(beingMade.claim.tmpDir)).toBe(true); // its maker holds the lock
+    await beingMade.claim.abandon();
+    mkdirSync(`${layerDir(older)}.tmp`); // as a killed maker leaves it
+    await make({ ...key, versions: ['keystone 3'] }, 'newer');
+    expect(existsSync(`${layerDir(older)}.tmp`)).toBe(false);
   });
 
   it("reads apt-get -s's plan as name and version", () => {

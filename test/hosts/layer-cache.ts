@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { lockFile } from './lock.ts';
+import { lockFile, tryLockFile } from './lock.ts';
 import { cacheDir, locksDir } from './paths.ts';
 
 const LAYER_FORMAT = 'stack-ts-test-layer-1';
@@ -51,7 +51,7 @@ export function findLayer(key: LayerKey): string | undefined {
 export interface LayerClaim {
   /** Where the maker puts the layer's files; published by commit(). */
   readonly tmpDir: string;
-  commit(): string;
+  commit(): Promise<string>;
   /** Gives up (the build failed): the partial tree goes, the lock is freed. */
   abandon(): Promise<void>;
 }
@@ -81,15 +81,15 @@ export async function claimLayer(key: LayerKey, waitMs = 40 * 60_000): Promise<{
   return {
     claim: {
       tmpDir,
-      commit: () => {
+      commit: async () => {
         try {
           writeFileSync(join(tmpDir, LAYER_MARKER), `${JSON.stringify({ ...key, made: new Date().toISOString() }, null, 2)}\n`);
           renameSync(tmpDir, dir);
-          pruneLayers(key);
-          return dir;
         } finally {
           lock.release();
         }
+        await pruneLayers(key);
+        return dir;
       },
       abandon: async () => {
         try {
@@ -118,18 +118,21 @@ export function olderLayers(names: readonly string[], key: LayerKey): string[] {
 
 /**
  * Removes older layers of the same suite and label (a new package version or list made a new one),
- * unless an overlay on this machine still has it as a lower dir or another process holds its lock.
- * A layer is 0.5-1.5 GB.
+ * unless an overlay on this machine still has it as a lower dir, and half-made ones whose maker is
+ * gone (nobody holds their lock). A layer is 0.5-1.5 GB.
  */
-function pruneLayers(key: LayerKey, log: (line: string) => void = () => {}): void {
+async function pruneLayers(key: LayerKey): Promise<void> {
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
   for (const name of olderLayers(readdirSync(cacheDir()), key)) {
     const path = join(cacheDir(), name);
-    if (mounts.includes(path.replace(/\.tmp$/, ''))) continue;
-    // A .tmp is another maker's work in progress only while that maker holds the lock; we cannot
-    // ask without blocking, so leave .tmp dirs to the next claim of their own key.
-    if (name.endsWith('.tmp')) continue;
-    rmSync(path, { recursive: true, force: true });
-    log(`layers: removed ${path} (older package versions or list)`);
+    const finished = name.replace(/\.tmp$/, '');
+    if (mounts.includes(path)) continue;
+    const lock = await tryLockFile(join(locksDir(), `${finished}.lock`));
+    if (!lock) continue; // being made (or read) right now
+    try {
+      rmSync(path, { recursive: true, force: true });
+    } finally {
+      lock.release();
+    }
   }
 }

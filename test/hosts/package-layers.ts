@@ -105,7 +105,7 @@ export async function provideLayers(
         // The host is idle (no init starts daemons on install): its upper dir is the installed state.
         await runAsync('cp', ['-a', `${hostDirs(maker.run.runDir, h.name).upper}/.`, claim.tmpDir], { timeoutMs: 600_000 });
         stripHostIdentity(claim.tmpDir);
-        dirs[i] = claim.commit();
+        dirs[i] = await claim.commit();
         log(`layers: made ${dirs[i]} in ${seconds(Date.now() - t0)}`);
       }),
     );
