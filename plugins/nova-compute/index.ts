@@ -8,12 +8,13 @@ import { releaseAtLeast } from '../../lib/release.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { daemonLogTail, daemonStatus, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
-import { listComputeServices, listHypervisors, ensureFlavor, createServer, deleteServer, getServer, getConsoleOutput, waitForServerActive, waitForServerGone } from '../../lib/openstack/nova.ts';
+import { listComputeServices, listHypervisors, type Hypervisor, ensureFlavor, createServer, deleteServer, getServer, getConsoleOutput, waitForServerActive, waitForServerGone } from '../../lib/openstack/nova.ts';
 import { listResourceProviders } from '../../lib/openstack/placement.ts';
 import { listImages } from '../../lib/openstack/glance.ts';
 import { adminSession, cleanService, logTail, renderIni, startService } from '../common/openstack.ts';
 import { startOrRestart } from '../../lib/restart.ts';
 import { windowStart } from '../../lib/links.ts';
+import { explainingLines } from '../../lib/log-cause.ts';
 import { imageName } from '../image/index.ts';
 import { NOVA_CONF, novaCommon } from '../nova/index.ts';
 import {
@@ -112,10 +113,42 @@ async function until<T>(ctx: StackContext, what: string, fn: () => Promise<T | u
     if (v !== undefined) return v;
     await checkComputeAlive(ctx);
     if (Date.now() > deadline) {
-      throw new StackError(`${what} (waited ${ctx.config.settings.SERVICE_TIMEOUT} s)`, hint, { file: LOG, lines: await logTail(ctx, LOG) });
+      throw new StackError(`${what} (waited ${ctx.config.settings.SERVICE_TIMEOUT} s)`, hint, { file: LOG, lines: await explainingTail(ctx) });
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
+}
+
+/** The compute log's lines that explain a wait that ran out: this window's warnings and errors first. */
+async function explainingTail(ctx: StackContext): Promise<string> {
+  return explainingLines(await logTail(ctx, LOG, 500), await windowStart(ctx));
+}
+
+/** How often a compute host not yet in os-hypervisors is looked for again by discover_hosts (each costs a nova-manage start). */
+export const DISCOVER_INTERVAL_MS = 3000;
+
+/**
+ * Wait until Nova lists this host's hypervisor, mapping it into cell1 again while it does not.
+ * nova-compute reports its service seconds before it writes its compute node record, and
+ * discover_hosts maps only hosts with a node record; os-hypervisors hides an unmapped node. So a
+ * single discover_hosts right after the service came up can map nothing (issue 15: the first run
+ * failed so): discovery is repeated until the node shows.
+ */
+async function waitForHypervisor(ctx: StackContext, s: Awaited<ReturnType<typeof adminSession>>, name: string): Promise<Hypervisor> {
+  const discover = ctx.config.services.has('n-api');
+  let lastDiscovery = 0;
+  return until(
+    ctx,
+    `No hypervisor of ${name} in Nova`,
+    async () => {
+      const hv = (await listHypervisors(s)).find((h) => h.hypervisor_hostname.startsWith(name));
+      if (hv || !discover || Date.now() - lastDiscovery < DISCOVER_INTERVAL_MS) return hv;
+      lastDiscovery = Date.now();
+      await discoverHosts(ctx);
+      return (await listHypervisors(s)).find((h) => h.hypervisor_hostname.startsWith(name));
+    },
+    `nova-compute on ${name} reports in but Nova lists no compute node of it (it writes the node once it has read its hypervisor), even after \`nova-manage cell_v2 discover_hosts\`; see the compute log below.`,
+  );
 }
 
 /** libvirtd accepts connections on its socket (it takes a moment after its pid exists). */
@@ -249,7 +282,8 @@ const plugin: ServicePlugin = {
       async () => (await listComputeServices(s)).find((x) => x.binary === 'nova-compute' && x.host === name && x.state === 'up'),
       `nova-compute reaches the conductor through RabbitMQ (transport_url in ${CONF}); see its log below.`,
     );
-    if (ctx.config.services.has('n-api')) await discoverHosts(ctx);
+    // Mapped once its compute node exists, not once its service is up (see waitForHypervisor).
+    await waitForHypervisor(ctx, s, name);
     if (isLibvirt(ctx)) ctx.log.info(`${ctx.host.name}: hypervisor ${describeHypervisor(await probeHost(ctx))}`);
   },
 
@@ -262,7 +296,7 @@ const plugin: ServicePlugin = {
       throw new StackError(`nova-compute on ${name} is ${svc ? `${svc.status}/${svc.state}` : 'not registered'} in Nova.`,
         'It reports through RabbitMQ every 10 s; check that it runs (`./stack.ts status`) and its log below.', { file: LOG, lines: await logTail(ctx, LOG) });
     }
-    const hv = await until(ctx, `No hypervisor of ${name} in Nova`, async () => (await listHypervisors(s)).find((h) => h.hypervisor_hostname.startsWith(name)), 'Run `nova-manage cell_v2 discover_hosts`; see the compute log below.');
+    const hv = await waitForHypervisor(ctx, s, name);
     await until(
       ctx,
       `Placement has no resource provider for ${hv.hypervisor_hostname}`,

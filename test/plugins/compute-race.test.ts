@@ -1,0 +1,93 @@
+// nova-compute's register and verify against a scripted Nova where the compute node record comes
+// seconds after the service reports up (issue 15 §1): discover_hosts run at "service up" maps
+// nothing, and os-hypervisors hides an unmapped node until a later discover_hosts maps it.
+
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import novaCompute from '../../plugins/nova-compute/index.ts';
+import { explainingLines } from '../../lib/log-cause.ts';
+import type { StackContext } from '../../lib/plugin.ts';
+import { json } from '../fixtures/http-server.ts';
+import { DEBIAN_SYSV, RecordingHost, makeContext } from '../fixtures/recording-host.ts';
+import { ADMIN_PASSWORD, startFakeCloud, type FakeCloud } from '../openstack/fake-cloud.ts';
+
+/** The compute host as Nova sees it: when its service is up, when its node record exists, whether cells v2 mapped it. */
+interface ComputeScript {
+  serviceUpAt: number;
+  nodeAt: number;
+  mapped: boolean;
+  discoveries: number;
+}
+
+let cloud: FakeCloud;
+let script: ComputeScript;
+
+beforeAll(async () => {
+  cloud = await startFakeCloud();
+  cloud.srv.route('GET', '/compute/v2.1/os-services', (_req, res) =>
+    json(res, 200, {
+      services: Date.now() >= script.serviceUpAt ? [{ id: 's1', binary: 'nova-compute', host: 'h1', zone: 'nova', status: 'enabled', state: 'up', updated_at: new Date().toISOString() }] : [],
+    }),
+  );
+  // Nova lists a compute node only once a cell maps its host.
+  cloud.srv.route('GET', '/compute/v2.1/os-hypervisors/detail', (_req, res) =>
+    json(res, 200, { hypervisors: script.mapped ? [{ id: 'hv-1', hypervisor_hostname: 'h1', state: 'up', status: 'enabled' }] : [] }),
+  );
+});
+afterAll(async () => cloud?.close());
+beforeEach(() => {
+  const now = Date.now();
+  // Measured on the failed first run: service up 16:46:13, node record 16:46:19.
+  script = { serviceUpAt: now, nodeAt: now + 2500, mapped: false, discoveries: 0 };
+});
+
+function computeHost(): RecordingHost {
+  return new RecordingHost({ facts: DEBIAN_SYSV })
+    .reply(/run\/[\w-]+\.pid/, { stdout: 'running 4242\n' })
+    .reply(/cell_v2 discover_hosts/, () => {
+      // discover_hosts maps the hosts that have a compute node record, and only those.
+      script.discoveries++;
+      if (Date.now() >= script.nodeAt) script.mapped = true;
+      return { stdout: '' };
+    });
+}
+
+function contextOn(host: RecordingHost): StackContext {
+  const base = makeContext(host, DEBIAN_SYSV, { ADMIN_PASSWORD, VIRT_DRIVER: 'fake', SERVICE_TIMEOUT: 20 });
+  const url = { ...base.endpoints.url, identity: cloud.url, image: cloud.url, placement: `${cloud.url}/placement`, compute: `${cloud.url}/compute/v2.1` };
+  return { ...base, endpoints: { ...base.endpoints, url } };
+}
+
+describe('a compute node that appears seconds after its service reports up', () => {
+  it('register maps the host once its node exists: Nova lists the hypervisor when register returns', async () => {
+    await novaCompute.register!(contextOn(computeHost()));
+    expect(script.mapped).toBe(true);
+    // The first discovery came too early and was repeated.
+    expect(script.discoveries).toBeGreaterThan(1);
+  }, 30_000);
+
+  it("verify's wait for the hypervisor discovers again (a host left unmapped by an earlier run)", async () => {
+    script.nodeAt = Date.now();
+    const ctx = contextOn(computeHost());
+    // No Neutron: verify ends after the hypervisor and Placement checks.
+    cloud.srv.route('GET', '/placement/resource_providers', (_req, res) => json(res, 200, { resource_providers: [{ uuid: 'rp-1', name: 'h1', generation: 1 }] }));
+    await novaCompute.verify!({ ...ctx, config: { ...ctx.config, services: new Set([...ctx.config.services].filter((s) => s !== 'q-svc')) } });
+    expect(script.mapped).toBe(true);
+  }, 30_000);
+});
+
+describe('the lines shown when a wait runs out', () => {
+  it("the window's warnings and errors come first, not only the last lines (a libvirt capabilities dump)", () => {
+    const xml = Array.from({ length: 40 }, (_, i) => `  <cpu id='${i}'/>`);
+    const log = [
+      '2026-11-27 16:40:00.000 7 ERROR nova.compute.manager [-] an error of an earlier run',
+      '2026-11-27 16:46:13.000 7 WARNING nova.compute.resource_tracker [-] No compute node record for host h1: ComputeHostNotFound',
+      '2026-11-27 16:46:19.000 7 INFO nova.virt.libvirt.host [-] Libvirt host capabilities <capabilities>',
+      ...xml,
+    ].join('\n');
+    const shown = explainingLines(log, new Date('2026-11-27T16:46:00Z'), 10);
+    expect(shown).toContain('No compute node record for host h1');
+    expect(shown).not.toContain('an error of an earlier run');
+    expect(shown.indexOf('No compute node record')).toBeLessThan(shown.indexOf("<cpu id='39'/>"));
+    expect(shown.split('\n').length).toBeLessThanOrEqual(10 + 10 + 2);
+  });
+});
