@@ -38,6 +38,7 @@ import {
 } from './libvirt.ts';
 import { consolePattern, consoleTail, waitForBootMarker } from './guest.ts';
 import { computeDeathCause, computeDeathError } from './watch.ts';
+import { removeLeftoverServers, testServerName } from './leftovers.ts';
 
 const CONF = '/etc/nova/nova-compute.conf';
 const LOG = '/var/log/nova/nova-compute.log';
@@ -309,12 +310,16 @@ const plugin: ServicePlugin = {
       ctx.log.warn(`${ctx.host.name}: the server boot check is skipped: q-svc (neutron-server) is disabled, and Nova cannot delete a server without a Network API.`);
       return;
     }
+    const removed = await removeLeftoverServers(s, ctx.config.settings.SERVICE_TIMEOUT * 1000).catch((err: Error) => {
+      throw new StackError(`Could not remove the test servers earlier runs left: ${err.message}`, 'Delete them with `openstack server delete` (names stack-verify-...) and run `./stack.ts verify` again.');
+    });
+    if (removed.length) ctx.log.warn(`${ctx.host.name}: removed ${removed.length} test server(s) an earlier run left behind (a verify that was killed): ${removed.join(', ')}`);
     const pattern = isLibvirt(ctx) ? consolePattern(ctx.config.settings.VERIFY_CONSOLE_PATTERN) : undefined;
     const image = await verifyImage(ctx, s);
     const flavor = await ensureFlavor(s, { name: 'stack.tiny', ram: 128, vcpus: 1, disk: 1 });
     const created = Date.now();
     // On this compute host (admin's nova:HOST zone), so each compute host of the cloud is proved.
-    const server = await createServer(s, { name: `stack-verify-${created}`, imageRef: image.id, flavorRef: flavor, networks: 'none', availabilityZone: `nova:${name}` });
+    const server = await createServer(s, { name: testServerName(created), imageRef: image.id, flavorRef: flavor, networks: 'none', availabilityZone: `nova:${name}` });
     try {
       try {
         await waitForServerActive(s, server, ctx.config.settings.SERVICE_TIMEOUT * 1000);

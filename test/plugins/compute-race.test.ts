@@ -1,10 +1,12 @@
 // nova-compute's register and verify against a scripted Nova where the compute node record comes
 // seconds after the service reports up (issue 15 §1): discover_hosts run at "service up" maps
 // nothing, and os-hypervisors hides an unmapped node until a later discover_hosts maps it.
+// Also: what verify does before its test server (issue 15 §2), on the same scripted Nova.
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import novaCompute from '../../plugins/nova-compute/index.ts';
 import { explainingLines } from '../../lib/log-cause.ts';
+import { RUN_STARTED_MS } from '../../plugins/nova-compute/leftovers.ts';
 import type { StackContext } from '../../lib/plugin.ts';
 import { json } from '../fixtures/http-server.ts';
 import { DEBIAN_SYSV, RecordingHost, makeContext } from '../fixtures/recording-host.ts';
@@ -90,4 +92,26 @@ describe('the lines shown when a wait runs out', () => {
     expect(shown.indexOf('No compute node record')).toBeLessThan(shown.indexOf("<cpu id='39'/>"));
     expect(shown.split('\n').length).toBeLessThanOrEqual(10 + 10 + 2);
   });
+});
+
+describe('test servers an earlier run left behind', () => {
+  it('verify deletes them before it boots its own, and says so; a server of this run is kept', async () => {
+    script.nodeAt = Date.now();
+    script.mapped = true;
+    cloud.srv.route('GET', '/placement/resource_providers', (_req, res) => json(res, 200, { resource_providers: [{ uuid: 'rp-1', name: 'h1', generation: 1 }] }));
+    const killed = { id: 'srv-killed', name: `stack-verify-${RUN_STARTED_MS - 3_600_000}`, status: 'ACTIVE' };
+    const errored = { id: 'srv-error', name: `stack-verify-${RUN_STARTED_MS - 60_000}`, status: 'ERROR' };
+    const ours = { id: 'srv-ours', name: `stack-verify-${RUN_STARTED_MS + 1}`, status: 'BUILD' };
+    const user = { id: 'srv-user', name: 'my-stack-verify-1', status: 'ACTIVE' };
+    cloud.nova.others.push(killed, errored, ours, user);
+    const ctx = contextOn(computeHost());
+    // Glance has no image here, so verify stops right after the cleanup, before creating a server.
+    const err = await novaCompute.verify!(ctx).catch((e: unknown) => e as Error);
+    expect(String(err)).toMatch(/No active image in Glance/);
+    expect(cloud.nova.others.map((x) => x.id)).toEqual(['srv-ours', 'srv-user']);
+    expect(cloud.writes()).toEqual(expect.arrayContaining(['DELETE /compute/v2.1/servers/srv-killed', 'DELETE /compute/v2.1/servers/srv-error']));
+    const said = (ctx.log as unknown as { lines: string[] }).lines.join('\n');
+    expect(said).toMatch(/removed 2 test server\(s\) an earlier run left behind.*stack-verify-\d+ \(srv-killed\).*stack-verify-\d+ \(srv-error\)/);
+    cloud.nova.others.length = 0;
+  }, 30_000);
 });
