@@ -17,6 +17,8 @@ import { windowStart } from '../../lib/links.ts';
 import { explainingLines } from '../../lib/log-cause.ts';
 import { imageName } from '../image/index.ts';
 import { NOVA_CONF, novaCommon } from '../nova/index.ts';
+import { isBack, noteRestart, restartedWith } from '../nova/reports.ts';
+import { brokerRestartReason } from '../rabbitmq/index.ts';
 import {
   DESTROY_GUESTS,
   LIBVIRT_READY,
@@ -270,18 +272,22 @@ const plugin: ServicePlugin = {
       // hypervisor is broken", seen after a re-run restarted libvirtd): it starts again on the new one.
       if (restarted) await stopDaemon(ctx.host, ctx.facts, daemon(ctx), stateDir(ctx));
     }
-    await startService(ctx, daemon(ctx), [CONF]);
+    const action = await startService(ctx, daemon(ctx), [CONF], undefined, brokerRestartReason(ctx));
+    // register waits until it reports from the new process (see ../nova/reports.ts).
+    if (action !== 'running') await noteRestart(ctx, await adminSession(ctx), 'nova-compute');
   },
 
   async register(ctx) {
-    // The compute service must report in before cells v2 can map it to cell1.
+    // The compute service must report in before cells v2 can map it to cell1, and, restarted by
+    // this run, be back (up, enabled, reporting from the new process) before verify boots a server.
     const s = await adminSession(ctx);
     const name = ctx.facts.hostname;
+    const restarted = restartedWith(ctx, 'nova-compute');
     await until(
       ctx,
-      `nova-compute on ${name} never reported to nova-conductor`,
-      async () => (await listComputeServices(s)).find((x) => x.binary === 'nova-compute' && x.host === name && x.state === 'up'),
-      `nova-compute reaches the conductor through RabbitMQ (transport_url in ${CONF}); see its log below.`,
+      `nova-compute on ${name} never reported to nova-conductor as up and enabled${restarted ? ' after its restart' : ''}`,
+      async () => (await listComputeServices(s)).find((x) => x.binary === 'nova-compute' && x.host === name && isBack(x, restarted)),
+      `nova-compute reaches the conductor through RabbitMQ (transport_url in ${CONF}), and disables itself while it cannot reach its hypervisor; see its log below.`,
     );
     // Mapped once its compute node exists, not once its service is up (see waitForHypervisor).
     await waitForHypervisor(ctx, s, name);

@@ -4,7 +4,11 @@
 // Also: what verify does before its test server (issue 15 §2), on the same scripted Nova.
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import novaCompute from '../../plugins/nova-compute/index.ts';
+import nova from '../../plugins/nova/index.ts';
+import rabbitmq, { brokerRestartReason } from '../../plugins/rabbitmq/index.ts';
+import { isBack } from '../../plugins/nova/reports.ts';
 import { explainingLines } from '../../lib/log-cause.ts';
 import { RUN_STARTED_MS } from '../../plugins/nova-compute/leftovers.ts';
 import type { StackContext } from '../../lib/plugin.ts';
@@ -18,6 +22,10 @@ interface ComputeScript {
   nodeAt: number;
   mapped: boolean;
   discoveries: number;
+  /** What os-services says of nova-compute on h1 (its last heartbeat; up/down and enabled/disabled). */
+  compute: { updated_at: string; state: 'up' | 'down'; status: 'enabled' | 'disabled' };
+  /** nova-conductor's and nova-scheduler's rows, when a test wants them. */
+  control: { binary: string; updated_at: string }[];
 }
 
 let cloud: FakeCloud;
@@ -27,7 +35,10 @@ beforeAll(async () => {
   cloud = await startFakeCloud();
   cloud.srv.route('GET', '/compute/v2.1/os-services', (_req, res) =>
     json(res, 200, {
-      services: Date.now() >= script.serviceUpAt ? [{ id: 's1', binary: 'nova-compute', host: 'h1', zone: 'nova', status: 'enabled', state: 'up', updated_at: new Date().toISOString() }] : [],
+      services: [
+        ...(Date.now() >= script.serviceUpAt ? [{ id: 's1', binary: 'nova-compute', host: 'h1', zone: 'nova', ...script.compute }] : []),
+        ...script.control.map((c, i) => ({ id: `c${i}`, host: 'h1', zone: 'internal', status: 'enabled', state: 'up', ...c })),
+      ],
     }),
   );
   // Nova lists a compute node only once a cell maps its host.
@@ -39,7 +50,7 @@ afterAll(async () => cloud?.close());
 beforeEach(() => {
   const now = Date.now();
   // Measured on the failed first run: service up 16:46:13, node record 16:46:19.
-  script = { serviceUpAt: now, nodeAt: now + 2500, mapped: false, discoveries: 0 };
+  script = { serviceUpAt: now, nodeAt: now + 2500, mapped: false, discoveries: 0, compute: { updated_at: '2026-11-27T16:46:13.000000', state: 'up', status: 'enabled' }, control: [] };
 });
 
 function computeHost(): RecordingHost {
@@ -113,5 +124,96 @@ describe('test servers an earlier run left behind', () => {
     const said = (ctx.log as unknown as { lines: string[] }).lines.join('\n');
     expect(said).toMatch(/removed 2 test server\(s\) an earlier run left behind.*stack-verify-\d+ \(srv-killed\).*stack-verify-\d+ \(srv-error\)/);
     cloud.nova.others.length = 0;
+  }, 30_000);
+});
+
+/** The stamp of a daemon last started with these (absent) files: a re-run finds nothing changed. */
+function unchangedStamps(host: RecordingHost, daemons: readonly string[], files: readonly string[]): void {
+  const h = createHash('sha256');
+  for (const f of files) h.update(`${f}\0\0`);
+  const digest = h.digest('hex');
+  for (const d of daemons) host.files.set(`/var/lib/stack-ts/run/${d}.config-sha256`, `${digest}\n`);
+}
+
+describe('a re-run waits until what it restarted is back before verify', () => {
+  it('nova-compute restarted (libvirtd came back, or its config changed): register waits for a report from the new process, up and enabled', async () => {
+    script.nodeAt = Date.now();
+    script.mapped = true;
+    // The old process's last heartbeat still reads "up" (service_down_time is 60 s), and
+    // nova-compute disabled itself when libvirt went away.
+    script.compute = { updated_at: '2026-11-27T16:46:13.000000', state: 'up', status: 'disabled' };
+    const ctx = contextOn(computeHost());
+    await novaCompute.start!(ctx);
+    expect((ctx.log as unknown as { lines: string[] }).lines.join('\n')).toMatch(/restarting nova-compute/);
+    // It enables itself on its first report, 1.5 s later; the old heartbeat would have passed at once.
+    setTimeout(() => (script.compute = { updated_at: '2026-11-27T16:46:30.000000', state: 'up', status: 'enabled' }), 1500);
+    const started = Date.now();
+    await novaCompute.register!(ctx);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
+  }, 30_000);
+
+  it('an up and enabled service with a new heartbeat after the restart is back at once; an old heartbeat while enabled is not', () => {
+    const svc = { id: 's1', binary: 'nova-compute', host: 'h1', zone: 'nova', status: 'enabled', state: 'up', updated_at: 'T0' } as const;
+    const restarted = new Map([['s1', 'T0']]);
+    expect(isBack(svc, restarted)).toBe(false);
+    expect(isBack({ ...svc, updated_at: 'T1' }, restarted)).toBe(true);
+    expect(isBack({ ...svc, updated_at: 'T1', status: 'disabled' }, restarted)).toBe(false);
+    expect(isBack(svc, undefined)).toBe(true);
+  });
+
+  it("RabbitMQ's password changed behind the services: register sets it back, and the running clients are restarted and waited for", async () => {
+    script.nodeAt = Date.now();
+    script.mapped = true;
+    const host = computeHost()
+      .reply(/rabbitmqctl add_user/, { exitCode: 70, stderr: 'Error:\nuser_already_exists: stackrabbit' })
+      .reply(/rabbitmqctl authenticate_user/, { exitCode: 65, stderr: 'Error: failed to authenticate user "stackrabbit"' })
+      .reply(/delete_user guest/, { exitCode: 70, stderr: 'Error:\nUser "guest" does not exist' });
+    const ctx = contextOn(host);
+    unchangedStamps(host, ['nova-compute'], ['/etc/nova/nova-compute.conf']);
+    // Nothing changed in the files: without the password repair, nothing would restart.
+    await novaCompute.start!(ctx);
+    expect((ctx.log as unknown as { lines: string[] }).lines.join('\n')).not.toMatch(/restarting nova-compute/);
+
+    await rabbitmq.register!(ctx);
+    expect(host.commandLines).toContain('rabbitmqctl change_password stackrabbit');
+    await novaCompute.start!(ctx);
+    const said = (ctx.log as unknown as { lines: string[] }).lines.join('\n');
+    expect(said).toMatch(/RabbitMQ did not accept stackrabbit with RABBIT_PASSWORD .*set back/);
+    expect(said).toMatch(/restarting nova-compute: its RabbitMQ user's password was set back/);
+    // Disconnected, it stopped reporting: "enabled/down" until the restarted process reports.
+    script.compute = { updated_at: '2026-11-27T16:40:00.000000', state: 'down', status: 'enabled' };
+    setTimeout(() => (script.compute = { updated_at: '2026-11-27T16:50:00.000000', state: 'up', status: 'enabled' }), 1500);
+    const started = Date.now();
+    await novaCompute.register!(ctx);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
+  }, 30_000);
+
+  it('a password RabbitMQ still accepts restarts nothing', async () => {
+    const host = computeHost()
+      .reply(/rabbitmqctl add_user/, { exitCode: 70, stderr: 'Error:\nuser_already_exists: stackrabbit' })
+      .reply(/delete_user guest/, { exitCode: 70, stderr: 'Error:\nUser "guest" does not exist' });
+    const ctx = contextOn(host);
+    await rabbitmq.register!(ctx);
+    expect(brokerRestartReason(ctx)).toBeUndefined();
+  });
+
+  it('nova-conductor and nova-scheduler restarted for the broker: nova register waits for their new reports', async () => {
+    const host = computeHost()
+      .reply(/rabbitmqctl add_user/, { exitCode: 70, stderr: 'Error:\nuser_already_exists: stackrabbit' })
+      .reply(/rabbitmqctl authenticate_user/, { exitCode: 65, stderr: 'Error: failed to authenticate user "stackrabbit"' });
+    const ctx = contextOn(host);
+    unchangedStamps(host, ['nova-conductor', 'nova-scheduler', 'nova-api'], ['/etc/nova/nova.conf', '/etc/nova/stack-db.cnf']);
+    script.control = [
+      { binary: 'nova-conductor', updated_at: 'T0' },
+      { binary: 'nova-scheduler', updated_at: 'T0' },
+    ];
+    await rabbitmq.register!(ctx);
+    await nova.start!(ctx);
+    const said = (ctx.log as unknown as { lines: string[] }).lines.join('\n');
+    for (const d of ['nova-conductor', 'nova-scheduler', 'nova-api']) expect(said).toMatch(new RegExp(`restarting ${d}: its RabbitMQ user's password was set back`));
+    setTimeout(() => (script.control = [{ binary: 'nova-conductor', updated_at: 'T1' }, { binary: 'nova-scheduler', updated_at: 'T1' }]), 1500);
+    const started = Date.now();
+    await nova.register!(ctx);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
   }, 30_000);
 });
