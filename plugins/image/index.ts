@@ -58,6 +58,15 @@ async function keptImage(ctx: StackContext, s: Session, image: FetchedImage): Pr
   return kept;
 }
 
+/** The link between Glance's records and its store, as verify names it. */
+const storeLink = (ctx: StackContext) => ({
+  service: 'glance',
+  link: `glance-api -> its image store (${IMAGE_DIR} on ${ctx.host.name})`,
+  hint: 'A record without data is a missing image: ./stack.ts deletes the record and uploads the image again.',
+});
+
+const noDataWhat = (img: GlanceImage, why: string): string => `has the record of image ${img.name ?? '(no name)'} (${img.id}) but not its data: ${why}`;
+
 const plugin: ServicePlugin = {
   name: 'image',
   services: ['g-api'],
@@ -94,6 +103,26 @@ const plugin: ServicePlugin = {
     }
   },
 
+  // Checked with the other links, before any functional check: a server booted from a record
+  // without data fails far from the cause. By name only (no image is fetched or hashed here).
+  links: async (ctx) => [
+    {
+      ...storeLink(ctx),
+      log: GLANCE_LOG,
+      check: async () => {
+        const s = await adminSession(ctx);
+        for (const url of ctx.config.settings.IMAGE_URLS) {
+          // Active records only: they claim to hold data (a queued one is an upload that was cut short).
+          for (const img of await listImages(s, { name: imageName(url), status: 'active' })) {
+            const why = await missingData(s, img.id);
+            if (why) return noDataWhat(img, why);
+          }
+        }
+        return undefined;
+      },
+    },
+  ],
+
   async verify(ctx) {
     const s = await adminSession(ctx);
     for (const { url, image } of await fetched(ctx)) {
@@ -102,14 +131,8 @@ const plugin: ServicePlugin = {
       // A record without data is a missing image: Nova could not boot from it.
       const why = await missingData(s, found.id);
       if (why) {
-        throw brokenLinkError({
-          service: 'glance',
-          host: ctx.host.name,
-          link: `glance-api -> its image store (${IMAGE_DIR})`,
-          what: `has the record of image ${found.name ?? imageName(url)} (${found.id}) but not its data: ${why}`,
-          hint: 'A record without data is a missing image: ./stack.ts deletes the record and uploads the image again.',
-          log: { file: GLANCE_LOG, lines: await windowLines(ctx, GLANCE_LOG, await windowStart(ctx)) },
-        });
+        const l = storeLink(ctx);
+        throw brokenLinkError({ ...l, host: ctx.host.name, what: noDataWhat(found, why), log: { file: GLANCE_LOG, lines: await windowLines(ctx, GLANCE_LOG, await windowStart(ctx)) } });
       }
       const current = await getImage(s, found.id);
       // Download it back and compare: proves the store returns the bytes it was given.

@@ -283,6 +283,17 @@ const plugin: ServicePlugin = {
       hint: 'Its Erlang node runs without the broker (as after rabbitmqctl stop_app); ./stack.ts starts the broker again (rabbitmqctl start_app).',
       check: async () => ((await brokerStopped(ctx)) ? 'runs its Erlang node, but the broker inside it is stopped: nothing accepts AMQP connections on 5672' : undefined),
     },
+    {
+      service: 'RabbitMQ',
+      link: `nova and neutron -> RabbitMQ (AMQP at ${setting(ctx, 'RABBIT_HOST')}:5672, as ${setting(ctx, 'RABBIT_USERID')})`,
+      log: `${LOG_DIR}/rabbit@*.log`,
+      hint: "The broker user's password was changed behind stack.ts: ./stack.ts sets it back to RABBIT_PASSWORD and restarts the services that lost their connection.",
+      check: async () => {
+        const user = setting(ctx, 'RABBIT_USERID');
+        const r = await ctlWithPassword(ctx, 'authenticate_user', user);
+        return r.exitCode === 0 ? undefined : `refuses the login of ${user} with RABBIT_PASSWORD: ${stripColours(lastLines(r.stderr || r.stdout, 1))}`;
+      },
+    },
   ],
 
   async stop(ctx) {

@@ -50,7 +50,7 @@ describe('an image record whose data is gone from the store', () => {
     expect(err).toBeInstanceOf(StackError);
     const e = err as StackError;
     expect(e.message).toMatch(/^glance on h1 has the record of image tiny \(img-empty\) but not its data: GET \S+\/v2\/images\/img-empty\/file answers 204 No Content/);
-    expect(e.message).toContain('Broken link: glance-api -> its image store (/var/lib/glance/images/)');
+    expect(e.message).toContain('Broken link: glance-api -> its image store (/var/lib/glance/images/ on h1)');
     expect(e.hint).toMatch(/uploads the image again/);
   });
 
@@ -78,5 +78,17 @@ describe('an image record whose data is gone from the store', () => {
     await image.register!(ctx);
     expect(cloud.writes().slice(writes)).toEqual([]);
     await image.verify!(ctx);
+  });
+});
+
+describe("the image store's link", () => {
+  it('names an active record without data before any functional check; a queued upload cut short is not named', async () => {
+    const [link] = await image.links!(ctx);
+    cloud.images.length = 0;
+    cloud.images.push({ ...emptyRecord(), id: 'img-queued', status: 'queued', size: null, checksum: null, os_hash_value: null });
+    expect(await link!.check()).toBeUndefined();
+    cloud.images.push(emptyRecord());
+    expect(await link!.check()).toMatch(/^has the record of image tiny \(img-empty\) but not its data: GET \S+ answers 204 No Content/);
+    expect(link!.link).toBe('glance-api -> its image store (/var/lib/glance/images/ on h1)');
   });
 });
