@@ -274,7 +274,7 @@ const plugin: ServicePlugin = {
     }
     const action = await startService(ctx, daemon(ctx), [CONF], undefined, brokerRestartReason(ctx));
     // register waits until it reports from the new process (see ../nova/reports.ts).
-    if (action !== 'running') await noteRestart(ctx, await adminSession(ctx), 'nova-compute');
+    if (action !== 'running') await noteRestart(ctx, 'nova-compute');
   },
 
   async register(ctx) {

@@ -189,10 +189,7 @@ const plugin: ServicePlugin = {
     }
     if (enabled.has('n-api')) await startService(ctx, apiDaemon(ctx), files, `${novaUrl(ctx)}/`, because);
     // register waits until they report from their new processes (see ./reports.ts); it needs nova-api.
-    if (enabled.has('n-api') && restarted.length) {
-      const s = await adminSession(ctx);
-      for (const b of restarted) await noteRestart(ctx, s, b);
-    }
+    if (enabled.has('n-api')) for (const b of restarted) await noteRestart(ctx, b);
   },
 
   async register(ctx) {

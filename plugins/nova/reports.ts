@@ -6,8 +6,8 @@
 // itself again once connected).
 
 import { listComputeServices, type ComputeService } from '../../lib/openstack/nova.ts';
-import type { Session } from '../../lib/openstack/keystone.ts';
 import type { StackContext } from '../../lib/plugin.ts';
+import { adminSession } from '../common/openstack.ts';
 
 /** Service id -> updated_at, read right after a restart: a later report has another updated_at. */
 export type Reports = ReadonlyMap<string, string | null>;
@@ -18,8 +18,11 @@ const key = (binary: string, host: string): string => `nova.restarted.${binary}@
  * Remember that `binary` was (re)started on this host in this run: its reports as they are now
  * (taken after the old process is gone, so any change comes from the new one).
  */
-export async function noteRestart(ctx: StackContext, s: Session, binary: string): Promise<void> {
-  const now = await listComputeServices(s, { binary }).catch(() => [] as ComputeService[]);
+export async function noteRestart(ctx: StackContext, binary: string): Promise<void> {
+  // Unreadable now (Keystone or nova-api away): the wait falls back to "up and enabled".
+  const now = await adminSession(ctx)
+    .then((s) => listComputeServices(s, { binary }))
+    .catch(() => [] as ComputeService[]);
   ctx.shared.set(key(binary, ctx.host.name), new Map(now.map((x) => [String(x.id), x.updated_at])));
 }
 
