@@ -17,7 +17,7 @@ import { windowStart } from '../../lib/links.ts';
 import { explainingLines } from '../../lib/log-cause.ts';
 import { imageName } from '../image/index.ts';
 import { NOVA_CONF, novaCommon } from '../nova/index.ts';
-import { isBack, noteRestart, restartedWith } from '../nova/reports.ts';
+import { downReason, isBack, noteRestart, restartedWith } from '../nova/reports.ts';
 import { brokerRestartReason } from '../rabbitmq/index.ts';
 import {
   DESTROY_GUESTS,
@@ -272,7 +272,9 @@ const plugin: ServicePlugin = {
       // hypervisor is broken", seen after a re-run restarted libvirtd): it starts again on the new one.
       if (restarted) await stopDaemon(ctx.host, ctx.facts, daemon(ctx), stateDir(ctx));
     }
-    const action = await startService(ctx, daemon(ctx), [CONF], undefined, brokerRestartReason(ctx));
+    const running = (await daemonStatus(ctx.host, ctx.facts, daemon(ctx), stateDir(ctx))).running;
+    const because = brokerRestartReason(ctx) ?? (running ? await downReason(ctx, 'nova-compute', ctx.facts.hostname) : undefined);
+    const action = await startService(ctx, daemon(ctx), [CONF], undefined, because);
     // register waits until it reports from the new process (see ../nova/reports.ts).
     if (action !== 'running') await noteRestart(ctx, 'nova-compute');
   },

@@ -29,7 +29,7 @@ import {
 } from '../common/openstack.ts';
 import { glanceUrl } from '../glance/index.ts';
 import { brokerRestartReason } from '../rabbitmq/index.ts';
-import { isBack, noteRestart, restartedWith } from './reports.ts';
+import { downReason, isBack, noteRestart, restartedWith } from './reports.ts';
 import { releaseAtLeast } from '../../lib/release.ts';
 
 const epoxy = (ctx: StackContext): boolean => releaseAtLeast(ctx.release, 'epoxy');
@@ -185,7 +185,10 @@ const plugin: ServicePlugin = {
     const because = brokerRestartReason(ctx);
     const restarted: string[] = [];
     for (const [service, binary] of [['n-cond', 'nova-conductor'], ['n-sch', 'nova-scheduler']] as const) {
-      if (enabled.has(service) && (await startService(ctx, plainDaemon(binary), files, undefined, because)) !== 'running') restarted.push(binary);
+      if (!enabled.has(service)) continue;
+      const running = (await daemonStatus(ctx.host, ctx.facts, plainDaemon(binary), ctx.config.settings.STACK_STATE_DIR)).running;
+      const why = because ?? (running && enabled.has('n-api') ? await downReason(ctx, binary) : undefined);
+      if ((await startService(ctx, plainDaemon(binary), files, undefined, why)) !== 'running') restarted.push(binary);
     }
     if (enabled.has('n-api')) await startService(ctx, apiDaemon(ctx), files, `${novaUrl(ctx)}/`, because);
     // register waits until they report from their new processes (see ./reports.ts); it needs nova-api.

@@ -34,3 +34,17 @@ export function isBack(svc: ComputeService, restarted: Reports | undefined): boo
   if (svc.state !== 'up' || svc.status !== 'enabled') return false;
   return !restarted || !restarted.has(String(svc.id)) || restarted.get(String(svc.id)) !== svc.updated_at;
 }
+
+/**
+ * Why a running `binary` on this host must be restarted although its files did not change, or
+ * undefined: Nova lists it as down (no report for service_down_time). A client that lost its
+ * RabbitMQ connection, say to a password changed and set back by hand, does not connect again by
+ * itself (seen: "nova-compute on vm is enabled/down" after a re-run). Unreadable: undefined.
+ */
+export async function downReason(ctx: StackContext, binary: string, host?: string): Promise<string | undefined> {
+  const services = await adminSession(ctx)
+    .then((s) => listComputeServices(s, { binary }))
+    .catch(() => [] as ComputeService[]);
+  const down = services.find((x) => (host === undefined || x.host === host) && x.state === 'down' && !x.forced_down);
+  return down ? `Nova lists it as down (its last report: ${down.updated_at ?? 'never'}); a client that lost its RabbitMQ connection does not connect again by itself` : undefined;
+}

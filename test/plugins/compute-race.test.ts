@@ -188,6 +188,21 @@ describe('a re-run waits until what it restarted is back before verify', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
   }, 30_000);
 
+  it('a running nova-compute that Nova lists as down (disconnected, the password set back by hand) is restarted and waited for', async () => {
+    script.nodeAt = Date.now();
+    script.mapped = true;
+    script.compute = { updated_at: '2026-11-27T16:40:00.000000', state: 'down', status: 'enabled' };
+    const host = computeHost();
+    const ctx = contextOn(host);
+    unchangedStamps(host, ['nova-compute'], ['/etc/nova/nova-compute.conf']);
+    await novaCompute.start!(ctx);
+    expect((ctx.log as unknown as { lines: string[] }).lines.join('\n')).toMatch(/restarting nova-compute: Nova lists it as down \(its last report: 2026-11-27T16:40:00\.000000\)/);
+    setTimeout(() => (script.compute = { updated_at: '2026-11-27T16:50:00.000000', state: 'up', status: 'enabled' }), 1500);
+    const started = Date.now();
+    await novaCompute.register!(ctx);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
+  }, 30_000);
+
   it('a password RabbitMQ still accepts restarts nothing', async () => {
     const host = computeHost()
       .reply(/rabbitmqctl add_user/, { exitCode: 70, stderr: 'Error:\nuser_already_exists: stackrabbit' })
