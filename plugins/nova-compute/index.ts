@@ -303,7 +303,7 @@ const plugin: ServicePlugin = {
     const svc = (await listComputeServices(s)).find((x) => x.binary === 'nova-compute' && x.host === name);
     if (!svc || svc.state !== 'up' || svc.status !== 'enabled') {
       throw new StackError(`nova-compute on ${name} is ${svc ? `${svc.status}/${svc.state}` : 'not registered'} in Nova.`,
-        'It reports through RabbitMQ every 10 s; check that it runs (`./stack.ts status`) and its log below.', { file: LOG, lines: await logTail(ctx, LOG) });
+        'It reports through RabbitMQ every 10 s; check that it runs (`./stack.ts status`) and its log below.', { file: LOG, lines: await explainingTail(ctx) });
     }
     const hv = await waitForHypervisor(ctx, s, name);
     await until(
@@ -334,7 +334,7 @@ const plugin: ServicePlugin = {
       } catch (err) {
         await checkComputeAlive(ctx);
         throw new StackError(`A test server (${server}) did not become ACTIVE on ${name}: ${(err as Error).message}`,
-          'Scheduler, conductor and compute logs tell which step failed; the compute log is below.', { file: LOG, lines: await logTail(ctx, LOG) });
+          'Scheduler, conductor and compute logs tell which step failed; the compute log is below.', { file: LOG, lines: await explainingTail(ctx) });
       }
       const landed = (await getServer(s, server))['OS-EXT-SRV-ATTR:host'];
       if (landed !== name) {

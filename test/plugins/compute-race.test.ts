@@ -11,7 +11,7 @@ import rabbitmq, { brokerRestartReason } from '../../plugins/rabbitmq/index.ts';
 import { isBack } from '../../plugins/nova/reports.ts';
 import { explainingLines } from '../../lib/log-cause.ts';
 import { RUN_STARTED_MS } from '../../plugins/nova-compute/leftovers.ts';
-import type { StackContext } from '../../lib/plugin.ts';
+import { StackError, type StackContext } from '../../lib/plugin.ts';
 import { json } from '../fixtures/http-server.ts';
 import { DEBIAN_SYSV, RecordingHost, makeContext } from '../fixtures/recording-host.ts';
 import { ADMIN_PASSWORD, startFakeCloud, type FakeCloud } from '../openstack/fake-cloud.ts';
@@ -231,4 +231,25 @@ describe('a re-run waits until what it restarted is back before verify', () => {
     await nova.register!(ctx);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
   }, 30_000);
+});
+
+describe("the compute log shown with verify's failures", () => {
+  it("nova-compute down: the window's warnings and errors come first, before a libvirt capabilities dump", async () => {
+    script.compute = { updated_at: '2026-11-27T16:40:00.000000', state: 'down', status: 'enabled' };
+    const now = new Date();
+    const stamp = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', '');
+    const log = [
+      `${stamp(new Date(now.getTime() - 2 * 3_600_000))} 7 ERROR nova.compute.manager [-] an error of long ago`,
+      `${stamp(new Date(now.getTime() - 60_000))} 7 ERROR oslo.messaging._drivers.impl_rabbit [-] Connection failed: ACCESS_REFUSED - Login was refused`,
+      `${stamp(new Date(now.getTime() - 50_000))} 7 INFO nova.virt.libvirt.host [-] Libvirt host capabilities <capabilities>`,
+      ...Array.from({ length: 60 }, (_, i) => `  <cpu id='${i}'/>`),
+    ].join('\n');
+    const host = computeHost().reply(/^tail -n 500 /, { stdout: `${log}\n` });
+    const err = (await novaCompute.verify!(contextOn(host)).catch((e: unknown) => e)) as StackError;
+    expect(err.message).toMatch(/nova-compute on h1 is enabled\/down in Nova/);
+    const lines = err.logTail!.lines;
+    expect(lines).toContain('ACCESS_REFUSED');
+    expect(lines).not.toContain('an error of long ago');
+    expect(lines.indexOf('ACCESS_REFUSED')).toBeLessThan(lines.indexOf("<cpu id='59'/>"));
+  });
 });
