@@ -50,3 +50,19 @@ export function linesSince(text: string, since: Date): string {
   }
   return out.join('\n');
 }
+
+/** oslo.log's level after the timestamp and pid: "2026-11-27 13:40:01.123 4242 WARNING nova.x [-] ...". */
+const LEVEL = /^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d\S*\s+\d+\s+(WARNING|ERROR|CRITICAL)\b/;
+
+/**
+ * The lines of a log that explain a wait that timed out: the warnings and errors of the window
+ * first (a libvirt capabilities dump logged last would otherwise push them out of a plain tail),
+ * then the window's last lines. At most `n` of each; empty when the window holds nothing.
+ */
+export function explainingLines(text: string, since: Date, n = 12): string {
+  const lines = linesSince(text, since).split('\n').filter((l) => l.trim() !== '');
+  const flagged = lines.filter((l) => LEVEL.test(l)).slice(-n);
+  const last = lines.slice(-n).filter((l) => !flagged.includes(l));
+  if (!flagged.length) return last.join('\n');
+  return [`--- warnings and errors since ${since.toISOString()} ---`, ...flagged, ...(last.length ? ['--- last lines ---', ...last] : [])].join('\n');
+}

@@ -25,6 +25,8 @@ export async function startOrRestart(
   ctx: StackContext,
   spec: DaemonSpec,
   configFiles: readonly string[],
+  /** Restart a running daemon even with unchanged files, for this reason (said in the log). */
+  restartBecause?: string,
 ): Promise<{ action: 'started' | 'restarted' | 'running'; markStarted: () => Promise<void> }> {
   const stateDir = String(ctx.config.settings.STACK_STATE_DIR);
   const stamp = configStampPath(stateDir, spec);
@@ -39,8 +41,8 @@ export async function startOrRestart(
     return { action: 'started', markStarted };
   }
   const previous = ((await ctx.host.readFileIfExists(stamp)) ?? '').trim();
-  if (previous === digest) return { action: 'running', markStarted };
-  ctx.log.info(`${ctx.host.name}: restarting ${spec.name}: its configuration changed since it was started`);
+  if (previous === digest && !restartBecause) return { action: 'running', markStarted };
+  ctx.log.info(`${ctx.host.name}: restarting ${spec.name}: ${previous === digest ? restartBecause : 'its configuration changed since it was started'}`);
   await stopDaemon(ctx.host, ctx.facts, spec, stateDir);
   await startDaemon(ctx.host, ctx.facts, spec, stateDir);
   return { action: 'restarted', markStarted };

@@ -112,6 +112,22 @@ export async function downloadImage(s: Session, id: string, o: GlanceOptions = {
   return res.stream;
 }
 
+/**
+ * Why Glance has the image's record but not its data, or undefined when the data is there. A
+ * record stays "active" with its checksum when the file is removed from the store behind Glance's
+ * back; only GET .../file tells (204 No Content instead of the bytes). Reads no more than the
+ * reply's first chunk.
+ */
+export async function missingData(s: Session, id: string, o: GlanceOptions = {}): Promise<string | undefined> {
+  const img = await getImage(s, id, o);
+  if (img.status !== 'active') return `its status is "${img.status}", not "active"`;
+  if (!img.size) return `its size is ${img.size === null || img.size === undefined ? 'unknown' : '0'}`;
+  const url = imageUrl(s, `v2/images/${id}/file`, o);
+  const res = await request('GET', url, { token: s.token, timeoutMs: s.timeoutMs, expect: [200, 204], headers: { Accept: 'application/octet-stream' }, service: 'glance-api' });
+  res.stream.destroy();
+  return res.status === 204 ? `GET ${url} answers 204 No Content: the image store has no file for it` : undefined;
+}
+
 /** Deleting an image that is already gone is not an error. */
 export async function deleteImage(s: Session, id: string, o: GlanceOptions = {}): Promise<void> {
   await call(s, 'DELETE', imageUrl(s, `v2/images/${id}`, o), { expect: [204, 404] });

@@ -162,6 +162,16 @@ export async function getServer(s: Session, id: string, o: NovaOptions = {}): Pr
   return r.server;
 }
 
+/**
+ * Servers of every project whose name matches `nameRegex` (Nova filters names by regular
+ * expression), id and name only. Like GET /servers/{id} it needs Neutron (see the top of this file).
+ */
+export async function listServersByName(s: Session, nameRegex: string, o: NovaOptions = {}): Promise<{ id: string; name: string }[]> {
+  const qs = new URLSearchParams({ all_tenants: 'True', name: nameRegex }).toString();
+  const r = await call<{ servers: { id: string; name: string }[] }>(s, 'GET', u(s, `servers?${qs}`, o), { headers: mv(MV_SERVER_CREATE) });
+  return r.servers;
+}
+
 /** Deleting a server that is already gone is not an error. */
 export async function deleteServer(s: Session, id: string, o: NovaOptions = {}): Promise<void> {
   await call(s, 'DELETE', u(s, `servers/${id}`, o), { expect: [204, 404] });

@@ -192,9 +192,15 @@ async function runDbSync(
  * new password must not leave the old one in a running process), and, for an API, wait until it
  * really answers over HTTP (not just an open port).
  */
-export async function startService(ctx: StackContext, spec: DaemonSpec, configFiles: readonly string[], url?: string): Promise<void> {
+export async function startService(
+  ctx: StackContext,
+  spec: DaemonSpec,
+  configFiles: readonly string[],
+  url?: string,
+  restartBecause?: string,
+): Promise<'started' | 'restarted' | 'running'> {
   const since = new Date(Date.now() - 5000);
-  const { markStarted } = await startOrRestart(ctx, spec, configFiles);
+  const { action, markStarted } = await startOrRestart(ctx, spec, configFiles, restartBecause);
   if (url) {
     const stateDir = ctx.config.settings.STACK_STATE_DIR;
     await waitForHttp(url, {
@@ -207,6 +213,7 @@ export async function startService(ctx: StackContext, spec: DaemonSpec, configFi
     });
   }
   await markStarted();
+  return action;
 }
 
 

@@ -4,7 +4,10 @@
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { fetchImage, detectFormat, progressLine, type FetchedImage } from '../../lib/image.ts';
-import { createImage, downloadImage, findImageByHash, getImage, listImages, uploadImage, waitForStatus } from '../../lib/openstack/glance.ts';
+import { createImage, deleteImage, downloadImage, findImageByHash, getImage, listImages, missingData, uploadImage, waitForStatus, type GlanceImage } from '../../lib/openstack/glance.ts';
+import type { Session } from '../../lib/openstack/keystone.ts';
+import { brokenLinkError, windowLines, windowStart } from '../../lib/links.ts';
+import { IMAGE_DIR } from '../glance/index.ts';
 import { createHash } from 'node:crypto';
 import { checkImageSources } from '../../lib/image-preflight.ts';
 import { InputError } from '../../lib/input-error.ts';
@@ -35,6 +38,35 @@ const fetched = async (ctx: StackContext): Promise<{ url: string; image: Fetched
   return out;
 };
 
+/**
+ * The Glance image that already holds this file's data, if any. Records with the same checksum
+ * but no data (the file removed from the store, or a status other than active) would be found by
+ * checksum forever and never uploaded again: they are deleted, and the image is uploaded anew
+ * (Glance takes no second upload into an active record).
+ */
+async function keptImage(ctx: StackContext, s: Session, image: FetchedImage): Promise<GlanceImage | undefined> {
+  let kept: GlanceImage | undefined;
+  for (const img of (await listImages(s)).filter((i) => findImageByHash([i], { sha512: image.sha512, md5: image.md5 }))) {
+    const why = await missingData(s, img.id);
+    if (!why) {
+      kept ??= img;
+      continue;
+    }
+    ctx.log.warn(`image ${img.name ?? '(no name)'} (${img.id}) has a record in Glance but no data (${why}): deleting the record to upload the image again`);
+    await deleteImage(s, img.id);
+  }
+  return kept;
+}
+
+/** The link between Glance's records and its store, as verify names it. */
+const storeLink = (ctx: StackContext) => ({
+  service: 'glance',
+  link: `glance-api -> its image store (${IMAGE_DIR} on ${ctx.host.name})`,
+  hint: 'A record without data is a missing image: ./stack.ts deletes the record and uploads the image again.',
+});
+
+const noDataWhat = (img: GlanceImage, why: string): string => `has the record of image ${img.name ?? '(no name)'} (${img.id}) but not its data: ${why}`;
+
 const plugin: ServicePlugin = {
   name: 'image',
   services: ['g-api'],
@@ -54,7 +86,7 @@ const plugin: ServicePlugin = {
   async register(ctx) {
     const s = await adminSession(ctx);
     for (const { url, image } of await fetched(ctx)) {
-      const existing = findImageByHash(await listImages(s), { sha512: image.sha512, md5: image.md5 });
+      const existing = await keptImage(ctx, s, image);
       if (existing) {
         ctx.log.info(`image ${existing.name} (${existing.id}) already in Glance with the same checksum; not uploaded again`);
         continue;
@@ -71,18 +103,38 @@ const plugin: ServicePlugin = {
     }
   },
 
+  // Checked with the other links, before any functional check: a server booted from a record
+  // without data fails far from the cause. By name only (no image is fetched or hashed here).
+  links: async (ctx) => [
+    {
+      ...storeLink(ctx),
+      log: GLANCE_LOG,
+      check: async () => {
+        const s = await adminSession(ctx);
+        for (const url of ctx.config.settings.IMAGE_URLS) {
+          // Active records only: they claim to hold data (a queued one is an upload that was cut short).
+          for (const img of await listImages(s, { name: imageName(url), status: 'active' })) {
+            const why = await missingData(s, img.id);
+            if (why) return noDataWhat(img, why);
+          }
+        }
+        return undefined;
+      },
+    },
+  ],
+
   async verify(ctx) {
     const s = await adminSession(ctx);
     for (const { url, image } of await fetched(ctx)) {
       const found = findImageByHash(await listImages(s), { sha512: image.sha512, md5: image.md5 });
       if (!found) throw new StackError(`Image ${imageName(url)} is not in Glance.`, 'Run `./stack.ts` again to upload it.');
-      const current = await getImage(s, found.id);
-      if (current.status !== 'active') {
-        throw new StackError(`Image ${current.name} is ${current.status} in Glance, not active.`, 'See the Glance log below.', {
-          file: GLANCE_LOG,
-          lines: await logTail(ctx, GLANCE_LOG),
-        });
+      // A record without data is a missing image: Nova could not boot from it.
+      const why = await missingData(s, found.id);
+      if (why) {
+        const l = storeLink(ctx);
+        throw brokenLinkError({ ...l, host: ctx.host.name, what: noDataWhat(found, why), log: { file: GLANCE_LOG, lines: await windowLines(ctx, GLANCE_LOG, await windowStart(ctx)) } });
       }
+      const current = await getImage(s, found.id);
       // Download it back and compare: proves the store returns the bytes it was given.
       const hash = createHash('sha256');
       for await (const chunk of await downloadImage(s, found.id)) hash.update(chunk as Buffer);

@@ -8,14 +8,17 @@ import { releaseAtLeast } from '../../lib/release.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { daemonLogTail, daemonStatus, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
-import { listComputeServices, listHypervisors, ensureFlavor, createServer, deleteServer, getServer, getConsoleOutput, waitForServerActive, waitForServerGone } from '../../lib/openstack/nova.ts';
+import { listComputeServices, listHypervisors, type Hypervisor, ensureFlavor, createServer, deleteServer, getServer, getConsoleOutput, waitForServerActive, waitForServerGone } from '../../lib/openstack/nova.ts';
 import { listResourceProviders } from '../../lib/openstack/placement.ts';
 import { listImages } from '../../lib/openstack/glance.ts';
 import { adminSession, cleanService, logTail, renderIni, startService } from '../common/openstack.ts';
 import { startOrRestart } from '../../lib/restart.ts';
 import { windowStart } from '../../lib/links.ts';
+import { explainingLines } from '../../lib/log-cause.ts';
 import { imageName } from '../image/index.ts';
 import { NOVA_CONF, novaCommon } from '../nova/index.ts';
+import { downReason, isBack, noteRestart, restartedWith } from '../nova/reports.ts';
+import { brokerRestartReason } from '../rabbitmq/index.ts';
 import {
   DESTROY_GUESTS,
   LIBVIRT_READY,
@@ -37,6 +40,7 @@ import {
 } from './libvirt.ts';
 import { consolePattern, consoleTail, waitForBootMarker } from './guest.ts';
 import { computeDeathCause, computeDeathError } from './watch.ts';
+import { removeLeftoverServers, testServerName } from './leftovers.ts';
 
 const CONF = '/etc/nova/nova-compute.conf';
 const LOG = '/var/log/nova/nova-compute.log';
@@ -112,10 +116,42 @@ async function until<T>(ctx: StackContext, what: string, fn: () => Promise<T | u
     if (v !== undefined) return v;
     await checkComputeAlive(ctx);
     if (Date.now() > deadline) {
-      throw new StackError(`${what} (waited ${ctx.config.settings.SERVICE_TIMEOUT} s)`, hint, { file: LOG, lines: await logTail(ctx, LOG) });
+      throw new StackError(`${what} (waited ${ctx.config.settings.SERVICE_TIMEOUT} s)`, hint, { file: LOG, lines: await explainingTail(ctx) });
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
+}
+
+/** The compute log's lines that explain a wait that ran out: this window's warnings and errors first. */
+async function explainingTail(ctx: StackContext): Promise<string> {
+  return explainingLines(await logTail(ctx, LOG, 500), await windowStart(ctx));
+}
+
+/** How often a compute host not yet in os-hypervisors is looked for again by discover_hosts (each costs a nova-manage start). */
+export const DISCOVER_INTERVAL_MS = 3000;
+
+/**
+ * Wait until Nova lists this host's hypervisor, mapping it into cell1 again while it does not.
+ * nova-compute reports its service seconds before it writes its compute node record, and
+ * discover_hosts maps only hosts with a node record; os-hypervisors hides an unmapped node. So a
+ * single discover_hosts right after the service came up can map nothing (issue 15: the first run
+ * failed so): discovery is repeated until the node shows.
+ */
+async function waitForHypervisor(ctx: StackContext, s: Awaited<ReturnType<typeof adminSession>>, name: string): Promise<Hypervisor> {
+  const discover = ctx.config.services.has('n-api');
+  let lastDiscovery = 0;
+  return until(
+    ctx,
+    `No hypervisor of ${name} in Nova`,
+    async () => {
+      const hv = (await listHypervisors(s)).find((h) => h.hypervisor_hostname.startsWith(name));
+      if (hv || !discover || Date.now() - lastDiscovery < DISCOVER_INTERVAL_MS) return hv;
+      lastDiscovery = Date.now();
+      await discoverHosts(ctx);
+      return (await listHypervisors(s)).find((h) => h.hypervisor_hostname.startsWith(name));
+    },
+    `nova-compute on ${name} reports in but Nova lists no compute node of it (it writes the node once it has read its hypervisor), even after \`nova-manage cell_v2 discover_hosts\`; see the compute log below.`,
+  );
 }
 
 /** libvirtd accepts connections on its socket (it takes a moment after its pid exists). */
@@ -236,20 +272,27 @@ const plugin: ServicePlugin = {
       // hypervisor is broken", seen after a re-run restarted libvirtd): it starts again on the new one.
       if (restarted) await stopDaemon(ctx.host, ctx.facts, daemon(ctx), stateDir(ctx));
     }
-    await startService(ctx, daemon(ctx), [CONF]);
+    const running = (await daemonStatus(ctx.host, ctx.facts, daemon(ctx), stateDir(ctx))).running;
+    const because = brokerRestartReason(ctx) ?? (running ? await downReason(ctx, 'nova-compute', ctx.facts.hostname) : undefined);
+    const action = await startService(ctx, daemon(ctx), [CONF], undefined, because);
+    // register waits until it reports from the new process (see ../nova/reports.ts).
+    if (action !== 'running') await noteRestart(ctx, 'nova-compute');
   },
 
   async register(ctx) {
-    // The compute service must report in before cells v2 can map it to cell1.
+    // The compute service must report in before cells v2 can map it to cell1, and, restarted by
+    // this run, be back (up, enabled, reporting from the new process) before verify boots a server.
     const s = await adminSession(ctx);
     const name = ctx.facts.hostname;
+    const restarted = restartedWith(ctx, 'nova-compute');
     await until(
       ctx,
-      `nova-compute on ${name} never reported to nova-conductor`,
-      async () => (await listComputeServices(s)).find((x) => x.binary === 'nova-compute' && x.host === name && x.state === 'up'),
-      `nova-compute reaches the conductor through RabbitMQ (transport_url in ${CONF}); see its log below.`,
+      `nova-compute on ${name} never reported to nova-conductor as up and enabled${restarted ? ' after its restart' : ''}`,
+      async () => (await listComputeServices(s)).find((x) => x.binary === 'nova-compute' && x.host === name && isBack(x, restarted)),
+      `nova-compute reaches the conductor through RabbitMQ (transport_url in ${CONF}), and disables itself while it cannot reach its hypervisor; see its log below.`,
     );
-    if (ctx.config.services.has('n-api')) await discoverHosts(ctx);
+    // Mapped once its compute node exists, not once its service is up (see waitForHypervisor).
+    await waitForHypervisor(ctx, s, name);
     if (isLibvirt(ctx)) ctx.log.info(`${ctx.host.name}: hypervisor ${describeHypervisor(await probeHost(ctx))}`);
   },
 
@@ -260,9 +303,9 @@ const plugin: ServicePlugin = {
     const svc = (await listComputeServices(s)).find((x) => x.binary === 'nova-compute' && x.host === name);
     if (!svc || svc.state !== 'up' || svc.status !== 'enabled') {
       throw new StackError(`nova-compute on ${name} is ${svc ? `${svc.status}/${svc.state}` : 'not registered'} in Nova.`,
-        'It reports through RabbitMQ every 10 s; check that it runs (`./stack.ts status`) and its log below.', { file: LOG, lines: await logTail(ctx, LOG) });
+        'It reports through RabbitMQ every 10 s; check that it runs (`./stack.ts status`) and its log below.', { file: LOG, lines: await explainingTail(ctx) });
     }
-    const hv = await until(ctx, `No hypervisor of ${name} in Nova`, async () => (await listHypervisors(s)).find((h) => h.hypervisor_hostname.startsWith(name)), 'Run `nova-manage cell_v2 discover_hosts`; see the compute log below.');
+    const hv = await waitForHypervisor(ctx, s, name);
     await until(
       ctx,
       `Placement has no resource provider for ${hv.hypervisor_hostname}`,
@@ -275,19 +318,23 @@ const plugin: ServicePlugin = {
       ctx.log.warn(`${ctx.host.name}: the server boot check is skipped: q-svc (neutron-server) is disabled, and Nova cannot delete a server without a Network API.`);
       return;
     }
+    const removed = await removeLeftoverServers(s, ctx.config.settings.SERVICE_TIMEOUT * 1000).catch((err: Error) => {
+      throw new StackError(`Could not remove the test servers earlier runs left: ${err.message}`, 'Delete them with `openstack server delete` (names stack-verify-...) and run `./stack.ts verify` again.');
+    });
+    if (removed.length) ctx.log.warn(`${ctx.host.name}: removed ${removed.length} test server(s) an earlier run left behind (a verify that was killed): ${removed.join(', ')}`);
     const pattern = isLibvirt(ctx) ? consolePattern(ctx.config.settings.VERIFY_CONSOLE_PATTERN) : undefined;
     const image = await verifyImage(ctx, s);
     const flavor = await ensureFlavor(s, { name: 'stack.tiny', ram: 128, vcpus: 1, disk: 1 });
     const created = Date.now();
     // On this compute host (admin's nova:HOST zone), so each compute host of the cloud is proved.
-    const server = await createServer(s, { name: `stack-verify-${created}`, imageRef: image.id, flavorRef: flavor, networks: 'none', availabilityZone: `nova:${name}` });
+    const server = await createServer(s, { name: testServerName(created), imageRef: image.id, flavorRef: flavor, networks: 'none', availabilityZone: `nova:${name}` });
     try {
       try {
         await waitForServerActive(s, server, ctx.config.settings.SERVICE_TIMEOUT * 1000);
       } catch (err) {
         await checkComputeAlive(ctx);
         throw new StackError(`A test server (${server}) did not become ACTIVE on ${name}: ${(err as Error).message}`,
-          'Scheduler, conductor and compute logs tell which step failed; the compute log is below.', { file: LOG, lines: await logTail(ctx, LOG) });
+          'Scheduler, conductor and compute logs tell which step failed; the compute log is below.', { file: LOG, lines: await explainingTail(ctx) });
       }
       const landed = (await getServer(s, server))['OS-EXT-SRV-ATTR:host'];
       if (landed !== name) {

@@ -28,6 +28,8 @@ import {
   serviceLinks,
 } from '../common/openstack.ts';
 import { glanceUrl } from '../glance/index.ts';
+import { brokerRestartReason } from '../rabbitmq/index.ts';
+import { downReason, isBack, noteRestart, restartedWith } from './reports.ts';
 import { releaseAtLeast } from '../../lib/release.ts';
 
 const epoxy = (ctx: StackContext): boolean => releaseAtLeast(ctx.release, 'epoxy');
@@ -104,7 +106,7 @@ async function waitForServices(ctx: StackContext): Promise<void> {
   const wanted = (['n-cond', 'n-sch'] as const).filter((n) => ctx.config.services.has(n)).map((n) => (n === 'n-cond' ? 'nova-conductor' : 'nova-scheduler'));
   const deadline = Date.now() + ctx.config.settings.SERVICE_TIMEOUT * 1000;
   for (;;) {
-    const up = new Set((await listComputeServices(s)).filter((x) => x.state === 'up').map((x) => x.binary));
+    const up = new Set((await listComputeServices(s)).filter((x) => isBack(x, restartedWith(ctx, x.binary))).map((x) => x.binary));
     const missing = wanted.filter((b) => !up.has(b));
     if (!missing.length) return;
     const dead: string[] = [];
@@ -115,7 +117,7 @@ async function waitForServices(ctx: StackContext): Promise<void> {
       const b = (dead[0] ?? missing[0])!;
       const spec = plainDaemon(b as 'nova-conductor');
       throw new StackError(
-        dead.length ? `${dead.join(' and ')} exited after it was started on ${ctx.host.name}.` : `${missing.join(' and ')} never reported to Nova (waited ${ctx.config.settings.SERVICE_TIMEOUT} s).`,
+        dead.length ? `${dead.join(' and ')} exited after it was started on ${ctx.host.name}.` : `${missing.join(' and ')} never reported to Nova as up and enabled${missing.some((b) => restartedWith(ctx, b)) ? ' after its restart' : ''} (waited ${ctx.config.settings.SERVICE_TIMEOUT} s).`,
         `Fix what its output says and run stack.ts again; ${b} also logs to /var/log/nova/${b}.log.`,
         { file: spec.logFile!, lines: await logTail(ctx, spec.logFile) },
       );
@@ -180,9 +182,17 @@ const plugin: ServicePlugin = {
   async start(ctx) {
     const enabled = ctx.config.services;
     const files = [NOVA_CONF, dbPasswordPath('nova')];
-    if (enabled.has('n-cond')) await startService(ctx, plainDaemon('nova-conductor'), files);
-    if (enabled.has('n-sch')) await startService(ctx, plainDaemon('nova-scheduler'), files);
-    if (enabled.has('n-api')) await startService(ctx, apiDaemon(ctx), files, `${novaUrl(ctx)}/`);
+    const because = brokerRestartReason(ctx);
+    const restarted: string[] = [];
+    for (const [service, binary] of [['n-cond', 'nova-conductor'], ['n-sch', 'nova-scheduler']] as const) {
+      if (!enabled.has(service)) continue;
+      const running = (await daemonStatus(ctx.host, ctx.facts, plainDaemon(binary), ctx.config.settings.STACK_STATE_DIR)).running;
+      const why = because ?? (running && enabled.has('n-api') ? await downReason(ctx, binary) : undefined);
+      if ((await startService(ctx, plainDaemon(binary), files, undefined, why)) !== 'running') restarted.push(binary);
+    }
+    if (enabled.has('n-api')) await startService(ctx, apiDaemon(ctx), files, `${novaUrl(ctx)}/`, because);
+    // register waits until they report from their new processes (see ./reports.ts); it needs nova-api.
+    if (enabled.has('n-api')) for (const b of restarted) await noteRestart(ctx, b);
   },
 
   async register(ctx) {

@@ -66,7 +66,7 @@ const plugin: ServicePlugin = {
     await dbSync(ctx, { user: 'placement', command: 'placement-manage db sync', databases: ['placement'], label: 'placement-manage db sync', logFile: LOG });
   },
 
-  start: async (ctx) => startService(ctx, daemon(ctx), [CONF, dbPasswordPath('placement')], `${placementUrl(ctx)}/`),
+  start: async (ctx) => void (await startService(ctx, daemon(ctx), [CONF, dbPasswordPath('placement')], `${placementUrl(ctx)}/`)),
 
   async register(ctx) {
     await registerService(ctx, {

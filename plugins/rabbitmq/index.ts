@@ -171,6 +171,17 @@ async function stopEpmd(ctx: StackContext): Promise<void> {
   if (r.stderr.trim()) ctx.log.warn(`${ctx.host.name}: ${r.stderr.trim()}`);
 }
 
+const PASSWORD_RESTORED = 'rabbitmq.password-restored';
+
+/**
+ * Why a running RabbitMQ client (nova's daemons, neutron) must be restarted in this run, or
+ * undefined. After its broker password was changed behind it and set back by register, a client
+ * that lost its connection stays disconnected (seen: "nova-compute on vm is enabled/down" after
+ * the re-run): only a restart connects it again. Clients start after rabbitmq/register.
+ */
+export const brokerRestartReason = (ctx: StackContext): string | undefined =>
+  ctx.shared.get(PASSWORD_RESTORED) ? "its RabbitMQ user's password was set back, and a client refused by the broker does not connect again" : undefined;
+
 const plugin: ServicePlugin = {
   name: 'rabbitmq',
   services: ['rabbit'],
@@ -236,9 +247,14 @@ const plugin: ServicePlugin = {
         throw new StackError(`Could not create the RabbitMQ user ${user} on ${ctx.host.name}: ${lastLines(add.stderr || add.stdout, 5)}`, 'Is rabbitmq-server running? (rabbitmqctl status)');
       }
       // It exists from an earlier run: make its password the current RABBIT_PASSWORD.
+      const accepted = (await ctlWithPassword(ctx, 'authenticate_user', user)).exitCode === 0;
       const change = await ctlWithPassword(ctx, 'change_password', user);
       if (change.exitCode !== 0) {
         throw new StackError(`Could not set the password of RabbitMQ user ${user} on ${ctx.host.name}: ${lastLines(change.stderr || change.stdout, 5)}`);
+      }
+      if (!accepted) {
+        ctx.shared.set(PASSWORD_RESTORED, true);
+        ctx.log.warn(`${ctx.host.name}: RabbitMQ did not accept ${user} with RABBIT_PASSWORD (changed behind stack.ts): set back; the services that use RabbitMQ are restarted to connect again`);
       }
     }
     await ctlOrThrow(ctx, ['set_permissions', '-p', '/', user, '.*', '.*', '.*'], `rabbitmqctl set_permissions ${user}`);
@@ -266,6 +282,17 @@ const plugin: ServicePlugin = {
       log: `${LOG_DIR}/rabbit@*.log`,
       hint: 'Its Erlang node runs without the broker (as after rabbitmqctl stop_app); ./stack.ts starts the broker again (rabbitmqctl start_app).',
       check: async () => ((await brokerStopped(ctx)) ? 'runs its Erlang node, but the broker inside it is stopped: nothing accepts AMQP connections on 5672' : undefined),
+    },
+    {
+      service: 'RabbitMQ',
+      link: `nova and neutron -> RabbitMQ (AMQP at ${setting(ctx, 'RABBIT_HOST')}:5672, as ${setting(ctx, 'RABBIT_USERID')})`,
+      log: `${LOG_DIR}/rabbit@*.log`,
+      hint: "The broker user's password was changed behind stack.ts: ./stack.ts sets it back to RABBIT_PASSWORD and restarts the services that lost their connection.",
+      check: async () => {
+        const user = setting(ctx, 'RABBIT_USERID');
+        const r = await ctlWithPassword(ctx, 'authenticate_user', user);
+        return r.exitCode === 0 ? undefined : `refuses the login of ${user} with RABBIT_PASSWORD: ${stripColours(lastLines(r.stderr || r.stdout, 1))}`;
+      },
     },
   ],
 

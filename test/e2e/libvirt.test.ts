@@ -8,8 +8,8 @@
 // built here from Debian's kernel and busybox (no internet for CirrOS); verify passes only when
 // the guest's own init has printed its marker on the serial console and Nova's
 // os-getConsoleOutput returned it.
-// The checks go in the cloud's life order: stack, status, unstack (no cloud, qemu or libvirt
-// process left), clean.
+// The checks go in the cloud's life order: stack, status, libvirtd killed and repaired by a
+// re-run, unstack (no cloud, qemu or libvirt process left), clean.
 
 import { e2eDescribe } from './pending.ts';
 import { newestLogTail } from './run-log.ts';
@@ -133,6 +133,21 @@ e2eDescribe(undefined)('all-in-one with libvirt/QEMU (TCG), stack.ts running on 
     expect(r.out).toMatch(/Hypervisor: libvirt\/QEMU TCG/);
     expectNoPassword(r.out);
   }, 300_000);
+
+  // Issue 15 §2: the re-run started libvirtd and restarted nova-compute, and its verify's server
+  // failed at once with "No valid host was found": nova-compute had not reported back yet.
+  it('libvirtd killed: verify names it; one re-run brings it back, waits for nova-compute, and its verify boots the guest', async () => {
+    const kill = await onHost('pid="$(pgrep -x libvirtd)" && test -n "$pid" && kill -KILL $pid');
+    expect(kill.exitCode, kill.stderr).toBe(0);
+    const v = await stack(['verify'], 600_000);
+    expect(v.exitCode, v.out).toBe(1);
+    expect(v.out).toMatch(/libvirtd on \S+ is not running.*\n.*Broken link: nova-compute -> libvirtd/);
+    const r = await stack([]);
+    expect(r.exitCode, r.out).toBe(0);
+    expect(r.out).toMatch(new RegExp(`guest booted: "${BOOT_MARKER} kernel \\S+ up [\\d.]+ s" on the console`));
+    expect(await hypervisorProcesses()).toEqual(expect.arrayContaining(['libvirtd', 'virtlogd']));
+    expectNoPassword(r.out);
+  }, 3_000_000);
 
   it('unstack leaves no process of the cloud and no qemu, libvirtd or virtlogd', async () => {
     const r = await stack(['unstack'], 300_000);

@@ -6,7 +6,8 @@
 // glance-api.conf option restarts only glance-api, each fault of the table is named by verify
 // within 60 s and repaired by a re-run, and a kill at each of several points is followed by a
 // re-run that passes verify with the image kept and no duplicate Keystone objects. The cloud's
-// clean then runs after an unstack.
+// clean then runs after an unstack. Issue 15 §2 added the RabbitMQ password changed behind the
+// services, the image's file removed from the store, and a verify killed with SIGKILL.
 
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -46,6 +47,9 @@ const openstack = async (c: Cloud, args: string) => {
   expect(r.exitCode, r.stderr).toBe(0);
   return r.stdout.split('\n').filter(Boolean);
 };
+
+/** The RabbitMQ user the cloud's services log in as (RABBIT_USERID, default stackrabbit). */
+const rabbitUser = (c: Cloud): string => /^RABBIT_USERID=(\S+)$/m.exec(c.baseLocalrc)?.[1] ?? 'stackrabbit';
 
 /** The cloud is whole after a resumed run: one tiny image, no Keystone object twice. */
 async function expectNoDuplicates(c: Cloud) {
@@ -165,6 +169,19 @@ export const rerunChecks: MoreChecks = {
       ['nova-compute stopped', async () => `kill -TERM ${await pidOf('nova-compute')}`, /nova-compute on \S+ is not running.*\n.*Broken link: nova-conductor and nova-scheduler -> nova-compute/],
       ['MariaDB stopped', async () => 'service mariadb stop', /mariadb on \S+ is not running.*\n.*Broken link: every OpenStack service -> MariaDB/],
       ['Keystone stopped', async () => `kill -INT ${await pidOf('keystone')}`, /keystone on \S+ is not running.*\n.*Broken link: every service and client -> Keystone/],
+      // Issue 15 §2: the re-run sets the password back and restarts the clients that lost their connection.
+      [
+        "the RabbitMQ user's password changed behind the services",
+        async () => `rabbitmqctl -q change_password ${rabbitUser(c)} Changed-behind-1`,
+        /RabbitMQ on \S+ refuses the login of \S+ with RABBIT_PASSWORD.*\n.*Broken link: nova and neutron -> RabbitMQ/,
+      ],
+      // Issue 15 §2: the record stays active with its checksum; the re-run must upload the data again.
+      [
+        "the image's file removed from Glance's store",
+        async () =>
+          'id="$(openstack --os-cloud stack-admin image list --name tiny -f value -c ID)" && test -n "$id" && test -f "/var/lib/glance/images/$id" && rm "/var/lib/glance/images/$id"',
+        /glance on \S+ has the record of image tiny \(\S+\) but not its data: .*204 No Content.*\n.*Broken link: glance-api -> its image store/,
+      ],
     ];
     for (const [fault, inject, named] of FAULTS) {
       it(`${fault}: verify exits 1 within 60 s naming the service and the link; a re-run repairs it`, async () => {
@@ -190,6 +207,38 @@ export const rerunChecks: MoreChecks = {
         expect(took, v.all).toBeLessThan(60_000);
       }, 1_200_000);
     }
+
+    // Issue 15 §2: verify deletes its test server in a finally block, which a SIGKILL never reaches.
+    it('a verify killed with SIGKILL leaves its test server ACTIVE: the next verify removes it and says so; a re-run passes', async () => {
+      // Nova's own database, not the CLI: the server lives a few seconds, an `openstack` call takes as long.
+      const liveTestServers = async () => {
+        const r = await c.onHost(`mysql -N -B -e "SELECT uuid, vm_state FROM nova.instances WHERE display_name LIKE 'stack-verify-%' AND deleted = 0"`);
+        expect(r.exitCode, r.stderr).toBe(0);
+        return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]);
+      };
+      expect(await liveTestServers()).toEqual([]);
+      const killed = execa(STACK, ['verify', '--config', c.config, '--verbose'], { cwd: c.work, reject: false, all: true, env: { CI: 'true' } });
+      let left: [string, string][] = [];
+      for (let i = 0; i < 1500 && left.length === 0 && killed.exitCode === null; i++) {
+        left = await liveTestServers();
+        if (left.length === 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      killed.kill('SIGKILL');
+      const k = await killed;
+      expect(left, `no test server seen before the verify ended:\n${String(k.all)}`).toHaveLength(1);
+      const uuid = left[0]![0];
+      // Nothing deletes it now: the build goes on to ACTIVE (the fake driver's) and it stays.
+      for (let i = 0; i < 120 && (await liveTestServers()).find((x) => x[0] === uuid)?.[1] !== 'active'; i++) await new Promise((r) => setTimeout(r, 1000));
+      expect(await liveTestServers()).toEqual([[uuid, 'active']]);
+
+      const v = await c.stack(['verify']);
+      expect(v.exitCode, v.all).toBe(0);
+      expect(v.all).toMatch(new RegExp(`removed 1 test server\\(s\\) an earlier run left behind \\(a verify that was killed\\): stack-verify-\\d+ \\(${uuid}\\)`));
+      expect(await liveTestServers()).toEqual([]);
+      const r = await c.stack([]);
+      expect(r.exitCode, r.all).toBe(0);
+      expect(r.all).not.toMatch(/left behind/);
+    }, 1_200_000);
 
     // [point, the line to kill at, delay after it, a command on the host first]
     const KILLS: [string, RegExp, number, string?][] = [

@@ -28,6 +28,8 @@ export interface FakeCloud {
     server: Row | undefined;
     actions: { action: string; request_id: string; start_time: string; message: string | null; events: Row[] }[];
     hypervisorServers: { name: string; uuid: string }[];
+    /** Servers besides the one created through the fake (left by earlier runs, say): listed, found by id, deleted. */
+    others: Row[];
     allocations: Record<string, { resources: Record<string, number> }>;
   };
   /** Hand a request to the fake's own routing (to undo a test's srv.route override). */
@@ -66,7 +68,7 @@ export async function startFakeCloud(): Promise<FakeCloud> {
   const tokens = new Set<string>();
   const images: Row[] = [];
   const imageData = new Map<string, Buffer>();
-  const nova: FakeCloud['nova'] = { getServerStatus: 500, server: undefined, actions: [], hypervisorServers: [], allocations: {} };
+  const nova: FakeCloud['nova'] = { getServerStatus: 500, server: undefined, actions: [], hypervisorServers: [], allocations: {}, others: [] };
 
   const catalog = () =>
     tables.services!.map((s) => ({
@@ -239,6 +241,19 @@ export async function startFakeCloud(): Promise<FakeCloud> {
       const srvBody = input.server as Row;
       nova.server = { ...srvBody, id: randomUUID(), status: 'BUILD' };
       return json(res, 202, { server: { id: nova.server.id, adminPass: 'do-not-leak' } });
+    }
+    if (path === '/compute/v2.1/servers' && m === 'GET') {
+      const name = new RegExp(q.get('name') ?? '');
+      const all = [...nova.others, ...(nova.server ? [nova.server] : [])];
+      return json(res, 200, { servers: all.filter((x) => name.test(String(x.name))).map((x) => ({ id: x.id, name: x.name })) });
+    }
+    if ((r = /^\/compute\/v2\.1\/servers\/([^/]+)$/.exec(path)) && nova.others.some((x) => x.id === r![1])) {
+      const other = nova.others.find((x) => x.id === r![1])!;
+      if (m === 'DELETE') {
+        nova.others.splice(nova.others.indexOf(other), 1);
+        return json(res, 204);
+      }
+      return json(res, 200, { server: other });
     }
     if ((r = /^\/compute\/v2\.1\/servers\/([^/]+)(?:\/os-instance-actions(?:\/([^/]+))?)?$/.exec(path))) {
       const known = nova.server && nova.server.id === r[1];

@@ -184,6 +184,18 @@ describe('RabbitMQ: a node whose broker was stopped inside it', () => {
     expect(await check!.check()).toBeUndefined();
   });
 
+  it("a broker user whose password was changed behind the services: RabbitMQ and the link are named, and the password is not shown", async () => {
+    const h = new RecordingHost({ facts: DEBIAN_SYSV }).reply(/authenticate_user/, { exitCode: 65, stderr: 'Error:\nfailed to authenticate user "stackrabbit"\n' });
+    const ctx = makeContext(h, DEBIAN_SYSV);
+    const [, login] = await rabbitmq.links!(ctx);
+    expect(login!.link).toMatch(/^nova and neutron -> RabbitMQ \(AMQP at .*:5672, as stackrabbit\)$/);
+    expect(await login!.check()).toBe('refuses the login of stackrabbit with RABBIT_PASSWORD: failed to authenticate user "stackrabbit"');
+    expect(login!.hint).toMatch(/sets it back to RABBIT_PASSWORD and restarts the services that lost their connection/);
+    expect(h.visibleText).not.toContain(String(ctx.config.settings.RABBIT_PASSWORD));
+    h.reply(/authenticate_user/, { exitCode: 0 });
+    expect(await login!.check()).toBeUndefined();
+  });
+
   it('a re-run starts the broker (start_app) instead of the service, which would fail on a running node', async () => {
     const h = new RecordingHost({ facts: DEBIAN_SYSV })
       .reply(/status|is-active|rabbitmq\/pid/, { stdout: 'running\n' })
