@@ -10,7 +10,7 @@ import { mkdir, open, readFile, rename, rm, stat, truncate, writeFile } from 'no
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { StackError } from './plugin.ts';
+import { StackError } from './errors.ts';
 import { ApiError, request } from './openstack/http.ts';
 
 export const CIRROS_BASE = 'https://github.com/cirros-dev/cirros/releases/download';

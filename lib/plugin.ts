@@ -107,16 +107,3 @@ export interface LinkCheck {
   /** What is wrong, or undefined when the link holds. Quick: it runs at every verify. */
   check(): Promise<string | undefined>;
 }
-
-/** A failure the user can act on: what broke, where, and what to do. Rendered without a stack trace. */
-export class StackError extends Error {
-  constructor(
-    message: string,
-    readonly hint?: string,
-    /** Lines from a service log that explain the failure (already masked). */
-    readonly logTail?: { file: string; lines: string },
-  ) {
-    super(message);
-    this.name = 'StackError';
-  }
-}

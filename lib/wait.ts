@@ -4,7 +4,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { findCause } from './log-cause.ts';
-import { StackError } from './plugin.ts';
+import { StackError } from './errors.ts';
 
 export interface WaitForHttpOptions {
   /** Shown in the error: "glance-api did not answer ...". Default: the URL's host:port. */

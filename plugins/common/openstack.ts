@@ -5,7 +5,8 @@
 import { IniDoc } from '../../lib/ini.ts';
 import { dbConnectionUrl, pymysqlOptionFile } from '../../lib/escape.ts';
 import { sh } from '../../lib/shell.ts';
-import { StackError, type ConfigFile, type LinkCheck, type StackContext } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
+import { type ConfigFile, type LinkCheck, type StackContext } from '../../lib/plugin.ts';
 import { SCHEMA, type SettingName } from '../../lib/config/schema.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { startOrRestart } from '../../lib/restart.ts';

@@ -6,7 +6,8 @@ import { readPackageList } from '../../lib/packages.ts';
 import { converge, packageVersion } from '../../lib/converge.ts';
 import { withAdminDb } from '../mariadb/index.ts';
 import { sh } from '../../lib/shell.ts';
-import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
+import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { stopPlugin } from '../../lib/stack-tasks.ts';
 import {

@@ -7,8 +7,8 @@ import { fetchImage, detectFormat, progressLine, type FetchedImage } from '../..
 import { createImage, downloadImage, findImageByHash, getImage, listImages, uploadImage, waitForStatus } from '../../lib/openstack/glance.ts';
 import { createHash } from 'node:crypto';
 import { checkImageSources } from '../../lib/image-preflight.ts';
-import { InputError } from '../../lib/input-error.ts';
-import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import { InputError, StackError } from '../../lib/errors.ts';
+import { type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { adminSession, logTail } from '../common/openstack.ts';
 
 const GLANCE_LOG = '/var/log/glance/glance-api.log';

@@ -22,7 +22,8 @@ import { daemonLogTail, startDaemon, stopDaemon, type DaemonSpec } from '../../l
 import { dbPasswordProblem } from '../../lib/escape.ts';
 import type { Host } from '../../lib/host/types.ts';
 import { readPackageList } from '../../lib/packages.ts';
-import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
+import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { checkPorts, type PortSpec } from '../../lib/preflight.ts';
 import { quote, sh } from '../../lib/shell.ts';
 import { lastLines, pollUntil } from './poll.ts';

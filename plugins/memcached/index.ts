@@ -8,7 +8,8 @@
 import net from 'node:net';
 import { daemonLogTail, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
 import { readPackageList } from '../../lib/packages.ts';
-import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
+import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { checkPorts, type PortSpec } from '../../lib/preflight.ts';
 import { lastLines, pollUntil } from '../mariadb/poll.ts';
 import { startOrRestart } from '../../lib/restart.ts';

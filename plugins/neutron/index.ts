@@ -4,7 +4,8 @@
 
 import { readPackageList } from '../../lib/packages.ts';
 import { sh } from '../../lib/shell.ts';
-import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
+import { type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { stopPlugin } from '../../lib/stack-tasks.ts';
 import { call } from '../../lib/openstack/keystone.ts';

@@ -6,7 +6,8 @@
 import { readPackageList } from '../../lib/packages.ts';
 import { releaseAtLeast } from '../../lib/release.ts';
 import { sh } from '../../lib/shell.ts';
-import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
+import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { daemonLogTail, daemonStatus, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
 import { listComputeServices, listHypervisors, ensureFlavor, createServer, deleteServer, getServer, getConsoleOutput, waitForServerActive, waitForServerGone } from '../../lib/openstack/nova.ts';
 import { listResourceProviders } from '../../lib/openstack/placement.ts';

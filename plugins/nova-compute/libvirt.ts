@@ -6,7 +6,8 @@
 // nothing starts them on install, so stack.ts runs both in the foreground under its daemon layer,
 // like every other service it starts.
 
-import { StackError, type StackContext } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
+import { type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { sh } from '../../lib/shell.ts';
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 import memcached, { DEBIAN_CONF, DEBIAN_PACKAGED_CONF, RHEL_CONF, memcachedStats, renderDebianConf, renderRhelConf } from '../../plugins/memcached/index.ts';
 import { DEBIAN_SYSTEMD, DEBIAN_SYSV, RecordingHost, RHEL_SYSTEMD, makeContext } from '../fixtures/recording-host.ts';
 import { freePort } from '../fixtures/mariadb.ts';

@@ -6,7 +6,7 @@ import { checkNamingTheLink, findBrokenLink, windowLines, windowStart } from '..
 import { verifyTasks, type MutableContext } from '../../lib/stack-tasks.ts';
 import type { LinkCheck, ServicePlugin, StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 import { serviceLinks } from '../../plugins/common/openstack.ts';
 import keystone from '../../plugins/keystone/index.ts';
 import rabbitmq, { ENV_FILE } from '../../plugins/rabbitmq/index.ts';
