@@ -27,7 +27,7 @@ import { cleanTasks } from './lib/clean.ts';
 import { exitCodeOf } from './lib/errors.ts';
 import { handleInterrupts, onInterrupt } from './lib/interrupt.ts';
 import { PLUGINS } from './plugins/index.ts';
-import { imageName } from './plugins/image/index.ts';
+import { imageName } from './lib/image.ts';
 import { acquireLock, currentHolder, hostLockStore, LockHeldError, localLockStore, type HeldLock } from './lib/run-lock.ts';
 
 const COMMANDS = ['stack', 'unstack', 'clean', 'plan', 'verify', 'status'] as const;

@@ -10,7 +10,7 @@ import { removeCommands } from './packages.ts';
 import { StackError } from './errors.ts';
 import { type ServicePlugin, type StackContext } from './plugin.ts';
 import { sh } from './shell.ts';
-import { stopPlugin } from './stack-tasks.ts';
+import { stopPlugin } from './stop-plugin.ts';
 import type { TaskNode } from './tasks.ts';
 
 const LEFT_KEY = 'clean.left';

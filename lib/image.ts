@@ -343,3 +343,6 @@ export async function detectFormatByMagic(path: string): Promise<ImageFormat> {
   if (size >= 512 && (await readAt(path, size - 512, 8)).toString('latin1') === 'conectix') return 'vhd';
   return 'raw';
 }
+
+/** The name an image gets in Glance: its file name without the query and the disk-format extension. */
+export const imageName = (source: string): string => basename(source.split('?')[0]!).replace(/\.(img|qcow2|raw|iso|vmdk|vhd)$/i, '');

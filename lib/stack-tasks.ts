@@ -5,7 +5,7 @@ import { installPackages, missingPackages } from './packages.ts';
 import { detectRelease } from './release.ts';
 import { runPreflight, type Problem } from './preflight.ts';
 import { renderAll, unmatchedPostConfig, writeIfChanged } from './config-files.ts';
-import { stopDaemon } from './daemon.ts';
+import { stopPlugin } from './stop-plugin.ts';
 import { checkNamingTheLink, findBrokenLink, verifiedStampPath, windowStart } from './links.ts';
 import { sh } from './shell.ts';
 import { dirname as posixDirname } from 'node:path/posix';
@@ -335,12 +335,6 @@ function namesTask(ctx: MutableContext, after: readonly string[]): TaskNode {
 export function removeNamesTask(ctx: StackContext): TaskNode {
   const h = ctx.host.name;
   return { id: `${h}/hosts/clean`, title: 'remove the /etc/hosts block', host: h, service: 'hosts', phase: 'clean', run: () => removeNames(ctx.host) };
-}
-
-/** A plugin's own stop, or else each of its daemons, last started first. */
-export async function stopPlugin(ctx: StackContext, p: ServicePlugin): Promise<void> {
-  if (p.stop) return p.stop(ctx);
-  for (const d of [...(p.daemons?.(ctx) ?? [])].reverse()) await stopDaemon(ctx.host, ctx.facts, d, ctx.config.settings.STACK_STATE_DIR);
 }
 
 /** Stop in reverse order: APIs before the database and queue they hold connections to. */

@@ -11,7 +11,7 @@ import { SCHEMA, type SettingName } from '../../lib/config/schema.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { startOrRestart } from '../../lib/restart.ts';
 import { waitForHttp } from '../../lib/wait.ts';
-import { withAdminDb, ensureServiceDatabase, dropServiceDatabases } from '../mariadb/index.ts';
+import { withAdminDb, ensureServiceDatabase, dropServiceDatabases } from '../../lib/db-admin.ts';
 import { leftBehind } from '../../lib/clean.ts';
 import { converge, packageVersion } from '../../lib/converge.ts';
 import { linesSince } from '../../lib/log-cause.ts';

@@ -4,12 +4,12 @@
 import { releaseAtLeast } from '../../lib/release.ts';
 import { readPackageList } from '../../lib/packages.ts';
 import { converge, packageVersion } from '../../lib/converge.ts';
-import { withAdminDb } from '../mariadb/index.ts';
+import { withAdminDb } from '../../lib/db-admin.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError } from '../../lib/errors.ts';
 import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
-import { stopPlugin } from '../../lib/stack-tasks.ts';
+import { stopPlugin } from '../../lib/stop-plugin.ts';
 import {
   authtoken,
   cleanService,

@@ -2,8 +2,7 @@
 // skipped when Glance already holds an image with the same content.
 
 import { createReadStream } from 'node:fs';
-import { basename } from 'node:path';
-import { fetchImage, detectFormat, progressLine, type FetchedImage } from '../../lib/image.ts';
+import { fetchImage, detectFormat, imageName, progressLine, type FetchedImage } from '../../lib/image.ts';
 import { createImage, downloadImage, findImageByHash, getImage, listImages, uploadImage, waitForStatus } from '../../lib/openstack/glance.ts';
 import { createHash } from 'node:crypto';
 import { checkImageSources } from '../../lib/image-preflight.ts';
@@ -14,7 +13,6 @@ import { adminSession, logTail } from '../common/openstack.ts';
 const GLANCE_LOG = '/var/log/glance/glance-api.log';
 
 /** "cirros-0.6.2-x86_64-disk.img" -> "cirros-0.6.2-x86_64-disk" */
-export const imageName = (source: string): string => basename(source.split('?')[0]!).replace(/\.(img|qcow2|raw|iso|vmdk|vhd)$/i, '');
 
 const fetched = async (ctx: StackContext): Promise<{ url: string; image: FetchedImage }[]> => {
   const s = ctx.config.settings;

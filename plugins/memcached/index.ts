@@ -11,9 +11,9 @@ import { readPackageList } from '../../lib/packages.ts';
 import { StackError } from '../../lib/errors.ts';
 import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { checkPorts, type PortSpec } from '../../lib/preflight.ts';
-import { lastLines, pollUntil } from '../mariadb/poll.ts';
+import { lastLines, pollUntil } from '../../lib/wait.ts';
 import { startOrRestart } from '../../lib/restart.ts';
-import { getShellVar, setShellVar } from '../rabbitmq/env-file.ts';
+import { getShellVar, setShellVar } from '../../lib/env-file.ts';
 
 export const MEMCACHED_PORT = 11211;
 export const PORTS: readonly PortSpec[] = [{ port: MEMCACHED_PORT, service: 'memcache', owners: ['memcached'] }];

@@ -15,7 +15,7 @@ import { listImages } from '../../lib/openstack/glance.ts';
 import { adminSession, cleanService, logTail, renderIni, startService } from '../common/openstack.ts';
 import { startOrRestart } from '../../lib/restart.ts';
 import { windowStart } from '../../lib/links.ts';
-import { imageName } from '../image/index.ts';
+import { imageName } from '../../lib/image.ts';
 import { NOVA_CONF, novaCommon } from '../nova/index.ts';
 import {
   DESTROY_GUESTS,

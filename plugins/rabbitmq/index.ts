@@ -25,9 +25,9 @@ import { type ConfigFile, type ServicePlugin, type StackContext } from '../../li
 import { checkPorts, type PortSpec } from '../../lib/preflight.ts';
 import { sh } from '../../lib/shell.ts';
 import { waitedForInput } from '../../lib/host/errors.ts';
-import { lastLines, pollUntil } from '../mariadb/poll.ts';
+import { lastLines, pollUntil } from '../../lib/wait.ts';
 import { startOrRestart } from '../../lib/restart.ts';
-import { deleteShellVar, setShellVar } from './env-file.ts';
+import { deleteShellVar, setShellVar } from '../../lib/env-file.ts';
 
 export const AMQP_PORT = 5672;
 export const PORTS: readonly PortSpec[] = [
