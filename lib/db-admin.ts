@@ -17,8 +17,6 @@ import { SESSION_PREAMBLE, sqlAccount, sqlString } from './db-sql.ts';
 export const MYSQL_PORT = 3306;
 export const ADMIN_USER = 'root';
 
-/** ctx.shared key under which a multi-host runner may put the Host that runs MariaDB (default: ctx.host). */
-export const DB_HOST_KEY = 'mariadb.host';
 
 /** The MariaDB server's unit. */
 export const MARIADB_SPEC: DaemonSpec = { name: 'mariadb', unit: 'mariadb' };
@@ -88,7 +86,7 @@ export const adminAccountHost = async (ctx: StackContext, dbHost: Host): Promise
 /** Open an admin connection (root over TCP through a forward from the DB host), run fn, close everything. */
 export async function withAdminDb<T>(ctx: StackContext, fn: (db: Db) => Promise<T>): Promise<T> {
   // The host that runs MariaDB (every admin connection goes through an SSH forward from there).
-  const dbHost = ctx.topology.hostFor('mysql') ? ctx.on('mysql').host : ((ctx.shared.get(DB_HOST_KEY) as Host | undefined) ?? ctx.host);
+  const dbHost = ctx.topology.hostFor('mysql') ? ctx.on('mysql').host : (ctx.cloud.databaseHost ?? ctx.host);
   const target = isAllInOne(ctx) ? '127.0.0.1' : await resolveOnHost(dbHost, dbSetting(ctx, 'DATABASE_HOST'));
   const fwd = await dbHost.forward(MYSQL_PORT, target);
   try {

@@ -247,7 +247,7 @@ export function uwsgiArgv(ctx: StackContext, ini: string, port: number, logFile:
 
 /** An admin token for the register and verify phases, shared by every plugin of the run. */
 export async function adminSession(ctx: StackContext): Promise<Session> {
-  const cached = ctx.shared.get('keystone.admin') as Session | undefined;
+  const cached = ctx.cloud.adminSession;
   if (cached && cached.expiresAt.getTime() - Date.now() > 60_000) return cached;
   const session = await authenticate({
     authUrl: `${keystoneUrl(ctx)}/v3`,
@@ -255,7 +255,7 @@ export async function adminSession(ctx: StackContext): Promise<Session> {
     password: ctx.config.settings.ADMIN_PASSWORD,
     projectName: 'admin',
   });
-  ctx.shared.set('keystone.admin', session);
+  ctx.cloud.adminSession = session;
   return session;
 }
 
@@ -304,7 +304,7 @@ export async function registerService(
     await ensureEndpoint(s, { serviceId, interface: iface, url: svc.url, regionId: ctx.config.settings.REGION_NAME });
   }
   // A token's catalog is fixed when it is issued: the next caller needs one that lists this service.
-  ctx.shared.delete('keystone.admin');
+  ctx.cloud.adminSession = undefined;
 }
 
 /**

@@ -29,7 +29,6 @@ import {
   ADMIN_USER,
   adminAccountHost,
   client,
-  DB_HOST_KEY,
   dbSetting as setting,
   dropInPath,
   errorLogPath,
@@ -102,7 +101,7 @@ const plugin: ServicePlugin = {
   async register(ctx) {
     const accountHost = await adminAccountHost(ctx, ctx.host);
     await runSql(ctx, adminAccountSql(ADMIN_USER, accountHost, setting(ctx, 'DATABASE_PASSWORD')), `mariadb: admin login ${ADMIN_USER}@${accountHost}`);
-    if (!ctx.shared.has(DB_HOST_KEY)) ctx.shared.set(DB_HOST_KEY, ctx.host);
+    ctx.cloud.databaseHost ??= ctx.host;
   },
 
   async verify(ctx) {

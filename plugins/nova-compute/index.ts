@@ -58,12 +58,11 @@ const hasNodeIdentity = (ctx: StackContext): boolean => releaseAtLeast(ctx.relea
  */
 async function discoverHosts(ctx: StackContext): Promise<void> {
   const api = ctx.on('n-api');
-  const previous = (ctx.shared.get(DISCOVER_KEY) as Promise<unknown> | undefined) ?? Promise.resolve();
+  const previous = ctx.cloud.discoverHosts;
   const mine = previous.catch(() => undefined).then(() => api.host.run(sh('su', '-s', '/bin/sh', '-c', `nova-manage --config-file ${NOVA_CONF} cell_v2 discover_hosts`, 'nova')));
-  ctx.shared.set(DISCOVER_KEY, mine);
+  ctx.cloud.discoverHosts = mine;
   await mine;
 }
-const DISCOVER_KEY = 'nova-compute.discover';
 
 const isLibvirt = (ctx: StackContext): boolean => ctx.config.settings.VIRT_DRIVER === 'libvirt';
 
@@ -331,12 +330,12 @@ const plugin: ServicePlugin = {
     const gone = await ctx.host.run(DESTROY_GUESTS, { check: false, label: 'stop running guests' });
     const names = gone.stdout.trim().split('\n').filter(Boolean);
     if (names.length) ctx.log.warn(`${ctx.host.name}: stopped guests ${names.join(', ')}; Nova shows them SHUTOFF, \`openstack server start\` brings them back.`);
-    if (ctx.shared.get('nova-compute.clean')) await ctx.host.run(UNDEFINE_GUESTS, { check: false, label: 'forget guest definitions' });
+    if (ctx.cloud.computeCleaning) await ctx.host.run(UNDEFINE_GUESTS, { check: false, label: 'forget guest definitions' });
     for (const d of [...libvirtDaemons(ctx)].reverse()) await stopDaemon(ctx.host, ctx.facts, d, stateDir(ctx));
   },
 
   async clean(ctx) {
-    ctx.shared.set('nova-compute.clean', true);
+    ctx.cloud.computeCleaning = true;
     await plugin.stop!(ctx);
     const paths = [LOG, daemon(ctx).logFile!, '/var/lib/nova/instances', COMPUTE_ID];
     if (isLibvirt(ctx)) {

@@ -227,7 +227,7 @@ describe('on a fake Keystone', () => {
     // Keystone gives the admin a token, and the catalog matches the table as registered.
     for (const l of links) expect(await l.check(), l.link).toBeUndefined();
     cloud.tables.endpoints!.find((e) => e.id === 'e-gl')!.url = 'http://10.99.99.99:9292';
-    ctx.shared.delete('keystone.admin');
+    ctx.cloud.adminSession = undefined;
     const err = await findBrokenLink(ctx, [plugin('keystone', [], [...(await keystone.links!(ctx))])], WINDOW);
     expect(err!.message).toMatch(/^glance on h1 has its public endpoint at http:\/\/10\.99\.99\.99:9292 in the catalog, but the address table puts image on 127\.0\.0\.1:\d+/);
     expect(err!.message).toContain("Broken link: clients and services -> glance (its image endpoints in Keystone's catalog)");
