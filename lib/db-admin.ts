@@ -6,7 +6,8 @@
 
 import net from 'node:net';
 import { openDb, type Db } from './db.ts';
-import { daemonLogTail, startDaemon, type DaemonSpec } from './daemon.ts';
+import { startDaemon, type DaemonSpec } from './daemon.ts';
+import { serviceLogTail } from './log-tail.ts';
 import type { Host } from './host/types.ts';
 import { StackError } from './errors.ts';
 import type { StackContext } from './plugin.ts';
@@ -42,13 +43,8 @@ export const isAllInOne = (ctx: StackContext): boolean => isLoopbackHost(dbSetti
 /** The mariadb client on the host, as root over the unix socket. */
 export const client = (...args: string[]): string => sh('mariadb', '--batch', '--skip-column-names', ...args);
 
-export async function mariadbLogTail(ctx: StackContext): Promise<{ file: string; lines: string }> {
-  const file = errorLogPath(ctx);
-  const r = await ctx.host.run(`tail -n 30 ${quote(file)} 2>/dev/null`, { check: false, label: `tail ${file}` });
-  if (r.stdout.trim()) return { file, lines: ctx.log.mask(r.stdout) };
-  const d = await daemonLogTail(ctx.host, ctx.facts, MARIADB_SPEC, dbSetting(ctx, 'STACK_STATE_DIR'));
-  return { file: d.file, lines: ctx.log.mask(d.lines) };
-}
+/** The server's error log, else the journal (or the daemon's output). */
+export const mariadbLogTail = (ctx: StackContext) => serviceLogTail(ctx, { file: errorLogPath(ctx), daemon: MARIADB_SPEC });
 
 /** The address DATABASE_HOST names, as MariaDB (with skip-name-resolve) will see a connection from itself. */
 async function resolveOnHost(host: Host, name: string): Promise<string> {

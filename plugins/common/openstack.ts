@@ -11,6 +11,7 @@ import { SCHEMA, type SettingName } from '../../lib/config/schema.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { startOrRestart } from '../../lib/restart.ts';
 import { waitForHttp } from '../../lib/wait.ts';
+import { logTail } from '../../lib/log-tail.ts';
 import { withAdminDb, ensureServiceDatabase, dropServiceDatabases } from '../../lib/db-admin.ts';
 import { leftBehind } from '../../lib/clean.ts';
 import { converge, packageVersion } from '../../lib/converge.ts';
@@ -212,11 +213,7 @@ export async function startService(ctx: StackContext, spec: DaemonSpec, configFi
 
 
 /** The last lines of a service log on the host, masked: what explains a failure (seed 000's lesson). */
-export async function logTail(ctx: StackContext, file: string | undefined, lines = 30): Promise<string> {
-  if (!file) return '';
-  const r = await ctx.host.run(sh('tail', '-n', String(lines), file), { check: false });
-  return ctx.log.mask(r.stdout);
-}
+export { logTail };
 
 /**
  * uWSGI apps (keystone, placement, nova-api) from Debian's ini, with our bind address and worker

@@ -18,7 +18,8 @@
 //   Without -q every release reads the password, so nothing here depends on the RabbitMQ version.
 
 import net from 'node:net';
-import { daemonLogTail, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
+import { stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
+import { serviceLogTail } from '../../lib/log-tail.ts';
 import { readPackageList } from '../../lib/packages.ts';
 import { StackError } from '../../lib/errors.ts';
 import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
@@ -111,16 +112,8 @@ export function renderEnvFile(current: string, rabbitHost: string, ownAddresses:
   return text;
 }
 
-async function logTail(ctx: StackContext): Promise<{ file: string; lines: string }> {
-  const r = await ctx.host.run(`f=$(ls -t ${LOG_DIR}/*.log 2>/dev/null | head -n 1); [ -n "$f" ] && echo "$f" && tail -n 30 "$f"`, {
-    check: false,
-    label: 'tail the rabbitmq log',
-  });
-  const [file, ...lines] = r.stdout.split('\n');
-  if (file && lines.join('').trim()) return { file, lines: ctx.log.mask(lines.join('\n')) };
-  const d = await daemonLogTail(ctx.host, ctx.facts, SPEC, setting(ctx, 'STACK_STATE_DIR'));
-  return { file: d.file, lines: ctx.log.mask(d.lines) };
-}
+/** The node's newest log, else the journal (or the daemon's output). */
+const logTail = (ctx: StackContext) => serviceLogTail(ctx, { newestIn: LOG_DIR, daemon: SPEC });
 
 /**
  * Of a running node: nothing accepts AMQP on its port, so the broker inside it is stopped
