@@ -2,13 +2,10 @@
 // Each host's probe is its own (a per-host memo): its own virt_type in its nova-compute.conf and
 // its own hypervisor line in the summary, whichever host is probed first.
 import { describe, expect, it } from 'vitest';
-import { parseTopology } from '../../lib/topology.ts';
-import { computeEndpoints } from '../../lib/endpoints.ts';
-import { makeCloudContexts } from '../../lib/stack-tasks.ts';
 import novaCompute from '../../plugins/nova-compute/index.ts';
 import type { HostProbe } from '../../plugins/nova-compute/libvirt.ts';
-import type { Config } from '../../lib/config/types.ts';
-import { DEBIAN_SYSV, MemoryLogger, RecordingHost, ZED, defaultSettings } from '../fixtures/recording-host.ts';
+import type { RecordingHost } from '../fixtures/recording-host.ts';
+import { recordingCloud } from '../fixtures/cloud.ts';
 
 const LAYOUT = `hosts:
   - name: ctl
@@ -28,24 +25,10 @@ const probeText = (p: HostProbe) =>
   `arch=${p.arch}\nkvm=${p.kvmDevice ? 'present' : 'absent'}\nkvmopen=${p.kvmUsable ? 'ok' : 'fail'}\ncpuflag=${p.cpuFlag}\nmemavail=${p.memAvailableMb}\ncgroups=${p.cgroupsUsable ? 'yes' : 'no'}\n`;
 
 function cloud() {
-  const topology = parseTopology(LAYOUT, 'hosts.yaml', '/cfg');
-  const config = {
-    file: '/cfg/localrc',
-    settings: defaultSettings({ VIRT_DRIVER: 'libvirt', ADMIN_PASSWORD: 'adm', DATABASE_PASSWORD: 'dbpw', RABBIT_PASSWORD: 'rbpw', SERVICE_PASSWORD: 'svpw', NOVA_PASSWORD: 'novapw' }),
-    services: topology.services,
-    postConfig: [],
-    secretsFile: '/cfg/.s',
-  } as unknown as Config;
-  const addresses = new Map([['ctl', '10.0.0.12'], ['cpu-kvm', '10.0.0.13'], ['cpu-tcg', '10.0.0.14']]);
-  const endpoints = computeEndpoints(config, topology, addresses);
   const probes: Record<string, HostProbe> = { 'cpu-kvm': KVM, 'cpu-tcg': TCG };
-  const hosts = topology.hosts.map((h) => {
-    const facts = { ...DEBIAN_SYSV, hostname: h.name };
-    const host = new RecordingHost({ name: h.name, facts });
-    if (probes[h.name]) host.reply(/uname -m/, { stdout: probeText(probes[h.name]!) });
-    return { name: h.name, host, facts, release: ZED };
+  const { ctxs } = recordingCloud(LAYOUT, { ctl: '10.0.0.12', 'cpu-kvm': '10.0.0.13', 'cpu-tcg': '10.0.0.14' }, { VIRT_DRIVER: 'libvirt' }, (name, host) => {
+    if (probes[name]) host.reply(/uname -m/, { stdout: probeText(probes[name]!) });
   });
-  const ctxs = makeCloudContexts({ config, topology, endpoints, hosts, log: new MemoryLogger(), dryRun: true });
   return { kvm: ctxs.find((c) => c.host.name === 'cpu-kvm')!, tcg: ctxs.find((c) => c.host.name === 'cpu-tcg')! };
 }
 
