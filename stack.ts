@@ -24,10 +24,10 @@ import { planDiffs } from './lib/config-files.ts';
 import { daemonStatus } from './lib/daemon.ts';
 import { summary, writeOutputs } from './lib/outputs.ts';
 import { cleanTasks } from './lib/clean.ts';
-import { exitCodeOf } from './lib/input-error.ts';
+import { exitCodeOf } from './lib/errors.ts';
 import { handleInterrupts, onInterrupt } from './lib/interrupt.ts';
 import { PLUGINS } from './plugins/index.ts';
-import { imageName } from './plugins/image/index.ts';
+import { imageName } from './lib/image.ts';
 import { acquireLock, currentHolder, hostLockStore, LockHeldError, localLockStore, type HeldLock } from './lib/run-lock.ts';
 
 const COMMANDS = ['stack', 'unstack', 'clean', 'plan', 'verify', 'status'] as const;
@@ -218,7 +218,7 @@ async function main(argv: string[]): Promise<number> {
     opts = parseCli(argv);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${HELP}\n`);
-    return 2;
+    return exitCodeOf(err, 'setup');
   }
   if (opts.help) {
     process.stdout.write(HELP + '\n');
@@ -245,7 +245,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     await releaseLocks();
     process.stderr.write((err instanceof LockHeldError ? `${err.message}\n${err.hint}` : renderError(err, undefined, (t) => t, { debug: !!opts.debug })) + '\n');
-    return 2;
+    return exitCodeOf(err, 'setup');
   }
   // From here a Ctrl-C frees the locks, ends the running commands (closing the host), keeps the log.
   onInterrupt(async () => {
@@ -262,7 +262,7 @@ async function main(argv: string[]): Promise<number> {
       await closeAll(s);
       await s.log.close();
       process.stderr.write((err instanceof LockHeldError ? `${err.message}\n${err.hint}` : String(err)) + '\n');
-      return 2;
+      return exitCodeOf(err, 'setup');
     }
     for (const l of locks) if (l.tookOverFrom) s.log.warn(`Took over ${l.where} from pid ${l.tookOverFrom.pid} ("${l.tookOverFrom.command}", since ${l.tookOverFrom.since}), which no longer runs.`);
   }
@@ -275,7 +275,7 @@ async function main(argv: string[]): Promise<number> {
         return await commandStatus(s);
       case 'verify': {
         const r = await run(s, perHost(s.ctxs, 'verify the pipeline on every host', (c) => [verifyTasks(c, pluginsOn(c, plugins))]), opts);
-        return r.ok ? 0 : 1;
+        return r.ok ? 0 : exitCodeOf(r.error, 'run');
       }
       case 'unstack':
       case 'clean': {
@@ -285,7 +285,7 @@ async function main(argv: string[]): Promise<number> {
             ? [...cleanTasks(c, pluginsOn(c, plugins), { purge: !!opts.purge, outputsDir: outputsDir(s.config) }), ...(s.ctxs.length > 1 ? [removeNamesTask(c)] : [])]
             : stopTasks(c, pluginsOn(c, plugins), false);
         const r = await run(s, perHost(teardownOrder(s.ctxs), clean ? 'clean every host' : 'unstack every host', build), opts);
-        if (!r.ok) return 1;
+        if (!r.ok) return exitCodeOf(r.error, 'run');
         const names = s.ctxs.map((c) => c.host.name).join(', ');
         s.log.info(clean ? `Cleaned ${names}.` : `Stopped every service on ${names}; data is kept. ./stack.ts brings it back.`);
         return 0;
@@ -295,7 +295,7 @@ async function main(argv: string[]): Promise<number> {
         if (opts.timings) writeFileSync(opts.timings, JSON.stringify({ ok: r.ok, totalMs: r.totalMs, timings: r.timings }, null, 2));
         if (!r.ok) {
           s.log.error(`Stack failed${r.failedTask ? ` at ${r.failedTask}` : ''}. Full log: ${s.log.file}`);
-          return exitCodeOf(r.error);
+          return exitCodeOf(r.error, 'run');
         }
         const controller = s.topology.hostFor('key') ? s.ctx.on('key') : s.ctx;
         const outputs = await writeOutputs(s.config, outputsDir(s.config), controller.host, s.endpoints.url.identity);
@@ -319,7 +319,7 @@ async function main(argv: string[]): Promise<number> {
     }
   } catch (err) {
     s.log.error(renderError(err, s.log.file, (t) => s.log.mask(t), { debug: !!opts.debug }));
-    return 1;
+    return exitCodeOf(err, 'run');
   } finally {
     await releaseLocks();
     await closeAll(s);

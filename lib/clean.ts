@@ -7,21 +7,18 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { daemonStatus } from './daemon.ts';
 import { removeCommands } from './packages.ts';
-import { StackError, type ServicePlugin, type StackContext } from './plugin.ts';
+import { StackError } from './errors.ts';
+import { type ServicePlugin, type StackContext } from './plugin.ts';
 import { sh } from './shell.ts';
-import { stopPlugin } from './stack-tasks.ts';
+import { stopPlugin } from './stop-plugin.ts';
 import type { TaskNode } from './tasks.ts';
-
-const LEFT_KEY = 'clean.left';
 
 /** Record something clean could not remove; the last step reports them all and fails the run. */
 export function leftBehind(ctx: StackContext, what: string): void {
-  const list = (ctx.shared.get(LEFT_KEY) as string[] | undefined) ?? [];
-  list.push(what);
-  ctx.shared.set(LEFT_KEY, list);
+  ctx.cloud.leftBehind.push(what);
 }
 
-export const leftOf = (ctx: StackContext): readonly string[] => (ctx.shared.get(LEFT_KEY) as string[] | undefined) ?? [];
+export const leftOf = (ctx: StackContext): readonly string[] => ctx.cloud.leftBehind;
 
 const firstLine = (err: unknown): string => ((err as Error)?.message ?? String(err)).split('\n')[0] ?? '';
 

@@ -4,7 +4,8 @@
 import { createTwoFilesPatch } from 'diff';
 import type { Config, PostConfigEntry } from './config/types.ts';
 import { IniDoc } from './ini.ts';
-import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from './plugin.ts';
+import { StackError } from './errors.ts';
+import { type ConfigFile, type ServicePlugin, type StackContext } from './plugin.ts';
 import { maskOptions } from './mask-options.ts';
 import { sh } from './shell.ts';
 

@@ -19,7 +19,7 @@
 
 import path from 'node:path';
 import { findCause } from './log-cause.ts';
-import { StackError } from './plugin.ts';
+import { StackError } from './errors.ts';
 import { quote, sh } from './shell.ts';
 import type { Host, HostFacts } from './host/types.ts';
 

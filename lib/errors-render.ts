@@ -2,7 +2,7 @@
 // the lines that explain it, what to do, and where the full log is. No stack trace unless --debug.
 
 import { CommandError } from './host/types.ts';
-import { StackError } from './plugin.ts';
+import { StackError } from './errors.ts';
 
 export interface RenderOptions {
   /** --debug: append the stack of errors we did not anticipate. */

@@ -10,8 +10,11 @@ import { mkdir, open, readFile, rename, rm, stat, truncate, writeFile } from 'no
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { StackError } from './plugin.ts';
+import { StackError } from './errors.ts';
 import { ApiError, request } from './openstack/http.ts';
+
+/** Glance's file store on its host (glance-api.conf's filesystem_store_datadir, as stack.ts writes it). */
+export const GLANCE_IMAGE_DIR = '/var/lib/glance/images/';
 
 export const CIRROS_BASE = 'https://github.com/cirros-dev/cirros/releases/download';
 
@@ -343,3 +346,6 @@ export async function detectFormatByMagic(path: string): Promise<ImageFormat> {
   if (size >= 512 && (await readAt(path, size - 512, 8)).toString('latin1') === 'conectix') return 'vhd';
   return 'raw';
 }
+
+/** The name an image gets in Glance: its file name without the query and the disk-format extension. */
+export const imageName = (source: string): string => basename(source.split('?')[0]!).replace(/\.(img|qcow2|raw|iso|vmdk|vhd)$/i, '');

@@ -7,7 +7,8 @@
 import path from 'node:path';
 import { daemonStatus } from './daemon.ts';
 import { findCause, linesSince } from './log-cause.ts';
-import { StackError, type ServicePlugin, type StackContext } from './plugin.ts';
+import { StackError } from './errors.ts';
+import { type ServicePlugin, type StackContext } from './plugin.ts';
 import { sh } from './shell.ts';
 
 /** Touched each time this host passes verify: the fault being looked for came after it. */

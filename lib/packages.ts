@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { watchAptStatus, withStatusFd } from './apt-progress.ts';
 import { uninterruptible } from './interrupt.ts';
-import { StackError } from './plugin.ts';
+import { StackError } from './errors.ts';
 import { quote, sh } from './shell.ts';
 import type { Host, HostFacts, RunResult } from './host/types.ts';
 import type { DistroFamily } from './host/types.ts';

@@ -1,7 +1,8 @@
 // From config to plan: which plugins run, in which order. Pure: no host is touched here.
 
 import type { Config } from './config/types.ts';
-import { StackError, type ServicePlugin } from './plugin.ts';
+import { StackError } from './errors.ts';
+import { type ServicePlugin } from './plugin.ts';
 
 /** The plugins any enabled service needs, ordered so each comes after what it needs. */
 export function orderPlugins(config: Config, all: readonly ServicePlugin[]): ServicePlugin[] {

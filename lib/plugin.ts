@@ -10,6 +10,7 @@ import type { ServiceName } from './config/schema.ts';
 import type { DaemonSpec } from './daemon.ts';
 import type { Topology } from './topology.ts';
 import type { Endpoints } from './endpoints.ts';
+import type { CloudState } from './cloud-state.ts';
 
 export const PHASES = ['preflight', 'install', 'configure', 'init', 'start', 'register', 'verify'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -35,8 +36,8 @@ export interface StackContext {
   readonly release: Release;
   /** `plan`: read the host, change nothing. */
   readonly dryRun: boolean;
-  /** Values phases hand to later phases of the same run (e.g. a Keystone token), keyed by plugin; one map for the whole cloud. */
-  readonly shared: Map<string, unknown>;
+  /** What phases hand to later phases of the same run (a Keystone token, per-host probes): one for the whole cloud. */
+  readonly cloud: CloudState;
   /** Which host runs which service (the all-in-one: one host, every service). */
   readonly topology: Topology;
   /** The one address table: every address a config file or a call uses comes from here. */
@@ -106,17 +107,4 @@ export interface LinkCheck {
   readonly hint: string;
   /** What is wrong, or undefined when the link holds. Quick: it runs at every verify. */
   check(): Promise<string | undefined>;
-}
-
-/** A failure the user can act on: what broke, where, and what to do. Rendered without a stack trace. */
-export class StackError extends Error {
-  constructor(
-    message: string,
-    readonly hint?: string,
-    /** Lines from a service log that explain the failure (already masked). */
-    readonly logTail?: { file: string; lines: string },
-  ) {
-    super(message);
-    this.name = 'StackError';
-  }
 }

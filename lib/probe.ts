@@ -8,7 +8,7 @@ import type { Host, HostFacts } from './host/types.ts';
 import { detectHostIp } from './host/address.ts';
 import { parseTargetHost } from './config/validate.ts';
 import { sh } from './shell.ts';
-import { StackError } from './plugin.ts';
+import { StackError } from './errors.ts';
 import { mixedReleases } from './preflight.ts';
 import { isIpLiteral, type HostSpec, type Topology } from './topology.ts';
 

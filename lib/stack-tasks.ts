@@ -5,13 +5,14 @@ import { installPackages, missingPackages } from './packages.ts';
 import { detectRelease } from './release.ts';
 import { runPreflight, type Problem } from './preflight.ts';
 import { renderAll, unmatchedPostConfig, writeIfChanged } from './config-files.ts';
-import { stopDaemon } from './daemon.ts';
+import { stopPlugin } from './stop-plugin.ts';
 import { checkNamingTheLink, findBrokenLink, verifiedStampPath, windowStart } from './links.ts';
 import { sh } from './shell.ts';
 import { dirname as posixDirname } from 'node:path/posix';
-import { InputError } from './input-error.ts';
-import { StackError, type GraphPhase, type Release, type ServicePlugin, type StackContext } from './plugin.ts';
+import { InputError, StackError } from './errors.ts';
+import { type GraphPhase, type Release, type ServicePlugin, type StackContext } from './plugin.ts';
 import type { TaskNode } from './tasks.ts';
+import { CloudState } from './cloud-state.ts';
 import type { Config } from './config/types.ts';
 import type { ServiceName } from './config/schema.ts';
 import { allInOne, type Topology } from './topology.ts';
@@ -43,8 +44,8 @@ interface ContextArgs {
   /** Default: the all-in-one on this host. */
   topology?: Topology;
   endpoints?: Endpoints;
-  /** One map for the whole cloud. */
-  shared?: Map<string, unknown>;
+  /** One for the whole cloud. */
+  cloud?: CloudState;
   /** The context of the host that runs a service; default: this one. */
   on?: (s: ServiceName) => StackContext;
 }
@@ -58,7 +59,7 @@ export function makeContext(args: ContextArgs): MutableContext {
     facts: args.facts,
     log: args.log,
     dryRun: args.dryRun ?? false,
-    shared: args.shared ?? new Map(),
+    cloud: args.cloud ?? new CloudState(),
     topology: view.topology,
     endpoints: view.endpoints,
     address: view.endpoints.hosts.get(args.host.name)?.address ?? args.config.settings.HOST_IP,
@@ -73,7 +74,7 @@ export function makeContext(args: ContextArgs): MutableContext {
   return ctx;
 }
 
-/** One context per host of the topology, sharing one `shared` map; on(service) finds the host that runs it. */
+/** One context per host of the topology, sharing one CloudState; on(service) finds the host that runs it. */
 export function makeCloudContexts(args: {
   config: Config;
   topology: Topology;
@@ -82,7 +83,7 @@ export function makeCloudContexts(args: {
   log: Logger;
   dryRun?: boolean;
 }): MutableContext[] {
-  const shared = new Map<string, unknown>();
+  const cloud = new CloudState();
   const byName = new Map<string, MutableContext>();
   const on = (s: ServiceName): StackContext => {
     const h = args.topology.hostFor(s);
@@ -95,7 +96,7 @@ export function makeCloudContexts(args: {
     if (h.host.name !== h.name) throw new Error(`host ${h.name} was opened under another name (${h.host.name})`);
     byName.set(
       h.name,
-      makeContext({ config: args.config, host: h.host, facts: h.facts, log: args.log, release: h.release, dryRun: args.dryRun, topology: args.topology, endpoints: args.endpoints, shared, on }),
+      makeContext({ config: args.config, host: h.host, facts: h.facts, log: args.log, release: h.release, dryRun: args.dryRun, topology: args.topology, endpoints: args.endpoints, cloud, on }),
     );
   }
   return [...byName.values()];
@@ -340,12 +341,6 @@ function namesTask(ctx: MutableContext, after: readonly string[], table: Readonl
 export function removeNamesTask(ctx: StackContext): TaskNode {
   const h = ctx.host.name;
   return { id: `${h}/hosts/clean`, title: 'remove the /etc/hosts block', host: h, service: 'hosts', phase: 'clean', run: () => removeNames(ctx.host) };
-}
-
-/** A plugin's own stop, or else each of its daemons, last started first. */
-export async function stopPlugin(ctx: StackContext, p: ServicePlugin): Promise<void> {
-  if (p.stop) return p.stop(ctx);
-  for (const d of [...(p.daemons?.(ctx) ?? [])].reverse()) await stopDaemon(ctx.host, ctx.facts, d, ctx.config.settings.STACK_STATE_DIR);
 }
 
 /** Stop in reverse order: APIs before the database and queue they hold connections to. */

@@ -4,7 +4,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { findCause } from './log-cause.ts';
-import { StackError } from './plugin.ts';
+import { StackError } from './errors.ts';
 
 export interface WaitForHttpOptions {
   /** Shown in the error: "glance-api did not answer ...". Default: the URL's host:port. */
@@ -132,3 +132,45 @@ async function diedError(url: string, opts: WaitForHttpOptions, elapsedMs: numbe
     lines.trim() !== '' ? { file: opts.logFile ?? 'log', lines } : undefined,
   );
 }
+
+// The general loop: ask probe until it says ok or the time is up (the infrastructure plugins'
+// "started" is "answers the way its clients will ask").
+
+export interface PollResult {
+  readonly ok: boolean;
+  /** Why the last probe failed, for the error message. */
+  readonly detail?: string;
+}
+
+export interface PollOptions {
+  readonly timeoutMs: number;
+  /** Pause between probes. */
+  readonly intervalMs?: number;
+}
+
+/** Runs probe until it reports ok or the time is up; returns the last result. Never throws for a failed probe. */
+export async function pollUntil(probe: () => Promise<PollResult>, opts: PollOptions): Promise<PollResult & { tries: number; elapsedMs: number }> {
+  const start = Date.now();
+  const interval = opts.intervalMs ?? 1000;
+  let tries = 0;
+  for (;;) {
+    tries++;
+    let last: PollResult;
+    try {
+      last = await probe();
+    } catch (err) {
+      last = { ok: false, detail: err instanceof Error ? err.message : String(err) };
+    }
+    const elapsedMs = Date.now() - start;
+    if (last.ok || elapsedMs + interval > opts.timeoutMs) return { ...last, tries, elapsedMs };
+    await new Promise((resolve) => setTimeout(resolve, interval));
+  }
+}
+
+/** The last n non-empty lines of a text. */
+export const lastLines = (text: string, n: number): string =>
+  text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(-n)
+    .join('\n');

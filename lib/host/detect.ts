@@ -1,7 +1,7 @@
 // Which distro family and init system a host has, read in one command so detection costs one
 // round trip over SSH. The parser is pure so every supported os-release can be unit-tested.
 
-import { StackError } from '../plugin.ts';
+import { StackError } from '../errors.ts';
 import type { DistroFamily, Host, HostFacts, InitSystem } from './types.ts';
 
 const MARK = '@@stackts:';

@@ -4,7 +4,7 @@
 // code 124 and `timedOut: true` (see wasTimedOut()).
 
 import type { Logger } from '../log-types.ts';
-import { StackError } from '../plugin.ts';
+import { StackError } from '../errors.ts';
 import { LocalHost } from './local.ts';
 import { SshHost } from './ssh.ts';
 import type { Host } from './types.ts';

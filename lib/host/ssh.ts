@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import type { Logger } from '../log-types.ts';
-import { StackError } from '../plugin.ts';
+import { StackError } from '../errors.ts';
 import { quote, sh } from '../shell.ts';
 import { cachedFacts, detectFacts } from './detect.ts';
 import { finishCommand, stripFinalNewline, TIMEOUT_EXIT_CODE, type HostRunResult } from './errors.ts';

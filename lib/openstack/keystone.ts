@@ -2,7 +2,7 @@
 // two requests (the `openstack` CLI costs about a second per call). Every ensureX can be run on
 // every stack: a second run finds what the first created and changes nothing.
 
-import { StackError } from '../plugin.ts';
+import { StackError } from '../errors.ts';
 import { ApiError, joinUrl, request, requestJson, type RequestOptions } from './http.ts';
 
 export interface CatalogEndpoint {

@@ -5,12 +5,14 @@
 import { IniDoc } from '../../lib/ini.ts';
 import { dbConnectionUrl, pymysqlOptionFile } from '../../lib/escape.ts';
 import { sh } from '../../lib/shell.ts';
-import { StackError, type ConfigFile, type LinkCheck, type StackContext } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
+import { type ConfigFile, type LinkCheck, type StackContext } from '../../lib/plugin.ts';
 import { SCHEMA, type SettingName } from '../../lib/config/schema.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { startOrRestart } from '../../lib/restart.ts';
 import { waitForHttp } from '../../lib/wait.ts';
-import { withAdminDb, ensureServiceDatabase, dropServiceDatabases } from '../mariadb/index.ts';
+import { logTail } from '../../lib/log-tail.ts';
+import { withAdminDb, ensureServiceDatabase, dropServiceDatabases } from '../../lib/db-admin.ts';
 import { leftBehind } from '../../lib/clean.ts';
 import { converge, packageVersion } from '../../lib/converge.ts';
 import { linesSince } from '../../lib/log-cause.ts';
@@ -218,11 +220,7 @@ export async function startService(
 
 
 /** The last lines of a service log on the host, masked: what explains a failure (seed 000's lesson). */
-export async function logTail(ctx: StackContext, file: string | undefined, lines = 30): Promise<string> {
-  if (!file) return '';
-  const r = await ctx.host.run(sh('tail', '-n', String(lines), file), { check: false });
-  return ctx.log.mask(r.stdout);
-}
+export { logTail };
 
 /**
  * uWSGI apps (keystone, placement, nova-api) from Debian's ini, with our bind address and worker
@@ -253,7 +251,7 @@ export function uwsgiArgv(ctx: StackContext, ini: string, port: number, logFile:
 
 /** An admin token for the register and verify phases, shared by every plugin of the run. */
 export async function adminSession(ctx: StackContext): Promise<Session> {
-  const cached = ctx.shared.get('keystone.admin') as Session | undefined;
+  const cached = ctx.cloud.adminSession;
   if (cached && cached.expiresAt.getTime() - Date.now() > 60_000) return cached;
   const session = await authenticate({
     authUrl: `${keystoneUrl(ctx)}/v3`,
@@ -261,7 +259,7 @@ export async function adminSession(ctx: StackContext): Promise<Session> {
     password: ctx.config.settings.ADMIN_PASSWORD,
     projectName: 'admin',
   });
-  ctx.shared.set('keystone.admin', session);
+  ctx.cloud.adminSession = session;
   return session;
 }
 
@@ -310,7 +308,7 @@ export async function registerService(
     await ensureEndpoint(s, { serviceId, interface: iface, url: svc.url, regionId: ctx.config.settings.REGION_NAME });
   }
   // A token's catalog is fixed when it is issued: the next caller needs one that lists this service.
-  ctx.shared.delete('keystone.admin');
+  ctx.cloud.adminSession = undefined;
 }
 
 /**

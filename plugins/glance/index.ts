@@ -3,12 +3,14 @@
 
 import { releaseAtLeast } from '../../lib/release.ts';
 import { readPackageList } from '../../lib/packages.ts';
+import { GLANCE_IMAGE_DIR } from '../../lib/image.ts';
 import { converge, packageVersion } from '../../lib/converge.ts';
-import { withAdminDb } from '../mariadb/index.ts';
+import { withAdminDb } from '../../lib/db-admin.ts';
 import { sh } from '../../lib/shell.ts';
-import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
+import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
-import { stopPlugin } from '../../lib/stack-tasks.ts';
+import { stopPlugin } from '../../lib/stop-plugin.ts';
 import {
   authtoken,
   cleanService,
@@ -32,7 +34,6 @@ const API_CONF = '/etc/glance/glance-api.conf';
 const REGISTRY_CONF = '/etc/glance/glance-registry.conf';
 const API_LOG = '/var/log/glance/glance-api.log';
 const REGISTRY_LOG = '/var/log/glance/glance-registry.log';
-export const IMAGE_DIR = '/var/lib/glance/images/';
 
 export const glanceUrl = (ctx: StackContext): string => ctx.endpoints.url.image;
 
@@ -74,10 +75,10 @@ const TASKS_DIR = '/var/lib/glance/tasks_work_dir';
  * reserved staging and tasks stores (else image import falls back to /tmp/staging and warns).
  */
 function stores(ctx: StackContext): Record<string, Record<string, string>> {
-  if (!releaseAtLeast(ctx.release, 'epoxy')) return { glance_store: { stores: 'file,http', default_store: 'file', filesystem_store_datadir: IMAGE_DIR } };
+  if (!releaseAtLeast(ctx.release, 'epoxy')) return { glance_store: { stores: 'file,http', default_store: 'file', filesystem_store_datadir: GLANCE_IMAGE_DIR } };
   return {
     glance_store: { default_backend: 'file' },
-    file: { filesystem_store_datadir: IMAGE_DIR },
+    file: { filesystem_store_datadir: GLANCE_IMAGE_DIR },
     os_glance_staging_store: { filesystem_store_datadir: STAGING_DIR },
     os_glance_tasks_store: { filesystem_store_datadir: TASKS_DIR },
   };
@@ -130,7 +131,7 @@ const plugin: ServicePlugin = {
   },
 
   async configure(ctx) {
-    const dirs = releaseAtLeast(ctx.release, 'epoxy') ? [IMAGE_DIR, STAGING_DIR, TASKS_DIR] : [IMAGE_DIR];
+    const dirs = releaseAtLeast(ctx.release, 'epoxy') ? [GLANCE_IMAGE_DIR, STAGING_DIR, TASKS_DIR] : [GLANCE_IMAGE_DIR];
     await ctx.host.run(sh('install', '-d', '-o', 'glance', '-g', 'glance', '-m', '0750', ...dirs));
   },
 
@@ -177,10 +178,10 @@ const plugin: ServicePlugin = {
       }
     });
     // The store directory must be writable by glance, or uploads fail with a bare HTTP 500 (seed 001).
-    const w = await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', `test -w ${sh(IMAGE_DIR)}`, 'glance'), { check: false });
+    const w = await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', `test -w ${sh(GLANCE_IMAGE_DIR)}`, 'glance'), { check: false });
     if (w.exitCode !== 0) {
-      throw new StackError(`The image store ${IMAGE_DIR} on ${ctx.host.name} is not writable by user glance; uploads would fail with HTTP 500.`,
-        `Fix its ownership: chown -R glance:glance ${IMAGE_DIR}`);
+      throw new StackError(`The image store ${GLANCE_IMAGE_DIR} on ${ctx.host.name} is not writable by user glance; uploads would fail with HTTP 500.`,
+        `Fix its ownership: chown -R glance:glance ${GLANCE_IMAGE_DIR}`);
     }
   },
 
@@ -195,7 +196,7 @@ const plugin: ServicePlugin = {
         { path: API_CONF, packaged: '/usr/share/glance-common/glance-api.conf' },
         ...(ctx.release.hasGlanceRegistry ? [{ path: REGISTRY_CONF, packaged: '/usr/share/glance-common/glance-registry.conf' }] : []),
       ],
-      paths: [IMAGE_DIR, STAGING_DIR, TASKS_DIR, API_LOG, REGISTRY_LOG, apiDaemon(ctx).logFile!, registryDaemon().logFile!],
+      paths: [GLANCE_IMAGE_DIR, STAGING_DIR, TASKS_DIR, API_LOG, REGISTRY_LOG, apiDaemon(ctx).logFile!, registryDaemon().logFile!],
     });
   },
 };

@@ -3,21 +3,19 @@
 
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
-import { fetchImage, detectFormat, progressLine, type FetchedImage } from '../../lib/image.ts';
+import { fetchImage, detectFormat, GLANCE_IMAGE_DIR, imageName, progressLine, type FetchedImage } from '../../lib/image.ts';
 import { createImage, deleteImage, downloadImage, findImageByHash, getImage, listImages, missingData, uploadImage, waitForStatus, type GlanceImage } from '../../lib/openstack/glance.ts';
 import type { Session } from '../../lib/openstack/keystone.ts';
 import { brokenLinkError, windowLines, windowStart } from '../../lib/links.ts';
-import { IMAGE_DIR } from '../glance/index.ts';
 import { createHash } from 'node:crypto';
 import { checkImageSources } from '../../lib/image-preflight.ts';
-import { InputError } from '../../lib/input-error.ts';
-import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import { InputError, StackError } from '../../lib/errors.ts';
+import { type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { adminSession, logTail } from '../common/openstack.ts';
 
 const GLANCE_LOG = '/var/log/glance/glance-api.log';
 
 /** "cirros-0.6.2-x86_64-disk.img" -> "cirros-0.6.2-x86_64-disk" */
-export const imageName = (source: string): string => basename(source.split('?')[0]!).replace(/\.(img|qcow2|raw|iso|vmdk|vhd)$/i, '');
 
 const fetched = async (ctx: StackContext): Promise<{ url: string; image: FetchedImage }[]> => {
   const s = ctx.config.settings;
@@ -61,7 +59,7 @@ async function keptImage(ctx: StackContext, s: Session, image: FetchedImage): Pr
 /** The link between Glance's records and its store, as verify names it. */
 const storeLink = (ctx: StackContext) => ({
   service: 'glance',
-  link: `glance-api -> its image store (${IMAGE_DIR} on ${ctx.host.name})`,
+  link: `glance-api -> its image store (${GLANCE_IMAGE_DIR} on ${ctx.host.name})`,
   hint: 'A record without data is a missing image: ./stack.ts deletes the record and uploads the image again.',
 });
 

@@ -2,9 +2,10 @@
 
 import { readPackageList } from '../../lib/packages.ts';
 import { sh } from '../../lib/shell.ts';
-import { StackError, type LinkCheck, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
+import { type LinkCheck, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
-import { stopPlugin } from '../../lib/stack-tasks.ts';
+import { stopPlugin } from '../../lib/stop-plugin.ts';
 import {
   ensureProject,
   ensureRole,

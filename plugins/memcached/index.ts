@@ -6,13 +6,15 @@
 // /etc/sysconfig/memcached. Both are edited in place, comments and other options kept.
 
 import net from 'node:net';
-import { daemonLogTail, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
+import { stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
+import { serviceLogTail } from '../../lib/log-tail.ts';
 import { readPackageList } from '../../lib/packages.ts';
-import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
+import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { checkPorts, type PortSpec } from '../../lib/preflight.ts';
-import { lastLines, pollUntil } from '../mariadb/poll.ts';
+import { lastLines, pollUntil } from '../../lib/wait.ts';
 import { startOrRestart } from '../../lib/restart.ts';
-import { getShellVar, setShellVar } from '../rabbitmq/env-file.ts';
+import { getShellVar, setShellVar } from '../../lib/env-file.ts';
 
 export const MEMCACHED_PORT = 11211;
 export const PORTS: readonly PortSpec[] = [{ port: MEMCACHED_PORT, service: 'memcache', owners: ['memcached'] }];
@@ -98,13 +100,9 @@ async function stats(ctx: StackContext): Promise<Record<string, string>> {
   }
 }
 
-async function logTail(ctx: StackContext): Promise<{ file: string; lines: string }> {
-  if (ctx.facts.family === 'debian') {
-    const r = await ctx.host.run('tail -n 30 /var/log/memcached.log 2>/dev/null', { check: false, label: 'tail /var/log/memcached.log' });
-    if (r.stdout.trim()) return { file: '/var/log/memcached.log', lines: r.stdout };
-  }
-  return daemonLogTail(ctx.host, ctx.facts, SPEC, stateDir(ctx));
-}
+/** Debian's package logs to /var/log/memcached.log; elsewhere the journal (or the daemon's output) says it. */
+const logTail = (ctx: StackContext) =>
+  serviceLogTail(ctx, { ...(ctx.facts.family === 'debian' ? { file: '/var/log/memcached.log' } : {}), daemon: SPEC });
 
 const plugin: ServicePlugin = {
   name: 'memcached',

@@ -2,12 +2,12 @@
 // shows or deletes a server. Without it, GET /servers/{id} answers 500 and a delete leaves the
 // server in ERROR ("endpoint for network service not found"). Servers boot with networks "none".
 
-import { brokerRestartReason } from '../rabbitmq/index.ts';
 import { readPackageList } from '../../lib/packages.ts';
 import { sh } from '../../lib/shell.ts';
-import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
+import { type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
-import { stopPlugin } from '../../lib/stack-tasks.ts';
+import { stopPlugin } from '../../lib/stop-plugin.ts';
 import { call } from '../../lib/openstack/keystone.ts';
 import {
   adminSession,
@@ -101,7 +101,7 @@ const plugin: ServicePlugin = {
   },
 
   async start(ctx) {
-    await startService(ctx, daemon(), [CONF, ML2_CONF, dbPasswordPath('neutron')], `${neutronUrl(ctx)}/`, brokerRestartReason(ctx));
+    await startService(ctx, daemon(), [CONF, ML2_CONF, dbPasswordPath('neutron')], `${neutronUrl(ctx)}/`, ctx.cloud.brokerRestartReason());
   },
 
   async register(ctx) {

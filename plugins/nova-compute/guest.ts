@@ -2,7 +2,7 @@
 // (os-getConsoleOutput, which libvirt answers from the log virtlogd writes) is read until the
 // guest's own boot marker appears. ACTIVE alone only says that QEMU was started.
 
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 
 /** VERIFY_CONSOLE_PATTERN as a RegExp; a bad one is the user's input, reported with its name. */
 export function consolePattern(source: string): RegExp {

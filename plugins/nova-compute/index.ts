@@ -6,7 +6,8 @@
 import { readPackageList } from '../../lib/packages.ts';
 import { releaseAtLeast } from '../../lib/release.ts';
 import { sh } from '../../lib/shell.ts';
-import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
+import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { daemonLogTail, daemonStatus, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
 import { listComputeServices, listHypervisors, type Hypervisor, ensureFlavor, createServer, deleteServer, getServer, getConsoleOutput, waitForServerActive, waitForServerGone } from '../../lib/openstack/nova.ts';
 import { listResourceProviders } from '../../lib/openstack/placement.ts';
@@ -15,10 +16,9 @@ import { adminSession, cleanService, logTail, renderIni, startService } from '..
 import { startOrRestart } from '../../lib/restart.ts';
 import { windowStart } from '../../lib/links.ts';
 import { explainingLines } from '../../lib/log-cause.ts';
-import { imageName } from '../image/index.ts';
+import { imageName } from '../../lib/image.ts';
 import { NOVA_CONF, novaCommon } from '../nova/index.ts';
 import { downReason, isBack, noteRestart, restartedWith } from '../nova/reports.ts';
-import { brokerRestartReason } from '../rabbitmq/index.ts';
 import {
   DESTROY_GUESTS,
   LIBVIRT_READY,
@@ -61,12 +61,11 @@ const hasNodeIdentity = (ctx: StackContext): boolean => releaseAtLeast(ctx.relea
  */
 async function discoverHosts(ctx: StackContext): Promise<void> {
   const api = ctx.on('n-api');
-  const previous = (ctx.shared.get(DISCOVER_KEY) as Promise<unknown> | undefined) ?? Promise.resolve();
+  const previous = ctx.cloud.discoverHosts;
   const mine = previous.catch(() => undefined).then(() => api.host.run(sh('su', '-s', '/bin/sh', '-c', `nova-manage --config-file ${NOVA_CONF} cell_v2 discover_hosts`, 'nova')));
-  ctx.shared.set(DISCOVER_KEY, mine);
+  ctx.cloud.discoverHosts = mine;
   await mine;
 }
-const DISCOVER_KEY = 'nova-compute.discover';
 
 const isLibvirt = (ctx: StackContext): boolean => ctx.config.settings.VIRT_DRIVER === 'libvirt';
 
@@ -273,7 +272,7 @@ const plugin: ServicePlugin = {
       if (restarted) await stopDaemon(ctx.host, ctx.facts, daemon(ctx), stateDir(ctx));
     }
     const running = (await daemonStatus(ctx.host, ctx.facts, daemon(ctx), stateDir(ctx))).running;
-    const because = brokerRestartReason(ctx) ?? (running ? await downReason(ctx, 'nova-compute', ctx.facts.hostname) : undefined);
+    const because = ctx.cloud.brokerRestartReason() ?? (running ? await downReason(ctx, 'nova-compute', ctx.facts.hostname) : undefined);
     const action = await startService(ctx, daemon(ctx), [CONF], undefined, because);
     // register waits until it reports from the new process (see ../nova/reports.ts).
     if (action !== 'running') await noteRestart(ctx, 'nova-compute');
@@ -377,12 +376,12 @@ const plugin: ServicePlugin = {
     const gone = await ctx.host.run(DESTROY_GUESTS, { check: false, label: 'stop running guests' });
     const names = gone.stdout.trim().split('\n').filter(Boolean);
     if (names.length) ctx.log.warn(`${ctx.host.name}: stopped guests ${names.join(', ')}; Nova shows them SHUTOFF, \`openstack server start\` brings them back.`);
-    if (ctx.shared.get('nova-compute.clean')) await ctx.host.run(UNDEFINE_GUESTS, { check: false, label: 'forget guest definitions' });
+    if (ctx.cloud.computeCleaning) await ctx.host.run(UNDEFINE_GUESTS, { check: false, label: 'forget guest definitions' });
     for (const d of [...libvirtDaemons(ctx)].reverse()) await stopDaemon(ctx.host, ctx.facts, d, stateDir(ctx));
   },
 
   async clean(ctx) {
-    ctx.shared.set('nova-compute.clean', true);
+    ctx.cloud.computeCleaning = true;
     await plugin.stop!(ctx);
     const paths = [LOG, daemon(ctx).logFile!, '/var/lib/nova/instances', COMPUTE_ID];
     if (isLibvirt(ctx)) {

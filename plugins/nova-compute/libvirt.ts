@@ -6,9 +6,11 @@
 // nothing starts them on install, so stack.ts runs both in the foreground under its daemon layer,
 // like every other service it starts.
 
-import { StackError, type StackContext } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
+import { type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { sh } from '../../lib/shell.ts';
+import { memoKey } from '../../lib/cloud-state.ts';
 
 export const QEMU_CONF = '/etc/libvirt/qemu.conf';
 export const LIBVIRTD_LOG = '/var/log/libvirt/libvirtd.out';
@@ -70,13 +72,14 @@ export function parseProbe(text: string): HostProbe {
   };
 }
 
+/** Each host's own probe, made once per run. */
+const PROBE = memoKey<HostProbe>('libvirt.probe');
+
 export async function probeHost(ctx: StackContext): Promise<HostProbe> {
-  const cached = ctx.shared.get('libvirt.probe') as HostProbe | undefined;
-  if (cached) return cached;
-  const r = await ctx.host.run(PROBE_COMMAND, { check: false, label: 'libvirt: /dev/kvm, CPU flags, memory, cgroups' });
-  const probe = parseProbe(r.stdout);
-  ctx.shared.set('libvirt.probe', probe);
-  return probe;
+  return ctx.cloud.perHost(PROBE, ctx.host.name, async () => {
+    const r = await ctx.host.run(PROBE_COMMAND, { check: false, label: 'libvirt: /dev/kvm, CPU flags, memory, cgroups' });
+    return parseProbe(r.stdout);
+  });
 }
 
 export const virtType = (p: HostProbe): VirtType => (p.kvmUsable ? 'kvm' : 'qemu');

@@ -2,7 +2,7 @@
 // its own cause, not after SERVICE_TIMEOUT as "never reported to nova-conductor".
 
 import { linesSince } from '../../lib/log-cause.ts';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 
 export interface ComputeDeath {
   readonly message: string;

@@ -3,11 +3,12 @@
 
 import { readPackageList } from '../../lib/packages.ts';
 import { converge, packageVersion } from '../../lib/converge.ts';
-import { withAdminDb } from '../mariadb/index.ts';
+import { withAdminDb } from '../../lib/db-admin.ts';
 import { sh } from '../../lib/shell.ts';
-import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
+import { type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
-import { stopPlugin } from '../../lib/stack-tasks.ts';
+import { stopPlugin } from '../../lib/stop-plugin.ts';
 import { listComputeServices, listImagesViaNova } from '../../lib/openstack/nova.ts';
 import { daemonStatus } from '../../lib/daemon.ts';
 import {
@@ -27,8 +28,6 @@ import {
   uwsgiArgv,
   serviceLinks,
 } from '../common/openstack.ts';
-import { glanceUrl } from '../glance/index.ts';
-import { brokerRestartReason } from '../rabbitmq/index.ts';
 import { downReason, isBack, noteRestart, restartedWith } from './reports.ts';
 import { releaseAtLeast } from '../../lib/release.ts';
 
@@ -74,7 +73,7 @@ const plainDaemon = (name: 'nova-conductor' | 'nova-scheduler'): DaemonSpec => (
 function authAndImageLink(ctx: StackContext): Record<string, Record<string, string>> {
   if (epoxy(ctx)) return { glance: { region_name: ctx.config.settings.REGION_NAME, valid_interfaces: 'internal' } };
   // One explicit URL from the address table: the Nova->Glance link is the one that broke in seed 000.
-  return { api: { auth_strategy: 'keystone' }, glance: { api_servers: glanceUrl(ctx) } };
+  return { api: { auth_strategy: 'keystone' }, glance: { api_servers: ctx.endpoints.url.image } };
 }
 
 /** Options nova.conf and nova-compute.conf share: messaging, identity, the image and placement links. */
@@ -182,7 +181,7 @@ const plugin: ServicePlugin = {
   async start(ctx) {
     const enabled = ctx.config.services;
     const files = [NOVA_CONF, dbPasswordPath('nova')];
-    const because = brokerRestartReason(ctx);
+    const because = ctx.cloud.brokerRestartReason();
     const restarted: string[] = [];
     for (const [service, binary] of [['n-cond', 'nova-conductor'], ['n-sch', 'nova-scheduler']] as const) {
       if (!enabled.has(service)) continue;
@@ -221,7 +220,7 @@ const plugin: ServicePlugin = {
     } catch (err) {
       throw new StackError(
         `Nova cannot list images through Glance (GET ${novaUrl(ctx)}/images, compute 2.35): ${(err as Error).message}`,
-        `Nova reaches Glance at ${glanceUrl(ctx)} (${epoxy(ctx) ? 'the internal image endpoint of the catalog' : `[glance] api_servers in ${NOVA_CONF}`}); the nova-api log below says why it failed.`,
+        `Nova reaches Glance at ${ctx.endpoints.url.image} (${epoxy(ctx) ? 'the internal image endpoint of the catalog' : `[glance] api_servers in ${NOVA_CONF}`}); the nova-api log below says why it failed.`,
         { file: API_LOG, lines: await logTail(ctx, API_LOG) },
       );
     }

@@ -12,7 +12,7 @@ import { adminSession } from '../common/openstack.ts';
 /** Service id -> updated_at, read right after a restart: a later report has another updated_at. */
 export type Reports = ReadonlyMap<string, string | null>;
 
-const key = (binary: string, host: string): string => `nova.restarted.${binary}@${host}`;
+const key = (binary: string, host: string): string => `${binary}@${host}`;
 
 /**
  * Remember that `binary` was (re)started on this host in this run: its reports as they are now
@@ -23,11 +23,11 @@ export async function noteRestart(ctx: StackContext, binary: string): Promise<vo
   const now = await adminSession(ctx)
     .then((s) => listComputeServices(s, { binary }))
     .catch(() => [] as ComputeService[]);
-  ctx.shared.set(key(binary, ctx.host.name), new Map(now.map((x) => [String(x.id), x.updated_at])));
+  ctx.cloud.novaRestarts.set(key(binary, ctx.host.name), new Map(now.map((x) => [String(x.id), x.updated_at])));
 }
 
 /** The reports noted at the restart of `binary` on this host in this run, if it was restarted. */
-export const restartedWith = (ctx: StackContext, binary: string): Reports | undefined => ctx.shared.get(key(binary, ctx.host.name)) as Reports | undefined;
+export const restartedWith = (ctx: StackContext, binary: string): Reports | undefined => ctx.cloud.novaRestarts.get(key(binary, ctx.host.name));
 
 /** The service is working: up and enabled, and, after a restart, reporting from its new process. */
 export function isBack(svc: ComputeService, restarted: Reports | undefined): boolean {

@@ -2,9 +2,10 @@
 
 import { releaseAtLeast } from '../../lib/release.ts';
 import { readPackageList } from '../../lib/packages.ts';
-import { StackError, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
+import { type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
-import { stopPlugin } from '../../lib/stack-tasks.ts';
+import { stopPlugin } from '../../lib/stop-plugin.ts';
 import { listResourceProviders } from '../../lib/openstack/placement.ts';
 import {
   adminSession,

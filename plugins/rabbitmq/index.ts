@@ -18,15 +18,17 @@
 //   Without -q every release reads the password, so nothing here depends on the RabbitMQ version.
 
 import net from 'node:net';
-import { daemonLogTail, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
+import { stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
+import { serviceLogTail } from '../../lib/log-tail.ts';
 import { readPackageList } from '../../lib/packages.ts';
-import { StackError, type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
+import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { checkPorts, type PortSpec } from '../../lib/preflight.ts';
 import { sh } from '../../lib/shell.ts';
 import { waitedForInput } from '../../lib/host/errors.ts';
-import { lastLines, pollUntil } from '../mariadb/poll.ts';
+import { lastLines, pollUntil } from '../../lib/wait.ts';
 import { startOrRestart } from '../../lib/restart.ts';
-import { deleteShellVar, setShellVar } from './env-file.ts';
+import { deleteShellVar, setShellVar } from '../../lib/env-file.ts';
 
 export const AMQP_PORT = 5672;
 export const PORTS: readonly PortSpec[] = [
@@ -110,16 +112,8 @@ export function renderEnvFile(current: string, rabbitHost: string, ownAddresses:
   return text;
 }
 
-async function logTail(ctx: StackContext): Promise<{ file: string; lines: string }> {
-  const r = await ctx.host.run(`f=$(ls -t ${LOG_DIR}/*.log 2>/dev/null | head -n 1); [ -n "$f" ] && echo "$f" && tail -n 30 "$f"`, {
-    check: false,
-    label: 'tail the rabbitmq log',
-  });
-  const [file, ...lines] = r.stdout.split('\n');
-  if (file && lines.join('').trim()) return { file, lines: ctx.log.mask(lines.join('\n')) };
-  const d = await daemonLogTail(ctx.host, ctx.facts, SPEC, setting(ctx, 'STACK_STATE_DIR'));
-  return { file: d.file, lines: ctx.log.mask(d.lines) };
-}
+/** The node's newest log, else the journal (or the daemon's output). */
+const logTail = (ctx: StackContext) => serviceLogTail(ctx, { newestIn: LOG_DIR, daemon: SPEC });
 
 /**
  * Of a running node: nothing accepts AMQP on its port, so the broker inside it is stopped
@@ -170,17 +164,6 @@ async function stopEpmd(ctx: StackContext): Promise<void> {
   const r = await ctx.host.run(STOP_EPMD, { check: false, timeoutMs: 30_000, label: 'stop epmd' });
   if (r.stderr.trim()) ctx.log.warn(`${ctx.host.name}: ${r.stderr.trim()}`);
 }
-
-const PASSWORD_RESTORED = 'rabbitmq.password-restored';
-
-/**
- * Why a running RabbitMQ client (nova's daemons, neutron) must be restarted in this run, or
- * undefined. After its broker password was changed behind it and set back by register, a client
- * that lost its connection stays disconnected (seen: "nova-compute on vm is enabled/down" after
- * the re-run): only a restart connects it again. Clients start after rabbitmq/register.
- */
-export const brokerRestartReason = (ctx: StackContext): string | undefined =>
-  ctx.shared.get(PASSWORD_RESTORED) ? "its RabbitMQ user's password was set back, and a client refused by the broker does not connect again" : undefined;
 
 const plugin: ServicePlugin = {
   name: 'rabbitmq',
@@ -253,7 +236,7 @@ const plugin: ServicePlugin = {
         throw new StackError(`Could not set the password of RabbitMQ user ${user} on ${ctx.host.name}: ${lastLines(change.stderr || change.stdout, 5)}`);
       }
       if (!accepted) {
-        ctx.shared.set(PASSWORD_RESTORED, true);
+        ctx.cloud.brokerPasswordRestored = true;
         ctx.log.warn(`${ctx.host.name}: RabbitMQ did not accept ${user} with RABBIT_PASSWORD (changed behind stack.ts): set back; the services that use RabbitMQ are restarted to connect again`);
       }
     }

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { findCause, linesSince } from '../../lib/log-cause.ts';
 import { waitForHttp } from '../../lib/wait.ts';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 
 const freePort = () =>
   new Promise<number>((resolve) => {

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { daemonStatus, pidFile, startDaemon, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
 import { LocalHost } from '../../lib/host/local.ts';
 import type { HostFacts } from '../../lib/host/types.ts';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 import { waitForHttp } from '../../lib/wait.ts';
 import { MemoryLogger } from '../fixtures/memory-logger.ts';
 

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 import { defaultOkStatus, waitForHttp } from '../../lib/wait.ts';
 
 const servers: net.Server[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FACTS_SCRIPT, parseFacts, parseOsRelease } from '../../lib/host/detect.ts';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 
 const DEBIAN_12 = `PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
 NAME="Debian GNU/Linux"

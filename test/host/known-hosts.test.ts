@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SshHost } from '../../lib/host/ssh.ts';
 import { checkHostKey, hostFieldMatches } from '../../lib/host/known-hosts.ts';
 import type { KnownHostsPolicy } from '../../lib/host/known-hosts.ts';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 import { MemoryLogger } from '../fixtures/memory-logger.ts';
 import { makeKey, startSshd, type Sshd } from '../fixtures/sshd.ts';
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventEmitter } from 'node:events';
 import type { ClientChannel } from 'ssh2';
 import { SshHost, recordChannel } from '../../lib/host/ssh.ts';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 import { MemoryLogger } from '../fixtures/memory-logger.ts';
 import { freePort, makeKey, startSshd, type Sshd } from '../fixtures/sshd.ts';
 

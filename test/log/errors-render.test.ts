@@ -3,7 +3,7 @@ import { ConfigError } from '../../lib/config/errors.ts';
 import { renderError } from '../../lib/errors-render.ts';
 import { CommandError } from '../../lib/host/types.ts';
 import { createLogger } from '../../lib/log.ts';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 
 const lines = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}-${String(i + 1).padStart(2, '0')}`).join('\n');
 

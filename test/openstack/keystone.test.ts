@@ -16,7 +16,7 @@ import {
   identityRoot,
   type Session,
 } from '../../lib/openstack/keystone.ts';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 import { json } from '../fixtures/http-server.ts';
 import { ADMIN_PASSWORD, startFakeCloud, type FakeCloud } from './fake-cloud.ts';
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalHost } from '../../lib/host/local.ts';
 import type { HostFacts } from '../../lib/host/types.ts';
 import { installPackages, missingPackages } from '../../lib/packages.ts';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 import { detectRelease, releaseFromKeystoneVersion } from '../../lib/release.ts';
 import { MemoryLogger } from '../fixtures/memory-logger.ts';
 

@@ -15,7 +15,7 @@ import {
   readPackageList,
   removeCommands,
 } from '../../lib/packages.ts';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 import { DEBIAN_SYSTEMD, DEBIAN_SYSV, RecordingHost, RHEL_SYSTEMD } from '../fixtures/recording-host.ts';
 
 const UBUNTU: HostFacts = { ...DEBIAN_SYSTEMD, id: 'ubuntu', version: '22.04', codename: 'jammy' };

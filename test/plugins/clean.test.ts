@@ -8,7 +8,7 @@ import { cleanTasks } from '../../lib/clean.ts';
 import { createLogger } from '../../lib/log.ts';
 import type { ServicePlugin } from '../../lib/plugin.ts';
 import { runTasks } from '../../lib/tasks.ts';
-import { dropServiceDatabases } from '../../plugins/mariadb/index.ts';
+import { dropServiceDatabases } from '../../lib/db-admin.ts';
 import { DEBIAN_SYSV, RecordingHost, makeContext } from '../fixtures/recording-host.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'stackts-clean-'));

@@ -7,11 +7,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import novaCompute from '../../plugins/nova-compute/index.ts';
 import nova from '../../plugins/nova/index.ts';
-import rabbitmq, { brokerRestartReason } from '../../plugins/rabbitmq/index.ts';
+import rabbitmq from '../../plugins/rabbitmq/index.ts';
 import { isBack } from '../../plugins/nova/reports.ts';
 import { explainingLines } from '../../lib/log-cause.ts';
 import { RUN_STARTED_MS } from '../../plugins/nova-compute/leftovers.ts';
-import { StackError, type StackContext } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
+import type { StackContext } from '../../lib/plugin.ts';
 import { json } from '../fixtures/http-server.ts';
 import { DEBIAN_SYSV, RecordingHost, makeContext } from '../fixtures/recording-host.ts';
 import { ADMIN_PASSWORD, startFakeCloud, type FakeCloud } from '../openstack/fake-cloud.ts';
@@ -209,7 +210,7 @@ describe('a re-run waits until what it restarted is back before verify', () => {
       .reply(/delete_user guest/, { exitCode: 70, stderr: 'Error:\nUser "guest" does not exist' });
     const ctx = contextOn(host);
     await rabbitmq.register!(ctx);
-    expect(brokerRestartReason(ctx)).toBeUndefined();
+    expect(ctx.cloud.brokerRestartReason()).toBeUndefined();
   });
 
   it('nova-conductor and nova-scheduler restarted for the broker: nova register waits for their new reports', async () => {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import image from '../../plugins/image/index.ts';
 import type { StackContext } from '../../lib/plugin.ts';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 import { DEBIAN_SYSV, RecordingHost, makeContext } from '../fixtures/recording-host.ts';
 import { ADMIN_PASSWORD, startFakeCloud, type FakeCloud } from '../openstack/fake-cloud.ts';
 

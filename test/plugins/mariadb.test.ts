@@ -6,9 +6,10 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import * as realDb from '../../lib/db.ts';
 import type { Db } from '../../lib/db.ts';
-import { StackError } from '../../lib/plugin.ts';
-import mariadb, { dropInPath, ensureServiceDatabase, withAdminDb } from '../../plugins/mariadb/index.ts';
-import { adminAccountSql, sqlString } from '../../plugins/mariadb/sql.ts';
+import { StackError } from '../../lib/errors.ts';
+import mariadb from '../../plugins/mariadb/index.ts';
+import { dropInPath, ensureServiceDatabase, withAdminDb } from '../../lib/db-admin.ts';
+import { adminAccountSql, sqlString } from '../../lib/db-sql.ts';
 import { DEBIAN_SYSTEMD, DEBIAN_SYSV, RecordingHost, RHEL_SYSTEMD, makeContext } from '../fixtures/recording-host.ts';
 import { startMariadb, type MariadbFixture } from '../fixtures/mariadb.ts';
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 import memcached, { DEBIAN_CONF, DEBIAN_PACKAGED_CONF, RHEL_CONF, memcachedStats, renderDebianConf, renderRhelConf } from '../../plugins/memcached/index.ts';
 import { DEBIAN_SYSTEMD, DEBIAN_SYSV, RecordingHost, RHEL_SYSTEMD, makeContext } from '../fixtures/recording-host.ts';
 import { freePort } from '../fixtures/mariadb.ts';
@@ -119,6 +119,25 @@ describe('memcached daemon (a real memcached on a free loopback port)', () => {
     const err = (await memcached.start!(makeContext(host, DEBIAN_SYSV, { SERVICE_TIMEOUT: 1 })).catch((e: unknown) => e)) as StackError;
     expect(err).toBeInstanceOf(StackError);
     expect(err.logTail?.lines).toContain('Address already in use');
+  });
+
+  it('its log tail masks a password, from the log file and from the journal alike', async () => {
+    const closed = await freePort();
+    const secret = "rabbit pa$$ 'w\"d"; // makeContext's RABBIT_PASSWORD
+    const line = `connect failed for user stackrabbit password ${secret}\n`;
+    const debian = new RecordingHost({ forwardPorts: { 11211: closed } })
+      .reply(/status|is-active/, [{ stdout: 'stopped\n' }, { stdout: 'running\n' }])
+      .reply(/tail -n 30 \/var\/log\/memcached\.log/, { stdout: line });
+    const rhel = new RecordingHost({ forwardPorts: { 11211: closed } })
+      .reply(/status|is-active/, [{ stdout: 'stopped\n' }, { stdout: 'running 4242\n' }])
+      .reply(/journalctl -u memcached/, { stdout: line });
+    for (const [host, facts] of [[debian, DEBIAN_SYSV], [rhel, RHEL_SYSTEMD]] as const) {
+      const err = (await memcached.start!(makeContext(host, facts, { SERVICE_TIMEOUT: 1 })).catch((e: unknown) => e)) as StackError;
+      expect(err).toBeInstanceOf(StackError);
+      expect(err.logTail?.lines).toContain('connect failed for user stackrabbit password');
+      expect(err.logTail?.lines).not.toContain(secret);
+      expect(err.logTail?.lines).not.toContain('pa$$');
+    }
   });
 });
 

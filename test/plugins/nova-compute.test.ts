@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { arch } from 'node:os';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 import novaCompute, { COMPUTE_ID } from '../../plugins/nova-compute/index.ts';
 import {
   PROBE_COMMAND,

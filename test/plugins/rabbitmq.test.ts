@@ -3,9 +3,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 import rabbitmq, { ENV_FILE, PACKAGED_ENV_FILE, STOP_EPMD, distributionAddress, rabbitPasswordProblem, renderEnvFile } from '../../plugins/rabbitmq/index.ts';
-import { getShellVar, setShellVar } from '../../plugins/rabbitmq/env-file.ts';
+import { getShellVar, setShellVar } from '../../lib/env-file.ts';
 import { DEBIAN_SYSTEMD, DEBIAN_SYSV, RecordingHost, RHEL_SYSTEMD, makeContext } from '../fixtures/recording-host.ts';
 
 // Test data: the shape of the rabbitmq-env.conf template Debian's rabbitmq-server 3.10 installs.

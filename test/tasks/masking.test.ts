@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { CommandError } from '../../lib/host/types.ts';
 import { createLogger } from '../../lib/log.ts';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 import { quote } from '../../lib/shell.ts';
 import { runTasks, type TaskNode } from '../../lib/tasks.ts';
 

@@ -1,16 +1,14 @@
 // Three hosts from one topology: which plugin runs where, the graph's cross-host edges, and the
 // config files each host gets from the one address table (rendered on recording hosts).
 import { describe, expect, it } from 'vitest';
-import { parseTopology } from '../../lib/topology.ts';
-import { computeEndpoints } from '../../lib/endpoints.ts';
 import { makeCloudContexts, pluginsOn, stackTasks, teardownOrder } from '../../lib/stack-tasks.ts';
 import { orderPlugins } from '../../lib/plan.ts';
 import { taskOrder } from '../../lib/tasks.ts';
 import { renderAll } from '../../lib/config-files.ts';
 import { IniDoc } from '../../lib/ini.ts';
 import { PLUGINS } from '../../plugins/index.ts';
-import type { Config } from '../../lib/config/types.ts';
-import { DEBIAN_SYSV, MemoryLogger, RecordingHost, ZED, defaultSettings } from '../fixtures/recording-host.ts';
+import { DEBIAN_SYSV, MemoryLogger, RecordingHost, ZED } from '../fixtures/recording-host.ts';
+import { recordingCloud } from '../fixtures/cloud.ts';
 
 const LAYOUT = `hosts:
   - name: infra
@@ -25,18 +23,7 @@ const LAYOUT = `hosts:
 `;
 
 function cloud() {
-  const topology = parseTopology(LAYOUT, 'hosts.yaml', '/cfg');
-  const config = {
-    file: '/cfg/localrc',
-    settings: defaultSettings({ VIRT_DRIVER: 'fake', ADMIN_PASSWORD: 'adm', DATABASE_PASSWORD: 'dbpw', RABBIT_PASSWORD: 'rbpw', SERVICE_PASSWORD: 'svpw', NOVA_PASSWORD: 'novapw' }),
-    services: topology.services,
-    postConfig: [],
-    secretsFile: '/cfg/.s',
-  } as unknown as Config;
-  const addresses = new Map([['infra', '10.0.0.11'], ['ctl', '10.0.0.12'], ['cpu', '10.0.0.13']]);
-  const endpoints = computeEndpoints(config, topology, addresses);
-  const hosts = topology.hosts.map((h) => ({ name: h.name, host: new RecordingHost({ name: h.name, facts: { ...DEBIAN_SYSV, hostname: h.name } }), facts: { ...DEBIAN_SYSV, hostname: h.name }, release: ZED }));
-  const ctxs = makeCloudContexts({ config, topology, endpoints, hosts, log: new MemoryLogger(), dryRun: true });
+  const { config, ctxs } = recordingCloud(LAYOUT, { infra: '10.0.0.11', ctl: '10.0.0.12', cpu: '10.0.0.13' }, { VIRT_DRIVER: 'fake' });
   return { config, ctxs, plugins: orderPlugins(config, PLUGINS) };
 }
 

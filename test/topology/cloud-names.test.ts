@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { cloudNames } from '../../lib/cloud-names.ts';
 import { probeHosts } from '../../lib/probe.ts';
 import { parseTopology } from '../../lib/topology.ts';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 import { DEBIAN_SYSV, RecordingHost } from '../fixtures/recording-host.ts';
 
 const THREE = parseTopology(

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { probeHosts } from '../../lib/probe.ts';
 import { mixedReleases } from '../../lib/preflight.ts';
 import { parseTopology } from '../../lib/topology.ts';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 import type { HostFacts } from '../../lib/host/types.ts';
 import { DEBIAN_SYSV, RecordingHost } from '../fixtures/recording-host.ts';
 

@@ -6,7 +6,7 @@ import { checkNamingTheLink, findBrokenLink, windowLines, windowStart } from '..
 import { verifyTasks, type MutableContext } from '../../lib/stack-tasks.ts';
 import type { LinkCheck, ServicePlugin, StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
-import { StackError } from '../../lib/plugin.ts';
+import { StackError } from '../../lib/errors.ts';
 import { serviceLinks } from '../../plugins/common/openstack.ts';
 import keystone from '../../plugins/keystone/index.ts';
 import rabbitmq, { ENV_FILE } from '../../plugins/rabbitmq/index.ts';
@@ -239,7 +239,7 @@ describe('on a fake Keystone', () => {
     // Keystone gives the admin a token, and the catalog matches the table as registered.
     for (const l of links) expect(await l.check(), l.link).toBeUndefined();
     cloud.tables.endpoints!.find((e) => e.id === 'e-gl')!.url = 'http://10.99.99.99:9292';
-    ctx.shared.delete('keystone.admin');
+    ctx.cloud.adminSession = undefined;
     const err = await findBrokenLink(ctx, [plugin('keystone', [], [...(await keystone.links!(ctx))])], WINDOW);
     expect(err!.message).toMatch(/^glance on h1 has its public endpoint at http:\/\/10\.99\.99\.99:9292 in the catalog, but the address table puts image on 127\.0\.0\.1:\d+/);
     expect(err!.message).toContain("Broken link: clients and services -> glance (its image endpoints in Keystone's catalog)");

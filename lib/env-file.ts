@@ -1,7 +1,7 @@
 // Edits to shell-style VAR=value files (rabbitmq-env.conf, /etc/sysconfig/*): one line per
 // variable changed in place, the rest of the packaged file (comments, order) kept byte for byte.
 
-import { quote } from '../../lib/shell.ts';
+import { quote } from './shell.ts';
 
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

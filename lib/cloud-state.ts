@@ -1,0 +1,60 @@
+// What the phases of one run hand to later phases: one object per run, typed field by field
+// (it was an untyped cloud-wide map). What belongs to one host (a probe of its hardware) is kept
+// per host, in a memo keyed by the host's name, so a second host never gets the first one's.
+
+import type { Host } from './host/types.ts';
+import type { Session } from './openstack/keystone.ts';
+
+/** Names one per-host value and its type: `memoKey<HostProbe>('libvirt.probe')`. */
+export interface MemoKey<T> {
+  readonly name: string;
+  /** Only for the type checker: the value's type. */
+  readonly value?: T;
+}
+
+export const memoKey = <T>(name: string): MemoKey<T> => ({ name });
+
+export class CloudState {
+  /** The Keystone admin session the register and verify phases share (one token per run). */
+  adminSession: Session | undefined = undefined;
+  /** The host that runs MariaDB, once its admin login exists (for a runner whose topology names none). */
+  databaseHost: Host | undefined = undefined;
+  /** The cloud's discover_hosts calls, chained: one at a time however many compute hosts report in together. */
+  discoverHosts: Promise<unknown> = Promise.resolve();
+  /** nova-compute's clean has begun: its stop then also forgets the guest definitions. */
+  computeCleaning = false;
+  /** What clean could not remove; its last step reports them all. */
+  readonly leftBehind: string[] = [];
+  /** RabbitMQ's register set its user's password back after the broker refused it. */
+  brokerPasswordRestored = false;
+  /**
+   * Nova services (re)started in this run, `binary@host` -> their reports (service id -> updated_at)
+   * right after the restart: a later report comes from the new process (plugins/nova/reports.ts).
+   */
+  readonly novaRestarts = new Map<string, ReadonlyMap<string, string | null>>();
+
+  /**
+   * Why a running RabbitMQ client (nova's daemons, neutron) must be restarted in this run, or
+   * undefined. After its broker password was changed behind it and set back by register, a client
+   * that lost its connection stays disconnected (seen: "nova-compute on vm is enabled/down" after
+   * the re-run): only a restart connects it again. Clients start after rabbitmq/register.
+   */
+  brokerRestartReason(): string | undefined {
+    return this.brokerPasswordRestored ? "its RabbitMQ user's password was set back, and a client refused by the broker does not connect again" : undefined;
+  }
+
+  readonly #memos = new Map<string, Map<string, unknown>>();
+
+  /**
+   * The value of `key` for host `host`: computed on the first ask and kept for the run. Only a
+   * value is kept: a failed compute is asked again next time.
+   */
+  async perHost<T>(key: MemoKey<T>, host: string, compute: () => Promise<T>): Promise<T> {
+    let byHost = this.#memos.get(key.name);
+    if (!byHost) this.#memos.set(key.name, (byHost = new Map()));
+    if (byHost.has(host)) return byHost.get(host) as T;
+    const value = await compute();
+    byHost.set(host, value);
+    return value;
+  }
+}
