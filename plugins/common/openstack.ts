@@ -264,6 +264,15 @@ export async function adminSession(ctx: StackContext): Promise<Session> {
 }
 
 
+/** The context of the host that runs the cloud's MariaDB; this one where no host of the topology does. */
+function databaseContext(ctx: StackContext): StackContext {
+  try {
+    return ctx.on('mysql');
+  } catch {
+    return ctx;
+  }
+}
+
 /**
  * What `clean` removes for an API service: its databases and DB user, its config files put back to
  * the packaged copies (the package still owns them), and the data and logs stack.ts made.
@@ -274,7 +283,10 @@ export async function cleanService(
 ): Promise<void> {
   if (what.databases.length || what.dbUser) {
     try {
-      for (const l of await dropServiceDatabases(ctx, what.databases, what.dbUser)) leftBehind(ctx, l);
+      // On the host that runs MariaDB: a controller's own host has none (its drops found nothing
+      // there and left the databases behind), or has the package for another purpose (the drop
+      // started a MariaDB there and left it running).
+      for (const l of await dropServiceDatabases(databaseContext(ctx), what.databases, what.dbUser)) leftBehind(ctx, l);
     } catch (err) {
       const what2 = [...what.databases, ...(what.dbUser ? [`user ${what.dbUser}`] : [])].join(', ');
       leftBehind(ctx, `databases ${what2}: ${ctx.log.mask((err as Error).message.split('\n')[0] ?? '')}`);

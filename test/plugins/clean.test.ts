@@ -9,6 +9,7 @@ import { createLogger } from '../../lib/log.ts';
 import type { ServicePlugin } from '../../lib/plugin.ts';
 import { runTasks } from '../../lib/tasks.ts';
 import { dropServiceDatabases } from '../../lib/db-admin.ts';
+import { cleanService } from '../../plugins/common/openstack.ts';
 import { DEBIAN_SYSV, RecordingHost, makeContext } from '../fixtures/recording-host.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'stackts-clean-'));
@@ -125,5 +126,19 @@ describe('clean: the run', () => {
     expect(r.ok, r.message).toBe(true);
     expect(existsSync(join(outputs, 'openrc-admin'))).toBe(false);
     expect(host.commandLines.some((c) => c.includes('rm -rf -- /var/lib/stack-ts /var/log/stack-ts /etc/openstack/clouds.yaml'))).toBe(true);
+  });
+});
+
+describe('clean: databases of a service on another host than MariaDB', () => {
+  it("are dropped on the database host, and nothing is started or dropped on the service's own host", async () => {
+    const dbHost = stoppedMariadb();
+    // The controller has the mariadb client (python3-pymysql pulls no server, but a host may have one for its own use).
+    const ctlHost = new RecordingHost({ name: 'controller' }).reply(/command -v mariadb/, { stdout: '/usr/bin/mariadb' }).reply(/SELECT 1/, { exitCode: 1 });
+    const db = makeContext(dbHost, DEBIAN_SYSV);
+    const ctl = { ...makeContext(ctlHost, DEBIAN_SYSV), on: (s: string) => (s === 'mysql' ? db : ctl) } as ReturnType<typeof makeContext>;
+    await cleanService(ctl, { databases: ['keystone'], dbUser: 'keystone' });
+    expect(dbHost.commands.some((c) => /DROP DATABASE IF EXISTS `keystone`;/.test(c.input ?? ''))).toBe(true);
+    expect(ctlHost.commandLines.filter((c) => /mariadb|mysql/.test(c))).toEqual([]);
+    expect(ctl.cloud.leftBehind).toEqual([]);
   });
 });
