@@ -76,6 +76,34 @@ export function checkTargetDir(name: string, value: string, example: string): Va
       hint: `give stack.ts a directory of its own, e.g. ${name}=${example}`,
     };
   }
+  const owner = systemDirOwner(parts);
+  if (owner) {
+    return {
+      message: `${name}=${value} is ${owner}; \`clean\` removes this directory with everything in it`,
+      hint: `give stack.ts a directory of its own, e.g. ${name}=${example}`,
+    };
+  }
+  return undefined;
+}
+
+/** Top-level directories whose every child is the system's (/usr/bin, /etc/ssl, /run/user). */
+const SYSTEM_TOPS = new Set(['bin', 'boot', 'dev', 'etc', 'lib', 'lib32', 'lib64', 'libx32', 'proc', 'run', 'sbin', 'sys', 'usr']);
+/** The children of /var the system or a package keeps its data in. */
+const SYSTEM_VAR = new Set(['backups', 'cache', 'lib', 'local', 'lock', 'log', 'mail', 'opt', 'run', 'spool', 'tmp', 'www']);
+/** Services whose /var/lib/NAME and /var/log/NAME their packages made (clean would remove a database). */
+const PACKAGE_DIRS = new Set(['apache2', 'cinder', 'glance', 'httpd', 'keystone', 'libvirt', 'memcached', 'mysql', 'mariadb', 'neutron', 'nova', 'placement', 'rabbitmq', 'apt', 'dpkg', 'dnf', 'rpm', 'journal', 'systemd']);
+
+/**
+ * Which system's directory `parts` names, if any: a directory `clean` would remove that the system
+ * or a package made (the ones a typo or a copied devstack line most likely names).
+ */
+function systemDirOwner(parts: readonly string[]): string | undefined {
+  const [top, second, third] = parts;
+  if (parts.length === 2 && SYSTEM_TOPS.has(top!)) return `a directory of the system (/${top}/${second})`;
+  if (top === 'var' && SYSTEM_VAR.has(second!) && parts.length === 2) return `a directory of the system (/var/${second})`;
+  if (top === 'var' && (second === 'lib' || second === 'log') && parts.length === 3 && PACKAGE_DIRS.has(third!)) return `the directory the ${third} packages made`;
+  if (top === 'usr' && second === 'local' && parts.length === 3) return `a directory of the system (/usr/local/${third})`;
+  if (top === 'home' && parts.length === 2) return `a user's home directory`;
   return undefined;
 }
 

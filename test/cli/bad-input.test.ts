@@ -154,6 +154,11 @@ const CASES: Case[] = [
   { name: 'clean with a state dir holding a shell command', command: 'clean', lines: ["STACK_STATE_DIR='/var/lib/stack ts;touch /tmp/x'"], stderr: /localrc:2: STACK_STATE_DIR=.* contains characters/ },
   { name: 'clean with LOGDIR=/var/log/*', command: 'clean', lines: ['LOGDIR=/var/log/*'], stderr: /localrc:2: LOGDIR="\/var\/log\/\*" contains characters/ },
   { name: 'unstack with a top-level state dir', command: 'unstack', lines: ['STACK_STATE_DIR=/usr'], stderr: /localrc:2: STACK_STATE_DIR=\/usr is a top-level directory/ },
+  // --- directories of the system that `clean` would remove with everything in them (issue 15)
+  { name: 'clean with STACK_STATE_DIR=/var/lib', command: 'clean', lines: ['STACK_STATE_DIR=/var/lib'], stderr: /localrc:2: STACK_STATE_DIR=\/var\/lib is a directory of the system \(\/var\/lib\); `clean` removes this directory/ },
+  { name: 'clean with LOGDIR=/var/log', command: 'clean', lines: ['LOGDIR=/var/log'], stderr: /localrc:2: LOGDIR=\/var\/log is a directory of the system/ },
+  { name: 'clean with LOGDIR=/usr/bin', command: 'clean', lines: ['LOGDIR=/usr/bin'], stderr: /localrc:2: LOGDIR=\/usr\/bin is a directory of the system \(\/usr\/bin\)/ },
+  { name: 'clean with the database as STACK_STATE_DIR', command: 'clean', lines: ['STACK_STATE_DIR=/var/lib/mysql'], stderr: /localrc:2: STACK_STATE_DIR=\/var\/lib\/mysql is the directory the mysql packages made/ },
   // --- the secrets file
   // Read after the host is probed: a local plan (read only) reaches it without a network.
   { name: 'secrets file: a symbolic link', command: 'plan', lines: ['TARGET_HOST=local'], links: { '.stack-secrets': '/etc/hostname' }, stderr: /\.stack-secrets: the secrets file is a symbolic link/ },
