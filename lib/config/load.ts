@@ -6,6 +6,7 @@
 //   > detected on the target host > the schema default.
 // Values and defaults may refer to other settings (${SERVICE_HOST}); those are expanded last.
 
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,6 +122,17 @@ class Resolver {
   }
 }
 
+/** Two paths name one file: equal, or the same file through a link (the secrets file may not exist yet). */
+function sameFile(a: string, b: string): boolean {
+  if (resolve(a) === resolve(b)) return true;
+  try {
+    const [x, y] = [statSync(a), statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
 /** How the file is named in messages: relative to the working directory when it is below it. */
 function displayName(abs: string): string {
   const rel = relative(process.cwd(), abs);
@@ -216,6 +228,15 @@ export async function loadConfig(file: string, opts: LoadOptions): Promise<{ con
 
   // What the detector needs to reach the host, from the user's settings and the defaults alone.
   const raw = new Resolver(parsed, new Map(), '', {});
+  // Checked before any host is reached: a secrets file that is the config would be written over.
+  const earlySecretsFile = fromConfigDir(raw.get('SECRETS_FILE')) || join(configDir, '.stack-secrets');
+  if (sameFile(earlySecretsFile, abs)) {
+    throw new ConfigError({
+      origin: raw.sources.get('SECRETS_FILE')!.origin,
+      message: `SECRETS_FILE names the config file itself (${shown}); stack.ts would write the passwords over your settings`,
+      hint: 'remove the line to keep them in .stack-secrets beside the config, or name a file of its own',
+    });
+  }
   const timeout = Number(raw.get('SSH_CONNECT_TIMEOUT'));
   const detected = opts.detect
     ? await opts.detect({

@@ -154,6 +154,20 @@ function checkTargetHost(value: string): ValueProblem | undefined {
   return undefined;
 }
 
+/**
+ * Keystone users and projects stack.ts makes for itself: the demo user and project are get-or-create
+ * by name, so DEMO_PROJECT=nova would reset the nova service user's password (and break Nova).
+ */
+export const RESERVED_KEYSTONE_NAMES: readonly string[] = ['admin', 'service', 'keystone', 'glance', 'nova', 'placement', 'neutron'];
+
+function checkDemoProject(value: string): ValueProblem | undefined {
+  if (!RESERVED_KEYSTONE_NAMES.includes(value.toLowerCase())) return undefined;
+  return {
+    message: `DEMO_PROJECT=${value} is the name of a Keystone user or project stack.ts makes for the cloud itself; the demo user would take it over (and reset its password)`,
+    hint: `pick another name, e.g. DEMO_PROJECT=demo; taken: ${RESERVED_KEYSTONE_NAMES.join(', ')}`,
+  };
+}
+
 /** Why `value` is not acceptable for `name`, or undefined when it is. */
 export function checkValue(name: SettingName, value: string): ValueProblem | undefined {
   const spec: SettingSpec = SCHEMA[name];
@@ -186,6 +200,7 @@ export function checkValue(name: SettingName, value: string): ValueProblem | und
     case 'address':
       return checkAddress(name, value);
     case 'string':
+      if (name === 'DEMO_PROJECT') return checkDemoProject(value);
       return name === 'TARGET_HOST' ? checkTargetHost(value) : undefined;
     case 'secret':
       // Never the value: only what is wrong with it.

@@ -159,6 +159,11 @@ const CASES: Case[] = [
   { name: 'clean with LOGDIR=/var/log', command: 'clean', lines: ['LOGDIR=/var/log'], stderr: /localrc:2: LOGDIR=\/var\/log is a directory of the system/ },
   { name: 'clean with LOGDIR=/usr/bin', command: 'clean', lines: ['LOGDIR=/usr/bin'], stderr: /localrc:2: LOGDIR=\/usr\/bin is a directory of the system \(\/usr\/bin\)/ },
   { name: 'clean with the database as STACK_STATE_DIR', command: 'clean', lines: ['STACK_STATE_DIR=/var/lib/mysql'], stderr: /localrc:2: STACK_STATE_DIR=\/var\/lib\/mysql is the directory the mysql packages made/ },
+  // --- settings that would take over what stack.ts made, or the config itself (issue 15)
+  { name: 'DEMO_PROJECT=nova', lines: ['DEMO_PROJECT=nova'], stderr: /localrc:2: DEMO_PROJECT=nova is the name of a Keystone user or project stack\.ts makes/ },
+  { name: 'DEMO_PROJECT=service', command: 'plan', lines: ['DEMO_PROJECT=service'], stderr: /localrc:2: DEMO_PROJECT=service is the name of a Keystone user or project/ },
+  { name: 'SECRETS_FILE naming the config itself', lines: ['SECRETS_FILE=localrc'], stderr: /localrc:2: SECRETS_FILE names the config file itself/ },
+  { name: 'SECRETS_FILE naming the config through a link', lines: ['SECRETS_FILE=secrets'], links: { secrets: 'localrc' }, stderr: /localrc:2: SECRETS_FILE names the config file itself/ },
   // --- the secrets file
   // Read after the host is probed: a local plan (read only) reaches it without a network.
   { name: 'secrets file: a symbolic link', command: 'plan', lines: ['TARGET_HOST=local'], links: { '.stack-secrets': '/etc/hostname' }, stderr: /\.stack-secrets: the secrets file is a symbolic link/ },
