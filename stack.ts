@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig, ttyPrompt, REPO_ROOT, SECRET_NAMES, type Config, type DetectInput } from './lib/config/index.ts';
+import { loadConfig, readConfigFile, ttyPrompt, REPO_ROOT, SECRET_NAMES, type Config, type DetectInput } from './lib/config/index.ts';
 import { createLogger, type RunLogger } from './lib/log.ts';
 import { renderError } from './lib/errors-render.ts';
 import { openHost } from './lib/host/index.ts';
@@ -106,11 +106,18 @@ const knownHostsPolicy = (s: { SSH_KNOWN_HOSTS: string; SSH_ACCEPT_NEW_HOST_KEYS
 });
 
 /** The all-in-one from TARGET_HOST, or the hosts file; every host probed at once (exit 2 on a problem). */
+/**
+ * How long one probe command (reading os-release, the addresses, resolving names) may take: twice
+ * the login's allowance, at most COMMAND_TIMEOUT. They only read small files, and a host that took
+ * the login but never answers must not hold `plan` for COMMAND_TIMEOUT (15 minutes by default).
+ */
+const probeTimeoutMs = (s: DetectInput): number => Math.min(s.COMMAND_TIMEOUT, 2 * s.SSH_CONNECT_TIMEOUT) * 1000;
+
 async function probeAll(settings: DetectInput, log: Logger, connectTimeoutS: number): Promise<{ topology: Topology; probed: ProbedHost[] }> {
   const topology = settings.HOSTS_FILE
     ? await loadTopology(settings.HOSTS_FILE, relative(process.cwd(), settings.HOSTS_FILE) || settings.HOSTS_FILE)
     : allInOne({ target: settings.TARGET_HOST, sshKey: settings.SSH_KEY, ip: '', services: new Set() });
-  const probed = await probeHosts(topology, (spec) => openHost(spec.target, { sshKey: spec.sshKey || settings.SSH_KEY || undefined, connectTimeoutS, log, commandTimeoutMs: 900_000, knownHosts: knownHostsPolicy(settings), ...(topology.file ? { name: spec.name } : {}) }));
+  const probed = await probeHosts(topology, (spec) => openHost(spec.target, { sshKey: spec.sshKey || settings.SSH_KEY || undefined, connectTimeoutS, log, commandTimeoutMs: probeTimeoutMs(settings), knownHosts: knownHostsPolicy(settings), ...(topology.file ? { name: spec.name } : {}) }));
   return { topology, probed };
 }
 
@@ -240,7 +247,11 @@ async function main(argv: string[]): Promise<number> {
   onInterrupt(releaseLocks);
   let s: Session;
   try {
-    if (locked) locks.push(await acquireLock(localLockStore(join(dirname(configFile(opts.config).file), '.stack', 'run.lock')), me));
+    if (locked) {
+      // The lock's directory is made beside the config: only once the config is a file we can read.
+      await readConfigFile(configFile(opts.config).file);
+      locks.push(await acquireLock(localLockStore(join(dirname(configFile(opts.config).file), '.stack', 'run.lock')), me));
+    }
     s = await open(opts, opts.command === 'plan' || opts.command === 'status');
   } catch (err) {
     await releaseLocks();

@@ -5,7 +5,7 @@
 // Every mistake is reported with the hosts file's name and line, all of them at once, before
 // anything on any host is changed (ConfigError, exit 2).
 
-import { readFile } from 'node:fs/promises';
+import { readPlainFile, UnreadableFile } from './plain-file.ts';
 import { isAbsolute, resolve, dirname } from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node, type YAMLMap } from 'yaml';
 import { KNOWN_SERVICES, type ServiceName } from './config/schema.ts';
@@ -244,15 +244,26 @@ function addressOf(h: HostSpec): string {
 }
 
 /** Reads HOSTS_FILE (absolute); `shown` names it in messages. */
+/** A hosts file of a thousand hosts is about 100 kB; anything far bigger is the wrong file. */
+const MAX_HOSTS_FILE_BYTES = 256 * 1024;
+
 export async function loadTopology(abs: string, shown: string = abs): Promise<Topology> {
   let text: string;
   try {
-    text = await readFile(abs, 'utf8');
+    text = (await readPlainFile(abs, MAX_HOSTS_FILE_BYTES)).toString('utf8');
   } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
     throw new ConfigError({
       origin: shown,
-      message: `cannot read the hosts file (HOSTS_FILE=${abs}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      hint: 'HOSTS_FILE is relative to the config file; start from hosts.yaml.example',
+      message:
+        e instanceof UnreadableFile
+          ? `the hosts file (HOSTS_FILE=${abs}) is ${e.detail}${e.code === 'ENOTFILE' ? ', not a YAML file' : ''}`
+          : `cannot read the hosts file (HOSTS_FILE=${abs}): ${code}`,
+      hint:
+        e instanceof UnreadableFile
+          ? e.code === 'ETOOBIG' ? 'is HOSTS_FILE naming the right file? A hosts file lists a few hosts' : 'name the YAML file itself; start from hosts.yaml.example'
+          : code === 'EACCES' ? `you (uid ${process.getuid?.()}) may not read it: check its permissions and those of the directories above it`
+          : 'HOSTS_FILE is relative to the config file; start from hosts.yaml.example',
     });
   }
   return parseTopology(text, shown, dirname(abs));

@@ -17,6 +17,7 @@ import { hideSecrets, isLiteral, parseConfigText, parseDefault, type Assignment,
 import { resolveSecrets, type PromptFn } from './secrets.ts';
 import { checkValue, parseBool, toTyped } from './validate.ts';
 import { ttyPrompt } from './prompt.ts';
+import { readPlainFile, UnreadableFile } from '../plain-file.ts';
 
 export { parseConfigText };
 
@@ -26,6 +27,7 @@ export interface DetectInput {
   readonly SSH_KEY: string;
   readonly HOSTS_FILE: string;
   readonly SSH_CONNECT_TIMEOUT: number;
+  readonly COMMAND_TIMEOUT: number;
   readonly SSH_KNOWN_HOSTS: string;
   readonly SSH_ACCEPT_NEW_HOST_KEYS: boolean;
 }
@@ -142,19 +144,22 @@ function displayName(abs: string): string {
 /** Far above any real localrc; a bigger file is the wrong one (a log, an image) and would only flood the terminal. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
-async function readConfigFile(abs: string, shown: string): Promise<string> {
+/**
+ * The config file's text. Also called before the run lock is taken beside the config: a file that
+ * is missing, a fifo, a directory or a device is refused before anything is made.
+ */
+export async function readConfigFile(abs: string, shown: string = displayName(abs)): Promise<string> {
   try {
-    const bytes = await readFile(abs);
-    if (bytes.length > MAX_CONFIG_BYTES) {
-      throw new ConfigError({
-        origin: shown,
-        message: `the config file is ${(bytes.length / 1048576).toFixed(1)} MB; a localrc or local.conf is a few kB`,
-        hint: 'is --config naming the right file? (stack.ts reads files up to 1 MB)',
-      });
-    }
-    return decodeUtf8(bytes, shown);
+    return decodeUtf8(await readPlainFile(abs, MAX_CONFIG_BYTES), shown);
   } catch (e) {
     if (e instanceof ConfigError) throw e;
+    if (e instanceof UnreadableFile) {
+      throw new ConfigError(
+        e.code === 'ETOOBIG'
+          ? { origin: shown, message: `the config file is ${e.detail}; a localrc or local.conf is a few kB`, hint: 'is --config naming the right file?' }
+          : { origin: shown, message: `the config file is ${e.detail}, not a file stack.ts can read`, hint: 'name a localrc or local.conf with --config (a fifo or a process substitution cannot be read twice)' },
+      );
+    }
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       const example = displayName(join(REPO_ROOT, 'localrc.example'));
@@ -164,7 +169,7 @@ async function readConfigFile(abs: string, shown: string): Promise<string> {
         hint: `start from the example: cp ${example} ${shown}`,
       });
     }
-    throw new ConfigError({ origin: shown, message: `cannot read the config file: ${code ?? (e as Error).message}`, hint: 'check the path and its permissions' });
+    throw new ConfigError({ origin: shown, message: `cannot read the config file: ${code ?? (e as Error).message}`, hint: code === 'EACCES' ? `you (uid ${process.getuid?.()}) may not read it: check its permissions and those of the directories above it` : 'check the path and its permissions' });
   }
 }
 
@@ -238,12 +243,14 @@ export async function loadConfig(file: string, opts: LoadOptions): Promise<{ con
     });
   }
   const timeout = Number(raw.get('SSH_CONNECT_TIMEOUT'));
+  const commandTimeout = Number(raw.get('COMMAND_TIMEOUT'));
   const detected = opts.detect
     ? await opts.detect({
         TARGET_HOST: raw.get('TARGET_HOST'),
         SSH_KEY: fromConfigDir(raw.get('SSH_KEY')),
         HOSTS_FILE: fromConfigDir(raw.get('HOSTS_FILE')),
         SSH_CONNECT_TIMEOUT: Number.isInteger(timeout) && timeout > 0 ? timeout : Number(SCHEMA.SSH_CONNECT_TIMEOUT.default),
+        COMMAND_TIMEOUT: Number.isInteger(commandTimeout) && commandTimeout >= 10 ? commandTimeout : Number(SCHEMA.COMMAND_TIMEOUT.default),
         SSH_KNOWN_HOSTS: fromConfigDir(raw.get('SSH_KNOWN_HOSTS')),
         SSH_ACCEPT_NEW_HOST_KEYS: parseBool(raw.get('SSH_ACCEPT_NEW_HOST_KEYS')) ?? false,
       })

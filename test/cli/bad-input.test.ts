@@ -3,11 +3,13 @@
 // directory a stack writes on this host, and of the config directory, are the same afterwards.
 // A password in a bad value is never echoed.
 import { execa } from 'execa';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startSilentSshd, writeClientKey, writeKnownHosts, type SilentSshd } from '../fixtures/silent-sshd.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const WATCHED = ['/etc/mysql', '/etc/rabbitmq', '/etc/memcached.conf', '/etc/keystone', '/etc/glance', '/etc/placement', '/etc/nova', '/etc/neutron', '/etc/openstack', '/var/lib/stack-ts', '/var/log/stack-ts'];
@@ -22,7 +24,8 @@ function snapshot(roots: readonly string[]): Record<string, string> {
       out[p] = `dir ${st.mode}`;
       // The lock beside the config is taken (and released) before the config is read: not a change.
       for (const e of readdirSync(p)) if (e !== '.stack') walk(join(p, e));
-    } else out[p] = `${st.mode} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`;
+    } else if (!st.isFile()) out[p] = `special ${st.mode}`; // a fifo: reading it would hang
+    else out[p] = `${st.mode} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`;
   };
   roots.forEach(walk);
   return out;
@@ -40,6 +43,17 @@ interface Case {
   readonly links?: Record<string, string>;
   readonly env?: Record<string, string>;
   readonly files?: Record<string, string>;
+  /** Directories to make in the case's directory. */
+  readonly mkdirs?: readonly string[];
+  /** Named pipes to make in the case's directory. */
+  readonly fifos?: readonly string[];
+  /**
+   * TARGET_HOST is the silent SSH server (takes the login, never answers a command), with a key
+   * and a known_hosts file for it in the case's directory: put these lines first.
+   */
+  readonly silentHost?: boolean;
+  /** A case that used to hang: it must be answered within 10 s (beyond starting ./stack.ts). */
+  readonly timed?: boolean;
   readonly stderr: RegExp;
   /** Must not appear in any output. */
   readonly secret?: string;
@@ -164,13 +178,37 @@ const CASES: Case[] = [
   { name: 'DEMO_PROJECT=service', command: 'plan', lines: ['DEMO_PROJECT=service'], stderr: /localrc:2: DEMO_PROJECT=service is the name of a Keystone user or project/ },
   { name: 'SECRETS_FILE naming the config itself', lines: ['SECRETS_FILE=localrc'], stderr: /localrc:2: SECRETS_FILE names the config file itself/ },
   { name: 'SECRETS_FILE naming the config through a link', lines: ['SECRETS_FILE=secrets'], links: { secrets: 'localrc' }, stderr: /localrc:2: SECRETS_FILE names the config file itself/ },
+  // --- files that are no files, and hosts that never answer: refused within seconds (issue 15)
+  { name: 'a fifo as --config', timed: true, args: ['plan', '--config', 'localrc.fifo'], fifos: ['localrc.fifo'], stderr: /localrc\.fifo: the config file is a named pipe \(fifo\), not a file stack\.ts can read/ },
+  { name: 'a fifo as --config of a command that locks', timed: true, args: ['stack', '--config', 'localrc.fifo'], fifos: ['localrc.fifo'], stderr: /localrc\.fifo: the config file is a named pipe \(fifo\)/ },
+  { name: 'a directory as --config', args: ['plan', '--config', '/tmp'], stderr: /\/tmp: the config file is a directory, not a file/ },
+  { name: 'verify --config /proc/version', timed: true, args: ['verify', '--config', '/proc/version'], stderr: /cannot make \/proc\/\.stack for the run lock: ENOENT[^]*put the config in a directory of yours/ },
+  { name: 'a missing config makes no lock directory', args: ['stack', '--config', 'nodir/localrc'], stderr: /config file not found/ },
+  { name: 'a fifo as HOSTS_FILE', timed: true, lines: ['HOSTS_FILE=hosts.fifo'], fifos: ['hosts.fifo'], stderr: /hosts\.fifo: the hosts file \(HOSTS_FILE=.*hosts\.fifo\) is a named pipe \(fifo\), not a YAML file/ },
+  { name: 'a directory as HOSTS_FILE', lines: ['HOSTS_FILE=hosts.d'], links: { 'hosts.d': '/tmp' }, stderr: /hosts\.d: the hosts file \(HOSTS_FILE=.*hosts\.d\) is a directory, not a YAML file[^]*name the YAML file itself/ },
+  { name: 'a hosts file of megabytes', timed: true, lines: ['HOSTS_FILE=hosts.yaml'], files: { 'hosts.yaml': `hosts:\n${'  - { name: c, address: root@127.0.0.1:9, roles: [compute] }\n'.repeat(20_000)}` }, stderr: /hosts\.yaml: the hosts file \(HOSTS_FILE=.*\) is 1\.\d MB, over the 256 kB stack\.ts reads/ },
+  { name: 'a fifo as SECRETS_FILE', timed: true, command: 'plan', lines: ['TARGET_HOST=local', 'SECRETS_FILE=secrets.fifo'], fifos: ['secrets.fifo'], stderr: /secrets\.fifo: the secrets file is a named pipe \(fifo\), not a file/ },
+  { name: 'a directory as .stack-secrets', command: 'plan', lines: ['TARGET_HOST=local'], mkdirs: ['.stack-secrets'], stderr: /\.stack-secrets: the secrets file is a directory, not a file/ },
+  { name: 'plan against a host that takes the login and never answers', timed: true, command: 'plan', silentHost: true, lines: ['SSH_CONNECT_TIMEOUT=2'], stderr: /host .*127\.0\.0\.1.*: cannot reach root@127\.0\.0\.1:\d+: .*(timed out|did not answer|no answer)/ },
   // --- the secrets file
   // Read after the host is probed: a local plan (read only) reaches it without a network.
   { name: 'secrets file: a symbolic link', command: 'plan', lines: ['TARGET_HOST=local'], links: { '.stack-secrets': '/etc/hostname' }, stderr: /\.stack-secrets: the secrets file is a symbolic link/ },
 ];
 
+const timeOf = async (f: () => Promise<unknown>): Promise<number> => {
+  const t = Date.now();
+  await f();
+  return Date.now() - t;
+};
+
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+let silent: Promise<SilentSshd> | undefined;
+/** Started by the first case that needs it. */
+const silentSshd = (): Promise<SilentSshd> => (silent ??= startSilentSshd());
+afterAll(async () => {
+  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+  await (await silent)?.stop();
+});
 
 describe('bad input exits 2 with a message, before anything changes', () => {
   it('has at least 40 cases', () => expect(CASES.length).toBeGreaterThanOrEqual(40));
@@ -179,20 +217,32 @@ describe('bad input exits 2 with a message, before anything changes', () => {
     const dir = mkdtempSync(join(tmpdir(), 'stackts-bad-'));
     dirs.push(dir);
     const file = join(dir, c.file ?? 'localrc');
+    const silent = c.silentHost
+      ? [`TARGET_HOST=root@127.0.0.1:${(await silentSshd()).port}`, `SSH_KEY=${writeClientKey(join(dir, 'id_test'))}`, `SSH_KNOWN_HOSTS=${writeKnownHosts(dir, await silentSshd())}`]
+      : [];
     if (c.lines) {
-      const body = c.file === 'local.conf' ? ['[[local|localrc]]', NOWHERE, ...c.lines] : [NOWHERE, ...c.lines];
+      const lines = [...silent, ...c.lines];
+      const body = c.file === 'local.conf' ? ['[[local|localrc]]', NOWHERE, ...lines] : [NOWHERE, ...lines];
       // A case's own TARGET_HOST comes later and wins; the Latin-1 case needs its bytes as they are.
       writeFileSync(file, Buffer.from(body.join('\n') + '\n', /caf\u00e9/.test(body.join('')) ? 'latin1' : 'utf8'));
     }
     for (const [name, text] of Object.entries(c.files ?? {})) writeFileSync(join(dir, name), text);
     for (const [name, target] of Object.entries(c.links ?? {})) symlinkSync(target, join(dir, name));
+    for (const name of c.fifos ?? []) execFileSync('mkfifo', [join(dir, name)]);
+    for (const name of c.mkdirs ?? []) mkdirSync(join(dir, name));
     const args = c.args ?? [c.command ?? 'stack', '--config', file];
     const before = snapshot([dir, ...WATCHED]);
-    const r = await execa(join(REPO, 'stack.ts'), [...args], { cwd: dir, reject: false, all: true, env: { CI: 'true', ...c.env } });
+    const startMs = c.timed ? await timeOf(() => execa(join(REPO, 'stack.ts'), ['--version'], { cwd: dir })) : 0;
+    const started = Date.now();
+    const r = await execa(join(REPO, 'stack.ts'), [...args], { cwd: dir, reject: false, all: true, env: { CI: 'true', ...c.env }, timeout: 60_000 });
+    const tookMs = Date.now() - started;
     expect(r.stderr, r.all).toMatch(c.stderr);
     expect(r.exitCode, r.all).toBe(2);
     expect(snapshot([dir, ...WATCHED])).toEqual(before);
     if (c.secret) expect(r.all).not.toContain(c.secret);
+    // Answered within seconds: a refusal that hangs (a fifo, a silent host) is no answer. Measured
+    // beyond a bare start of ./stack.ts just before, which alone takes 3-10 s on a busy machine.
+    if (c.timed) expect(tookMs - startMs, r.all).toBeLessThan(10_000);
     // Generous: each case is a whole ./stack.ts start (tsx), and 59 of them share the machine.
   }, 300_000);
 });
