@@ -168,6 +168,16 @@ function checkDemoProject(value: string): ValueProblem | undefined {
   };
 }
 
+/** A regular expression verify matches late (after a whole stack): refused when the config is read. */
+function checkPattern(name: string, value: string): ValueProblem | undefined {
+  try {
+    new RegExp(value, 'm');
+    return undefined;
+  } catch (err) {
+    return { message: `${name}=${value} is not a valid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`, hint: 'the default, login:, matches CirrOS; escape ( [ { * + ? with a backslash to match them as text' };
+  }
+}
+
 /** Why `value` is not acceptable for `name`, or undefined when it is. */
 export function checkValue(name: SettingName, value: string): ValueProblem | undefined {
   const spec: SettingSpec = SCHEMA[name];
@@ -201,6 +211,7 @@ export function checkValue(name: SettingName, value: string): ValueProblem | und
       return checkAddress(name, value);
     case 'string':
       if (name === 'DEMO_PROJECT') return checkDemoProject(value);
+      if (name === 'VERIFY_CONSOLE_PATTERN') return checkPattern(name, value);
       return name === 'TARGET_HOST' ? checkTargetHost(value) : undefined;
     case 'secret':
       // Never the value: only what is wrong with it.

@@ -59,6 +59,8 @@ interface Case {
   readonly secret?: string;
 }
 
+/** A local image for plan's preflight: the default's server is not reachable from a test machine. */
+const LOCAL_IMAGE = `IMAGE_URLS=${resolve(import.meta.dirname, 'bad-input.test.ts')}`;
 // Every case that gets past the config would try to reach this closed port, never this machine.
 const NOWHERE = 'TARGET_HOST=root@127.0.0.1:9';
 /** A hosts file whose hosts are closed loopback ports: a case that passed validation would reach nothing. */
@@ -190,6 +192,14 @@ const CASES: Case[] = [
   { name: 'a fifo as SECRETS_FILE', timed: true, command: 'plan', lines: ['TARGET_HOST=local', 'SECRETS_FILE=secrets.fifo'], fifos: ['secrets.fifo'], stderr: /secrets\.fifo: the secrets file is a named pipe \(fifo\), not a file/ },
   { name: 'a directory as .stack-secrets', command: 'plan', lines: ['TARGET_HOST=local'], mkdirs: ['.stack-secrets'], stderr: /\.stack-secrets: the secrets file is a directory, not a file/ },
   { name: 'plan against a host that takes the login and never answers', timed: true, command: 'plan', silentHost: true, lines: ['SSH_CONNECT_TIMEOUT=2'], stderr: /host .*127\.0\.0\.1.*: cannot reach root@127\.0\.0\.1:\d+: .*(timed out|did not answer|no answer)/ },
+  // --- plan refuses what stack would refuse (its preflight only reads), on this machine (issue 15)
+  { name: 'plan: an IMAGE_URLS file that does not exist', command: 'plan', lines: ['TARGET_HOST=local', 'IMAGE_URLS=/nonexistent/cirros.img'], stderr: /The image file \/nonexistent\/cirros\.img \(IMAGE_URLS\) does not exist/ },
+  { name: "plan: a RabbitMQ password with '/'", command: 'plan', lines: ['TARGET_HOST=local', LOCAL_IMAGE, 'RABBIT_PASSWORD=ab/cd1234'], stderr: /RABBIT_PASSWORD cannot be used: it contains '\/'/, secret: 'ab/cd1234' },
+  { name: 'plan: a database password outside ASCII', command: 'plan', lines: ['TARGET_HOST=local', LOCAL_IMAGE, 'DATABASE_PASSWORD=p\u00e4sswort1'], stderr: /DATABASE_PASSWORD cannot be used: the password has characters outside printable ASCII/, secret: 'sswort1' },
+  { name: 'plan: RABBIT_USERID=guest', command: 'plan', lines: ['TARGET_HOST=local', LOCAL_IMAGE, 'RABBIT_USERID=guest'], stderr: /RABBIT_USERID is guest, the user stack\.ts deletes/ },
+  { name: 'plan: a post-config target no service writes', command: 'plan', file: 'local.conf', lines: ['TARGET_HOST=local', LOCAL_IMAGE, '[[post-config|/etc/foo/foo.conf]]', '[DEFAULT]', 'debug = True'], stderr: /local\.conf:7: \[\[post-config\|\/etc\/foo\/foo\.conf\]\] names no file stack\.ts writes/ },
+  { name: 'an invalid VERIFY_CONSOLE_PATTERN', command: 'plan', lines: ["VERIFY_CONSOLE_PATTERN='login:('"], stderr: /localrc:2: VERIFY_CONSOLE_PATTERN=login:\( is not a valid regular expression/ },
+  { name: 'plan with SSH_ACCEPT_NEW_HOST_KEYS=True writes no known_hosts', command: 'plan', timed: true, silentHost: true, lines: ['SSH_CONNECT_TIMEOUT=2', 'SSH_KNOWN_HOSTS=empty_known_hosts', 'SSH_ACCEPT_NEW_HOST_KEYS=True'], files: { empty_known_hosts: '' }, stderr: /cannot reach root@127\.0\.0\.1:\d+/ },
   // --- the secrets file
   // Read after the host is probed: a local plan (read only) reaches it without a network.
   { name: 'secrets file: a symbolic link', command: 'plan', lines: ['TARGET_HOST=local'], links: { '.stack-secrets': '/etc/hostname' }, stderr: /\.stack-secrets: the secrets file is a symbolic link/ },

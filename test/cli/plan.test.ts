@@ -34,6 +34,9 @@ describe('./stack.ts plan', () => {
       const localrc = join(dir, 'localrc');
       copyFileSync(join(REPO, 'localrc.example'), localrc);
       appendFileSync(localrc, Object.entries(SECRETS).map(([k, v]) => `${k}='${v.replace(/'/g, `'\\''`)}'\n`).join(''));
+      // plan runs stack's preflight: the default image's server is not reachable from a test machine.
+      writeFileSync(join(dir, 'image.img'), 'not a real image, only read by the preflight');
+      appendFileSync(localrc, `IMAGE_URLS=${join(dir, 'image.img')}\n`);
       const before = snapshot([dir, ...WATCHED]);
       const r = await execa(join(REPO, 'stack.ts'), ['plan', '--config', localrc], { cwd: dir, reject: false, env: { CI: 'true' } });
       expect(r.exitCode, r.stderr).toBe(0);
