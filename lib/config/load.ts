@@ -290,6 +290,11 @@ export async function loadConfig(file: string, opts: LoadOptions): Promise<{ con
     if (source.kind === 'user' && isLiteral(source.parts)) continue;
     if (SCHEMA[name].type === 'secret') {
       if (values[name] === '') issues.push({ origin: source.origin, message: `${name} is empty`, hint: `set ${name}, or remove its line to have one generated` });
+      // From the secrets file or an expansion: the same rules as a password written in the localrc.
+      else {
+        const problem = checkValue(name, values[name]);
+        if (problem) issues.push({ origin: source.origin, ...problem });
+      }
       continue;
     }
     const problem = checkValue(name, values[name]);

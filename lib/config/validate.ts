@@ -178,6 +178,24 @@ function checkPattern(name: string, value: string): ValueProblem | undefined {
   }
 }
 
+/** Shorter passwords are words and pieces of words: hiding each in the output would garble it. */
+export const MIN_PASSWORD_LENGTH = 8;
+
+/**
+ * stack.ts hides every occurrence of a password in what it prints and logs. A password of one
+ * letter or a common word would be hidden inside ordinary text (d-masked-bian, /etc/masked/masked.conf),
+ * and blanks at its ends are dropped by the tools that read it back (rabbitmqctl, ini readers).
+ */
+function maskProblem(name: string, value: string): ValueProblem | undefined {
+  const rule = `a password needs at least ${MIN_PASSWORD_LENGTH} characters and no blank at either end, so that hiding it in the output hides only it`;
+  // Empty means "not set" (generated, or refused where it is too late for that).
+  if (value === '') return undefined;
+  if (value.trim() === '') return { message: `${name} is only blanks`, hint: `${rule}; or remove the line to have one generated` };
+  if (value.trim() !== value) return { message: `${name} starts or ends with a blank`, hint: rule };
+  if ([...value].length < MIN_PASSWORD_LENGTH) return { message: `${name} is shorter than ${MIN_PASSWORD_LENGTH} characters`, hint: `${rule}; or remove the line to have one generated` };
+  return undefined;
+}
+
 /** Why `value` is not acceptable for `name`, or undefined when it is. */
 export function checkValue(name: SettingName, value: string): ValueProblem | undefined {
   const spec: SettingSpec = SCHEMA[name];
@@ -217,7 +235,7 @@ export function checkValue(name: SettingName, value: string): ValueProblem | und
       // Never the value: only what is wrong with it.
       if (/[\r\n]/.test(value)) return { message: `${name} contains a line break`, hint: 'a password is one line; the files it is written to cannot carry a line break' };
       if (/[\0-\x1f\x7f]/.test(value)) return { message: `${name} contains a control character`, hint: 'use printable characters only' };
-      return undefined;
+      return maskProblem(name, value);
     case 'list':
       return undefined;
   }

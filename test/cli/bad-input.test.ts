@@ -200,6 +200,17 @@ const CASES: Case[] = [
   { name: 'plan: a post-config target no service writes', command: 'plan', file: 'local.conf', lines: ['TARGET_HOST=local', LOCAL_IMAGE, '[[post-config|/etc/foo/foo.conf]]', '[DEFAULT]', 'debug = True'], stderr: /local\.conf:7: \[\[post-config\|\/etc\/foo\/foo\.conf\]\] names no file stack\.ts writes/ },
   { name: 'an invalid VERIFY_CONSOLE_PATTERN', command: 'plan', lines: ["VERIFY_CONSOLE_PATTERN='login:('"], stderr: /localrc:2: VERIFY_CONSOLE_PATTERN=login:\( is not a valid regular expression/ },
   { name: 'plan with SSH_ACCEPT_NEW_HOST_KEYS=True writes no known_hosts', command: 'plan', timed: true, silentHost: true, lines: ['SSH_CONNECT_TIMEOUT=2', 'SSH_KNOWN_HOSTS=empty_known_hosts', 'SSH_ACCEPT_NEW_HOST_KEYS=True'], files: { empty_known_hosts: '' }, stderr: /cannot reach root@127\.0\.0\.1:\d+/ },
+  // --- passwords that cannot be hidden safely, or that would leak through a message (issue 15)
+  { name: 'a one-letter password', lines: ['ADMIN_PASSWORD=e'], stderr: /localrc:2: ADMIN_PASSWORD is shorter than 8 characters\n\s+a password needs at least 8 characters and no blank at either end/ },
+  { name: 'a password of blanks', lines: ["ADMIN_PASSWORD='   '"], stderr: /localrc:2: ADMIN_PASSWORD is only blanks/ },
+  { name: 'a common word as a password', lines: ['SERVICE_PASSWORD=nova'], stderr: /localrc:2: SERVICE_PASSWORD is shorter than 8 characters/ },
+  { name: 'a password with a quote and a blank as an address', lines: [`ADMIN_PASSWORD='pa"ss word1'`, 'DATABASE_HOST=$ADMIN_PASSWORD'], stderr: /localrc:3: DATABASE_HOST="\*\*\*" contains a blank/, secret: 'ss word1' },
+  { name: '.stack-secrets: a password with a quote and a blank as an address', command: 'plan', lines: ['TARGET_HOST=local', 'DATABASE_HOST=$ADMIN_PASSWORD'], files: { '.stack-secrets': `ADMIN_PASSWORD='pa"ss word1'\n` }, stderr: /localrc:3: DATABASE_HOST="\*\*\*" contains a blank/, secret: 'ss word1' },
+  { name: '.stack-secrets: a password with a leading blank', command: 'plan', lines: ['TARGET_HOST=local'], files: { '.stack-secrets': "ADMIN_PASSWORD=' leading-blank'\n" }, stderr: /\.stack-secrets: ADMIN_PASSWORD starts or ends with a blank/, secret: 'leading-blank' },
+  { name: '.stack-secrets: a password with a TAB', command: 'plan', lines: ['TARGET_HOST=local'], files: { '.stack-secrets': "ADMIN_PASSWORD='tab\there-pw'\n" }, stderr: /\.stack-secrets: ADMIN_PASSWORD contains a control character/, secret: 'here-pw' },
+  { name: '.stack-secrets: a short password', command: 'plan', lines: ['TARGET_HOST=local'], files: { '.stack-secrets': "ADMIN_PASSWORD='x'\n" }, stderr: /\.stack-secrets: ADMIN_PASSWORD is shorter than 8 characters/ },
+  // --- terminal escapes in a value are shown escaped, never sent to the terminal
+  { name: 'an ESC sequence in a value', lines: ['HOST_IP=$X'], env: { X: '\x1b]0;owned\x07\x1b[31m10.0.0.5' }, stderr: /localrc:2: HOST_IP=\\x1b\]0;owned\\x07\\x1b\[31m10\.0\.0\.5 is/, secret: '\x1b' },
   // --- the secrets file
   // Read after the host is probed: a local plan (read only) reaches it without a network.
   { name: 'secrets file: a symbolic link', command: 'plan', lines: ['TARGET_HOST=local'], links: { '.stack-secrets': '/etc/hostname' }, stderr: /\.stack-secrets: the secrets file is a symbolic link/ },
