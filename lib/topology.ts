@@ -7,10 +7,10 @@
 
 import { readPlainFile, UnreadableFile } from './plain-file.ts';
 import { isAbsolute, resolve, dirname } from 'node:path';
-import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node, type YAMLMap } from 'yaml';
+import { LineCounter, parseDocument, isAlias, isMap, isSeq, isScalar, type Node, type YAMLMap } from 'yaml';
 import { KNOWN_SERVICES, type ServiceName } from './config/schema.ts';
 import { ConfigError, type ConfigIssue } from './config/errors.ts';
-import { closest, parseTargetHost } from './config/validate.ts';
+import { closest, notIpv4, parseTargetHost } from './config/validate.ts';
 
 export interface HostSpec {
   /** The host's name: its node name for Nova and the name every other host resolves. */
@@ -100,6 +100,15 @@ export function parseTopology(text: string, shown: string, baseDir: string): Top
     return offset === undefined ? shown : `${shown}:${lines.linePos(offset).line}`;
   };
   const issues: ConfigIssue[] = [];
+  const multi = doc.errors.find((e) => e.code === 'MULTIPLE_DOCS');
+  if (multi) {
+    // The library's own advice (parseAllDocuments) is for programmers, not for the file's author.
+    throw new ConfigError({
+      origin: `${shown}:${lines.linePos(multi.pos[0]).line}`,
+      message: 'the hosts file holds more than one YAML document (a "---" line starts another)',
+      hint: 'keep one document: remove that "---" line and list every host under the one hosts: key',
+    });
+  }
   if (doc.errors.length) {
     for (const e of doc.errors) {
       issues.push({
@@ -159,6 +168,8 @@ export function parseTopology(text: string, shown: string, baseDir: string): Top
     if (target === undefined) issues.push({ origin, message: `host ${name ?? '?'} has no address:`, hint: 'address: [user@]address[:port], e.g. root@192.0.2.11' });
     else if (target !== 'local' && !parseTargetHost(target)) {
       issues.push({ origin: at(field('address')), message: `address "${target}" is neither "local" nor [user@]address[:port]`, hint: 'e.g. root@192.0.2.11 or 192.0.2.11:2222 (IPv6 in brackets)' });
+    } else if (target !== 'local' && notIpv4(parseTargetHost(target)!.host)) {
+      issues.push({ origin: at(field('address')), message: `address "${target}" is not an IPv4 address (four numbers from 0 to 255), and not a host name either`, hint: 'e.g. root@192.0.2.11' });
     }
     const ip = str(field('ip'), 'ip', at(field('ip') ?? item)) ?? '';
     if (ip && !isIpLiteral(ip)) issues.push({ origin: at(field('ip')), message: `ip "${ip}" is not an IP address`, hint: 'the address the other hosts reach this one at, e.g. 192.0.2.11' });
@@ -166,7 +177,9 @@ export function parseTopology(text: string, shown: string, baseDir: string): Top
     const listOf = (k: 'roles' | 'services'): Array<{ value: string; origin: string }> => {
       const node = field(k);
       if (node === undefined) return [];
-      if (isSeq(node)) return node.items.map((n) => ({ value: isScalar(n) ? String(n.value) : String(n), origin: at(n as Node) }));
+      const alias = (n: unknown) => isAlias(n) && issues.push({ origin: at(n as Node), message: `${k} uses the YAML alias *${n.source}; stack.ts does not follow aliases in a hosts file`, hint: `write the ${k} out, e.g. ${k}: [controller, database, messaging]` });
+      if (alias(node)) return [];
+      if (isSeq(node)) return node.items.filter((n) => !alias(n)).map((n) => ({ value: isScalar(n) ? String(n.value) : String(n), origin: at(n as Node) }));
       if (isScalar(node)) return String(node.value).split(/[\s,]+/).filter(Boolean).map((value) => ({ value, origin: at(node) }));
       issues.push({ origin: at(node), message: `${k} must be a list` });
       return [];

@@ -10,6 +10,7 @@ import { KNOWN_SERVICES, SCHEMA, type ServiceName, type SettingName } from './sc
 import type { ConfigWarning, PostConfigEntry } from './types.ts';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import { checkValue, closest, MIN_PASSWORD_LENGTH, splitList } from './validate.ts';
+import { iniKeyProblem } from '../ini.ts';
 
 /** A piece of a value: literal text, a setting filled in later, or `${NAME:-fallback}` decided later. */
 export type Part =
@@ -561,6 +562,11 @@ function readLocalConf(lines: readonly string[], file: string, reader: LocalrcRe
         }
         if (section.ini === undefined) {
           issue(lineNo, `option '${kv[1]}' comes before any [section] in [[post-config|${section.header}]]`, 'add a section line above it, e.g. [DEFAULT]');
+          return;
+        }
+        const keyProblem = iniKeyProblem(kv[1]!);
+        if (keyProblem) {
+          issue(lineNo, `${keyProblem} (in [[post-config|${section.header}]])`, 'write the option as the service documents it, e.g. debug = True; a key never holds [ ] = : # ;');
           return;
         }
         post.push(Object.freeze({ target: section.target, section: section.ini, key: kv[1]!, value: kv[2]!, origin: `${file}:${lineNo}` }));

@@ -129,6 +129,9 @@ export interface TargetHost {
   readonly port?: number;
 }
 
+/** Digits and dots only, yet no IPv4 address (300.1.1.1): a typo, never a host name to look up. */
+export const notIpv4 = (host: string): boolean => /^[0-9.]+$/.test(host) && isIP(host) !== 4;
+
 /** Splits `[user@]host[:port]`; undefined for `local` or a malformed value. */
 export function parseTargetHost(value: string): TargetHost | undefined {
   if (value === 'local') return undefined;
@@ -147,6 +150,7 @@ function checkTargetHost(value: string): ValueProblem | undefined {
       hint: 'e.g. TARGET_HOST=local or TARGET_HOST=root@192.0.2.10:22 (IPv6 in brackets: [2001:db8::5])',
     };
   }
+  if (notIpv4(m[2]!)) return { message: `TARGET_HOST=${value} is not an IPv4 address (four numbers from 0 to 255)`, hint: 'e.g. TARGET_HOST=root@192.0.2.10' };
   const port = m[3] === undefined ? undefined : Number(m[3]);
   if (port !== undefined && (port < 1 || port > 65535)) {
     return { message: `TARGET_HOST=${value} has port ${m[3]}, not between 1 and 65535`, hint: 'leave the port out to use 22' };

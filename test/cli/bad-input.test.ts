@@ -116,6 +116,7 @@ const CASES: Case[] = [
   { name: 'local.conf: a relative post-config target', file: 'local.conf', lines: ['[[post-config|nova.conf]]', '[DEFAULT]', 'debug = True'], stderr: /local\.conf:3: post-config target 'nova\.conf' is neither a \$VARIABLE nor an absolute path/ },
   { name: 'local.conf: an unknown phase', file: 'local.conf', lines: ['[[post-extra|$TEMPEST_CONFIG]]'], stderr: /local\.conf:3: unknown meta-section phase 'post-extra'/ },
   { name: 'local.conf: an option before a section', file: 'local.conf', lines: ['[[post-config|$NOVA_CONF]]', 'debug = True'], stderr: /local\.conf:4: option 'debug' comes before any \[section\]/ },
+  { name: "local.conf: a post-config key a[b]", file: 'local.conf', lines: ['[[post-config|$NOVA_CONF]]', '[DEFAULT]', 'a[b] = x'], stderr: /local\.conf:5: option name 'a\[b\]' holds '\[', which an ini file cannot carry in a key/ },
   // --- environment
   { name: 'env: a line break in a password', lines: ['ADMIN_PASSWORD=$PW'], env: { PW: 'line1\nline2' }, stderr: /localrc:2: ADMIN_PASSWORD contains a line break/, secret: 'line1' },
   { name: 'env: a wildcard address', lines: ['RABBIT_HOST=$MQ'], env: { MQ: '0.0.0.0' }, stderr: /localrc:2: RABBIT_HOST=0\.0\.0\.0 is the wildcard address/ },
@@ -164,6 +165,11 @@ const CASES: Case[] = [
     files: hostsFile(host('c1', 'root@127.0.0.1:9', 'controller, messaging, compute')),
     stderr: /no host runs mysql/,
   },
+  // --- hosts file hints that fit (issue 15)
+  { name: 'hosts file: two YAML documents', lines: ['HOSTS_FILE=hosts.yaml'], files: { 'hosts.yaml': `${hostsFile(host('c1', 'root@127.0.0.1:9', 'controller, database, messaging, compute'))['hosts.yaml']}---\nhosts: []\n` }, stderr: /hosts\.yaml:5: the hosts file holds more than one YAML document[^]*remove that "---" line/ },
+  { name: 'hosts file: a YAML alias as roles', lines: ['HOSTS_FILE=hosts.yaml'], files: { 'hosts.yaml': 'all: &all [controller, database, messaging, compute]\nhosts:\n  - name: c1\n    address: root@127.0.0.1:9\n    roles: *all\n' }, stderr: /hosts\.yaml:5: roles uses the YAML alias \*all; stack\.ts does not follow aliases/ },
+  { name: 'hosts file: 300.1.1.1 as an address', lines: ['HOSTS_FILE=hosts.yaml'], files: hostsFile(host('c1', 'root@300.1.1.1', 'controller, database, messaging, compute')), stderr: /hosts\.yaml:3: address "root@300\.1\.1\.1" is not an IPv4 address/ },
+  { name: 'TARGET_HOST=root@300.1.1.1', lines: ['TARGET_HOST=root@300.1.1.1'], stderr: /localrc:2: TARGET_HOST=root@300\.1\.1\.1 is not an IPv4 address/ },
   // --- the host: a HOST_IP that is none of its addresses (this machine, read only: plan)
   { name: 'a HOST_IP that is not an address of the host', command: 'plan', lines: ['TARGET_HOST=local', 'HOST_IP=192.0.2.77'], stderr: /localrc:3: HOST_IP=192\.0\.2\.77 is not an address of the target host \(it has .*127\.0\.0\.1/ },
   // --- the commands that remove things refuse the same values before removing anything
