@@ -203,6 +203,12 @@ async function commandPlan(s: Session): Promise<number> {
   out.push(...formatTaskOrder(stackTasks(s.ctxs, plugins)).map((l) => `  ${l}`));
   out.push('', formatEndpoints(s.endpoints, s.topology, (t) => s.log.mask(t)));
   out.push('', 'Config file changes:');
+  const invented = s.config.inventedSecrets ?? [];
+  if (invented.length) {
+    // Made up for this plan only (it writes nothing): the -/+ password lines are what a stack
+    // would change, not a change someone made, and their values differ on every plan.
+    out.push(`  (no password is kept yet for ${invented.join(', ')} in ${relative(process.cwd(), s.config.secretsFile) || s.config.secretsFile}: a stack would generate ${invented.length === 1 ? 'it' : 'them'} once, keep ${invented.length === 1 ? 'it' : 'them'} there, and write ${invented.length === 1 ? 'it' : 'them'} where the password lines below say)`);
+  }
   const diffs = (await Promise.all(s.ctxs.map((c) => planDiffs(c, pluginsOn(c, plugins))))).flat();
   out.push(...diffs);
   if (!diffs.length) out.push('  (none: every file already has these values)');

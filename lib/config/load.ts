@@ -323,6 +323,7 @@ export async function loadConfig(file: string, opts: LoadOptions): Promise<{ con
     services: freezeSet(services),
     postConfig: Object.freeze([...parsed.postConfig]),
     secretsFile,
+    ...(opts.readOnly && secrets.created.length > 0 ? { inventedSecrets: Object.freeze([...secrets.created]) } : {}),
   });
   return { config, warnings };
 }

@@ -57,4 +57,19 @@ describe('./stack.ts plan', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it('says which passwords it made up (no .stack-secrets), and writes none down', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stackts-plan-'));
+    try {
+      writeFileSync(join(dir, 'image.img'), 'only read by the preflight');
+      writeFileSync(join(dir, 'localrc'), `TARGET_HOST=local\nIMAGE_URLS=${join(dir, 'image.img')}\nADMIN_PASSWORD='Pl@n-admin-1'\n`);
+      const r = await execa(join(REPO, 'stack.ts'), ['plan', '--config', join(dir, 'localrc')], { cwd: dir, reject: false, env: { CI: 'true' } });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/no password is kept yet for DATABASE_PASSWORD, RABBIT_PASSWORD, SERVICE_PASSWORD, [^(]* in \.stack-secrets: a stack would generate them once/);
+      expect(r.stdout).not.toMatch(/kept yet for [^(]*ADMIN_PASSWORD/);
+      expect(existsSync(join(dir, '.stack-secrets'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
