@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig, ttyPrompt, REPO_ROOT, SECRET_NAMES, type Config, type DetectInput } from './lib/config/index.ts';
+import { loadConfig, readConfigFile, ttyPrompt, REPO_ROOT, SECRET_NAMES, type Config, type DetectInput } from './lib/config/index.ts';
 import { createLogger, type RunLogger } from './lib/log.ts';
 import { renderError } from './lib/errors-render.ts';
 import { openHost } from './lib/host/index.ts';
@@ -18,8 +18,8 @@ import { hostAddresses } from './lib/host/address.ts';
 import type { Host, HostFacts } from './lib/host/types.ts';
 import { detectRelease } from './lib/release.ts';
 import { orderPlugins } from './lib/plan.ts';
-import { makeCloudContexts, perHost, pluginsOn, removeNamesTask, stackTasks, stopTasks, teardownOrder, verifyTasks, type MutableContext } from './lib/stack-tasks.ts';
-import { chooseRenderer, formatTaskOrder, runTasks, type TaskNode } from './lib/tasks.ts';
+import { makeCloudContexts, perHost, pluginsOn, preflightTask, removeNamesTask, stackTasks, stopTasks, teardownOrder, verifyTasks, type MutableContext } from './lib/stack-tasks.ts';
+import { chooseRenderer, formatTaskOrder, runTasks, type TaskHandle, type TaskNode } from './lib/tasks.ts';
 import { planDiffs } from './lib/config-files.ts';
 import { daemonStatus } from './lib/daemon.ts';
 import { summary, writeOutputs } from './lib/outputs.ts';
@@ -100,17 +100,26 @@ interface Session {
 }
 
 /** SSH_KNOWN_HOSTS empty: $SSH_KNOWN_HOSTS, else ~/.ssh/known_hosts (the SSH layer's default). */
-const knownHostsPolicy = (s: { SSH_KNOWN_HOSTS: string; SSH_ACCEPT_NEW_HOST_KEYS: boolean }): KnownHostsPolicy => ({
+const knownHostsPolicy = (s: { SSH_KNOWN_HOSTS: string; SSH_ACCEPT_NEW_HOST_KEYS: boolean }, readOnly: boolean): KnownHostsPolicy => ({
   ...(s.SSH_KNOWN_HOSTS ? { file: s.SSH_KNOWN_HOSTS } : {}),
   acceptNew: s.SSH_ACCEPT_NEW_HOST_KEYS,
+  // plan and status change nothing, known_hosts included.
+  recordNothing: readOnly,
 });
 
 /** The all-in-one from TARGET_HOST, or the hosts file; every host probed at once (exit 2 on a problem). */
-async function probeAll(settings: DetectInput, log: Logger, connectTimeoutS: number): Promise<{ topology: Topology; probed: ProbedHost[] }> {
+/**
+ * How long one probe command (reading os-release, the addresses, resolving names) may take: twice
+ * the login's allowance, at most COMMAND_TIMEOUT. They only read small files, and a host that took
+ * the login but never answers must not hold `plan` for COMMAND_TIMEOUT (15 minutes by default).
+ */
+const probeTimeoutMs = (s: DetectInput): number => Math.min(s.COMMAND_TIMEOUT, 2 * s.SSH_CONNECT_TIMEOUT) * 1000;
+
+async function probeAll(settings: DetectInput, log: Logger, connectTimeoutS: number, readOnly: boolean): Promise<{ topology: Topology; probed: ProbedHost[] }> {
   const topology = settings.HOSTS_FILE
     ? await loadTopology(settings.HOSTS_FILE, relative(process.cwd(), settings.HOSTS_FILE) || settings.HOSTS_FILE)
     : allInOne({ target: settings.TARGET_HOST, sshKey: settings.SSH_KEY, ip: '', services: new Set() });
-  const probed = await probeHosts(topology, (spec) => openHost(spec.target, { sshKey: spec.sshKey || settings.SSH_KEY || undefined, connectTimeoutS, log, commandTimeoutMs: 900_000, knownHosts: knownHostsPolicy(settings), ...(topology.file ? { name: spec.name } : {}) }));
+  const probed = await probeHosts(topology, (spec) => openHost(spec.target, { sshKey: spec.sshKey || settings.SSH_KEY || undefined, connectTimeoutS, log, commandTimeoutMs: probeTimeoutMs(settings), knownHosts: knownHostsPolicy(settings, readOnly), ...(topology.file ? { name: spec.name } : {}) }));
   return { topology, probed };
 }
 
@@ -125,7 +134,7 @@ async function open(opts: ReturnType<typeof parseCli>, readOnly: boolean): Promi
     prompt: ttyPrompt(),
     readOnly,
     detect: async (raw) => {
-      probe = await probeAll(raw, early, raw.SSH_CONNECT_TIMEOUT);
+      probe = await probeAll(raw, early, raw.SSH_CONNECT_TIMEOUT, readOnly);
       const { topology, probed } = probe;
       const first = probed[0]!;
       if (!topology.file) return { HOST_IP: first.address, CIRROS_ARCH: first.facts.arch };
@@ -163,7 +172,7 @@ async function open(opts: ReturnType<typeof parseCli>, readOnly: boolean): Promi
         connectTimeoutS: config.settings.SSH_CONNECT_TIMEOUT,
         log,
         commandTimeoutMs: config.settings.COMMAND_TIMEOUT * 1000,
-        knownHosts: knownHostsPolicy(config.settings),
+        knownHosts: knownHostsPolicy(config.settings, readOnly),
         // A hosts file's names are the hosts' names everywhere (task ids, the address table, Nova).
         ...(topology.file ? { name: p.spec.name } : {}),
       });
@@ -182,13 +191,24 @@ async function run(s: Session, tasks: TaskNode[], opts: ReturnType<typeof parseC
   return runTasks(tasks, { renderer, log: s.log, defaultTimeoutMs: s.config.settings.COMMAND_TIMEOUT * 1000 });
 }
 
+/** plan runs the preflight outside the task runner: nothing to show, nothing to cancel. */
+const silentHandle: TaskHandle = { output: () => undefined, title: () => undefined, progressed: () => undefined, signal: new AbortController().signal };
+
 async function commandPlan(s: Session): Promise<number> {
   const plugins = orderPlugins(s.config, PLUGINS);
+  // What stack would refuse, plan refuses the same way (exit 2): the preflight only reads.
+  for (const c of s.ctxs) await preflightTask(c, pluginsOn(c, plugins)).run!(silentHandle);
   const out: string[] = s.ctxs.map((c) => `Plan for ${c.host.name} (${c.facts.id} ${c.facts.version}, ${c.facts.init}, OpenStack ${c.release.name}):`);
   out.push('', 'Tasks in an order the run can take (hosts in parallel; each starts once what it waits for is done):');
   out.push(...formatTaskOrder(stackTasks(s.ctxs, plugins)).map((l) => `  ${l}`));
   out.push('', formatEndpoints(s.endpoints, s.topology, (t) => s.log.mask(t)));
   out.push('', 'Config file changes:');
+  const invented = s.config.inventedSecrets ?? [];
+  if (invented.length) {
+    // Made up for this plan only (it writes nothing): the -/+ password lines are what a stack
+    // would change, not a change someone made, and their values differ on every plan.
+    out.push(`  (no password is kept yet for ${invented.join(', ')} in ${relative(process.cwd(), s.config.secretsFile) || s.config.secretsFile}: a stack would generate ${invented.length === 1 ? 'it' : 'them'} once, keep ${invented.length === 1 ? 'it' : 'them'} there, and write ${invented.length === 1 ? 'it' : 'them'} where the password lines below say)`);
+  }
   const diffs = (await Promise.all(s.ctxs.map((c) => planDiffs(c, pluginsOn(c, plugins))))).flat();
   out.push(...diffs);
   if (!diffs.length) out.push('  (none: every file already has these values)');
@@ -240,7 +260,11 @@ async function main(argv: string[]): Promise<number> {
   onInterrupt(releaseLocks);
   let s: Session;
   try {
-    if (locked) locks.push(await acquireLock(localLockStore(join(dirname(configFile(opts.config).file), '.stack', 'run.lock')), me));
+    if (locked) {
+      // The lock's directory is made beside the config: only once the config is a file we can read.
+      await readConfigFile(configFile(opts.config).file);
+      locks.push(await acquireLock(localLockStore(join(dirname(configFile(opts.config).file), '.stack', 'run.lock')), me));
+    }
     s = await open(opts, opts.command === 'plan' || opts.command === 'status');
   } catch (err) {
     await releaseLocks();

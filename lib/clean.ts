@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { daemonStatus } from './daemon.ts';
+import { OWN_MARK, removeOwnDirsCommand } from './own-dirs.ts';
 import { removeCommands } from './packages.ts';
 import { StackError } from './errors.ts';
 import { type ServicePlugin, type StackContext } from './plugin.ts';
@@ -51,8 +52,14 @@ export function cleanTasks(ctx: StackContext, plugins: readonly ServicePlugin[],
     phase: 'clean',
     timeoutMs: s.COMMAND_TIMEOUT * 1000,
     run: async () => {
-      const paths = [s.STACK_STATE_DIR, s.LOGDIR, '/etc/openstack/clouds.yaml'];
-      await ctx.host.run(sh('rm', '-rf', '--', ...paths), { check: false, label: 'remove state and logs' });
+      const dirs = [s.STACK_STATE_DIR, s.LOGDIR];
+      const paths = [...dirs, '/etc/openstack/clouds.yaml'];
+      // Only the directories stack.ts made (marked); any other is named, never removed.
+      const foreign = await ctx.host.run(removeOwnDirsCommand(dirs), { check: false, label: 'remove state and logs' });
+      for (const d of foreign.stdout.split('\n').filter(Boolean)) {
+        leftBehind(ctx, `${d} on ${host}: not removed, stack.ts did not make it (no ${OWN_MARK} in it); remove it yourself if only stack.ts used it`);
+      }
+      await ctx.host.run(sh('rm', '-f', '--', '/etc/openstack/clouds.yaml'), { check: false, label: 'remove clouds.yaml' });
       for (const f of OUTPUT_FILES) await rm(join(opts.outputsDir, f), { force: true });
       if (opts.purge) {
         const pkgs = [...new Set((await Promise.all(plugins.map((p) => p.packages(ctx)))).flat())];
@@ -64,7 +71,7 @@ export function cleanTasks(ctx: StackContext, plugins: readonly ServicePlugin[],
           if (st.running) leftBehind(ctx, `process ${d.name}${st.pid ? ` (pid ${st.pid})` : ''} still runs`);
         }
       }
-      for (const path of paths) if (await ctx.host.exists(path)) leftBehind(ctx, `${path} on ${host}`);
+      for (const path of paths) if (!foreign.stdout.split('\n').includes(path) && (await ctx.host.exists(path))) leftBehind(ctx, `${path} on ${host}`);
       for (const f of OUTPUT_FILES) if (existsSync(join(opts.outputsDir, f))) leftBehind(ctx, join(opts.outputsDir, f));
       const left = leftOf(ctx);
       if (left.length) {

@@ -4,7 +4,7 @@
 import { createTwoFilesPatch } from 'diff';
 import type { Config, PostConfigEntry } from './config/types.ts';
 import { IniDoc } from './ini.ts';
-import { StackError } from './errors.ts';
+import { InputError, StackError } from './errors.ts';
 import { type ConfigFile, type ServicePlugin, type StackContext } from './plugin.ts';
 import { maskOptions } from './mask-options.ts';
 import { sh } from './shell.ts';
@@ -34,11 +34,11 @@ export async function renderAll(ctx: StackContext, plugins: readonly ServicePlug
 }
 
 /** A post-config entry whose target no enabled plugin writes would silently do nothing: refuse it up front. */
-export function unmatchedPostConfig(config: Config, files: readonly ConfigFile[]): StackError | undefined {
+export function unmatchedPostConfig(config: Config, files: readonly ConfigFile[]): InputError | undefined {
   const bad = config.postConfig.filter((e) => !files.some((f) => targets(e, f)));
   if (!bad.length) return undefined;
   const known = [...new Set(files.map((f) => (f.variable ? `$${f.variable} (${f.path})` : f.path)))].join(', ');
-  return new StackError(
+  return new InputError(
     bad.map((e) => `${e.origin}: [[post-config|${e.target.startsWith('/') ? e.target : '$' + e.target}]] names no file stack.ts writes`).join('\n'),
     `Files that can be targeted: ${known}`,
   );

@@ -187,6 +187,22 @@ const logDirCommand = (user: string, group: string, log: string): string => {
   return `[ -d ${quote(dir)} ] || ${sh('install', '-d', '-o', user, '-g', group, dir)}`;
 };
 
+/**
+ * Create the daemon's log file and hand it to its user without following a link: the directory is
+ * the service user's, so whatever sits at that name may be a link the user planted to make root
+ * chown another file (/etc/shadow) on the next run. A link or anything but a plain file is removed
+ * (removing a link leaves its target alone); the file is made with O_EXCL (`set -C`), which refuses
+ * a link that appears in between; `chown -h` changes a link itself, never what it points to.
+ */
+export const logFileCommand = (user: string, group: string, log: string): string => {
+  const f = quote(log);
+  return (
+    `if [ -L ${f} ] || { [ -e ${f} ] && [ ! -f ${f} ]; }; then rm -f -- ${f}; fi; ` +
+    `if [ ! -e ${f} ]; then (set -C; : > ${f}); fi; ` +
+    `chown -h ${quote(`${user}:${group}`)} -- ${f}`
+  );
+};
+
 export function startCommands(facts: HostFacts, spec: DaemonSpec, stateDir: string): string[] {
   const mode = modeOf(facts, spec);
   const pf = pidFile(spec, stateDir);
@@ -203,7 +219,7 @@ export function startCommands(facts: HostFacts, spec: DaemonSpec, stateDir: stri
       return [
         ...runtimeDirLines(spec),
         logDirCommand(userOf(spec), groupOf(spec), log),
-        `touch ${quote(log)} && chown ${quote(`${userOf(spec)}:${groupOf(spec)}`)} ${quote(log)}`,
+        logFileCommand(userOf(spec), groupOf(spec), log),
         // Rewrite and reload only when the unit changed: daemon-reload is slow and not needed on a re-run.
         `cat > ${quote(unitPath(spec))}.new <<'STACK_TS_UNIT'\n${unitFile(spec, stateDir)}STACK_TS_UNIT`,
         `if cmp -s ${quote(unitPath(spec))}.new ${quote(unitPath(spec))}; then rm -f ${quote(unitPath(spec))}.new; else mv ${quote(unitPath(spec))}.new ${quote(unitPath(spec))} && systemctl daemon-reload; fi`,
@@ -220,7 +236,7 @@ export function startCommands(facts: HostFacts, spec: DaemonSpec, stateDir: stri
         sh('install', '-d', '-m', '755', path.posix.dirname(pf)),
         ...runtimeDirLines(spec),
         logDirCommand(user, group, log),
-        `touch ${quote(log)} && chown ${quote(`${user}:${group}`)} ${quote(log)}`,
+        logFileCommand(user, group, log),
         // Numeric ids: setpriv before util-linux 2.33 (RHEL 7/8) takes no names.
         `uid=$(id -u ${quote(user)}); gid=$(getent group ${quote(group)} | cut -d: -f3)`,
         // Checked as the user: a directory above the log (or the workdir) that the user cannot enter

@@ -1,6 +1,7 @@
 // Turns whatever stopped the run into text for the person at the terminal: what failed, where,
 // the lines that explain it, what to do, and where the full log is. No stack trace unless --debug.
 
+import { printable } from './printable.ts';
 import { CommandError } from './host/types.ts';
 import { StackError } from './errors.ts';
 
@@ -104,5 +105,6 @@ export function renderError(
   mask: (text: string) => string = (t) => t,
   opts: RenderOptions = {},
 ): string {
-  return mask(render(err, logFile, opts.debug ?? false, 0).join('\n'));
+  // Messages quote values from files and hosts: their control bytes are shown escaped.
+  return mask(printable(render(err, logFile, opts.debug ?? false, 0).join('\n')));
 }

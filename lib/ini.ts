@@ -208,8 +208,18 @@ export class IniDoc {
   }
 }
 
+/** Characters an ini key may not hold: the file could not be read back as the same key. */
+const BAD_KEY = /[=:\r\n[\]#;]|^\s|\s$/;
+
+/** Why `name` cannot be an ini key (for local.conf's post-config, checked with its line), or undefined. */
+export function iniKeyProblem(name: string): string | undefined {
+  if (name.length === 0) return 'an option name is empty';
+  const c = BAD_KEY.exec(name)?.[0];
+  return c === undefined ? undefined : `option name '${name}' holds ${/\s/.test(c) ? 'a blank at an end' : `'${c}'`}, which an ini file cannot carry in a key`;
+}
+
 function checkName(what: 'key' | 'section', name: string): void {
-  const bad = what === 'key' ? /[=:\r\n[\]#;]|^\s|\s$/ : /[\]\r\n]|^\s|\s$/;
+  const bad = what === 'key' ? BAD_KEY : /[\]\r\n]|^\s|\s$/;
   if (name.length === 0 || bad.test(name)) throw new Error(`invalid ini ${what} name ${JSON.stringify(name)}`);
 }
 

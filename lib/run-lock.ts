@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { open, readFile, rm, mkdir } from 'node:fs/promises';
+import { InputError } from './errors.ts';
 import os from 'node:os';
 import { dirname } from 'node:path';
 import type { Host } from './host/types.ts';
@@ -146,7 +147,15 @@ export function localLockStore(path: string): LockStore {
   return {
     where: path,
     async create(text) {
-      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      // Not recursive: the directory above is the config's and exists. Node's recursive mkdir
+      // never returns under /proc (`--config /proc/version` hung), and must not make /nonexistent.
+      await mkdir(dirname(path), { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'EEXIST') return;
+        throw new InputError(
+          `cannot make ${dirname(path)} for the run lock: ${e.code ?? e.message}`,
+          'stack.ts keeps its lock, logs and outputs in .stack beside the config: put the config in a directory of yours that you may write',
+        );
+      });
       try {
         const fd = await open(path, 'wx', 0o600);
         try {

@@ -4,6 +4,7 @@
 import { installPackages, missingPackages } from './packages.ts';
 import { detectRelease } from './release.ts';
 import { runPreflight, type Problem } from './preflight.ts';
+import { makeOwnDirsCommand } from './own-dirs.ts';
 import { renderAll, unmatchedPostConfig, writeIfChanged } from './config-files.ts';
 import { stopPlugin } from './stop-plugin.ts';
 import { checkNamingTheLink, findBrokenLink, verifiedStampPath, windowStart } from './links.ts';
@@ -179,6 +180,8 @@ export function installTask(ctx: MutableContext, plugins: readonly ServicePlugin
     timeoutMs: s.COMMAND_TIMEOUT * 1000,
     timeoutFrom: 'progress',
     run: async (t) => {
+      // The first change on the host: the directories clean may later remove, marked as ours.
+      await ctx.host.run(makeOwnDirsCommand([s.STACK_STATE_DIR, s.LOGDIR]), { label: 'state and log directories' });
       const wanted = [...new Set((await Promise.all(plugins.map((p) => p.packages(ctx)))).flat())];
       const missing = await missingPackages(ctx.host, ctx.facts, wanted);
       if (missing.length) {

@@ -5,12 +5,12 @@
 // Every mistake is reported with the hosts file's name and line, all of them at once, before
 // anything on any host is changed (ConfigError, exit 2).
 
-import { readFile } from 'node:fs/promises';
+import { readPlainFile, UnreadableFile } from './plain-file.ts';
 import { isAbsolute, resolve, dirname } from 'node:path';
-import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node, type YAMLMap } from 'yaml';
+import { LineCounter, parseDocument, isAlias, isMap, isSeq, isScalar, type Node, type YAMLMap } from 'yaml';
 import { KNOWN_SERVICES, type ServiceName } from './config/schema.ts';
 import { ConfigError, type ConfigIssue } from './config/errors.ts';
-import { closest, parseTargetHost } from './config/validate.ts';
+import { closest, notIpv4, parseTargetHost } from './config/validate.ts';
 
 export interface HostSpec {
   /** The host's name: its node name for Nova and the name every other host resolves. */
@@ -100,6 +100,15 @@ export function parseTopology(text: string, shown: string, baseDir: string): Top
     return offset === undefined ? shown : `${shown}:${lines.linePos(offset).line}`;
   };
   const issues: ConfigIssue[] = [];
+  const multi = doc.errors.find((e) => e.code === 'MULTIPLE_DOCS');
+  if (multi) {
+    // The library's own advice (parseAllDocuments) is for programmers, not for the file's author.
+    throw new ConfigError({
+      origin: `${shown}:${lines.linePos(multi.pos[0]).line}`,
+      message: 'the hosts file holds more than one YAML document (a "---" line starts another)',
+      hint: 'keep one document: remove that "---" line and list every host under the one hosts: key',
+    });
+  }
   if (doc.errors.length) {
     for (const e of doc.errors) {
       issues.push({
@@ -159,6 +168,8 @@ export function parseTopology(text: string, shown: string, baseDir: string): Top
     if (target === undefined) issues.push({ origin, message: `host ${name ?? '?'} has no address:`, hint: 'address: [user@]address[:port], e.g. root@192.0.2.11' });
     else if (target !== 'local' && !parseTargetHost(target)) {
       issues.push({ origin: at(field('address')), message: `address "${target}" is neither "local" nor [user@]address[:port]`, hint: 'e.g. root@192.0.2.11 or 192.0.2.11:2222 (IPv6 in brackets)' });
+    } else if (target !== 'local' && notIpv4(parseTargetHost(target)!.host)) {
+      issues.push({ origin: at(field('address')), message: `address "${target}" is not an IPv4 address (four numbers from 0 to 255), and not a host name either`, hint: 'e.g. root@192.0.2.11' });
     }
     const ip = str(field('ip'), 'ip', at(field('ip') ?? item)) ?? '';
     if (ip && !isIpLiteral(ip)) issues.push({ origin: at(field('ip')), message: `ip "${ip}" is not an IP address`, hint: 'the address the other hosts reach this one at, e.g. 192.0.2.11' });
@@ -166,7 +177,9 @@ export function parseTopology(text: string, shown: string, baseDir: string): Top
     const listOf = (k: 'roles' | 'services'): Array<{ value: string; origin: string }> => {
       const node = field(k);
       if (node === undefined) return [];
-      if (isSeq(node)) return node.items.map((n) => ({ value: isScalar(n) ? String(n.value) : String(n), origin: at(n as Node) }));
+      const alias = (n: unknown) => isAlias(n) && issues.push({ origin: at(n as Node), message: `${k} uses the YAML alias *${n.source}; stack.ts does not follow aliases in a hosts file`, hint: `write the ${k} out, e.g. ${k}: [controller, database, messaging]` });
+      if (alias(node)) return [];
+      if (isSeq(node)) return node.items.filter((n) => !alias(n)).map((n) => ({ value: isScalar(n) ? String(n.value) : String(n), origin: at(n as Node) }));
       if (isScalar(node)) return String(node.value).split(/[\s,]+/).filter(Boolean).map((value) => ({ value, origin: at(node) }));
       issues.push({ origin: at(node), message: `${k} must be a list` });
       return [];
@@ -244,15 +257,26 @@ function addressOf(h: HostSpec): string {
 }
 
 /** Reads HOSTS_FILE (absolute); `shown` names it in messages. */
+/** A hosts file of a thousand hosts is about 100 kB; anything far bigger is the wrong file. */
+const MAX_HOSTS_FILE_BYTES = 256 * 1024;
+
 export async function loadTopology(abs: string, shown: string = abs): Promise<Topology> {
   let text: string;
   try {
-    text = await readFile(abs, 'utf8');
+    text = (await readPlainFile(abs, MAX_HOSTS_FILE_BYTES)).toString('utf8');
   } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
     throw new ConfigError({
       origin: shown,
-      message: `cannot read the hosts file (HOSTS_FILE=${abs}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      hint: 'HOSTS_FILE is relative to the config file; start from hosts.yaml.example',
+      message:
+        e instanceof UnreadableFile
+          ? `the hosts file (HOSTS_FILE=${abs}) is ${e.detail}${e.code === 'ENOTFILE' ? ', not a YAML file' : ''}`
+          : `cannot read the hosts file (HOSTS_FILE=${abs}): ${code}`,
+      hint:
+        e instanceof UnreadableFile
+          ? e.code === 'ETOOBIG' ? 'is HOSTS_FILE naming the right file? A hosts file lists a few hosts' : 'name the YAML file itself; start from hosts.yaml.example'
+          : code === 'EACCES' ? `you (uid ${process.getuid?.()}) may not read it: check its permissions and those of the directories above it`
+          : 'HOSTS_FILE is relative to the config file; start from hosts.yaml.example',
     });
   }
   return parseTopology(text, shown, dirname(abs));

@@ -1,6 +1,8 @@
 // One error type for everything wrong in a config file. Problems are collected per file and
 // thrown together, so the user can fix all of them in one edit instead of one per run.
 
+import { printable } from '../printable.ts';
+
 export interface ConfigIssue {
   /** Where: "localrc:12", or a path when the problem is the file itself. */
   readonly origin: string;
@@ -12,7 +14,7 @@ export interface ConfigIssue {
 
 /** "localrc:12: what is wrong" plus the hint on the next line, indented. */
 export const formatIssue = (issue: ConfigIssue): string =>
-  `${issue.origin}: ${issue.message}` + (issue.hint ? `\n    ${issue.hint}` : '');
+  printable(`${issue.origin}: ${issue.message}` + (issue.hint ? `\n    ${issue.hint}` : ''));
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

@@ -1,5 +1,5 @@
 // The config layer's public face: read a localrc/local.conf into one frozen Config.
-export { loadConfig, secretValues, REPO_ROOT, type DetectInput, type LoadOptions } from './load.ts';
+export { loadConfig, readConfigFile, secretValues, REPO_ROOT, type DetectInput, type LoadOptions } from './load.ts';
 export { parseConfigText, parseAssignments, partsToString, type ParsedConfig, type Assignment, type Part, type Env } from './parse.ts';
 export { ConfigError, formatIssue, type ConfigIssue } from './errors.ts';
 export { checkValue, closest, editDistance, parseBool, parseTargetHost, splitList, type TargetHost, type ValueProblem } from './validate.ts';

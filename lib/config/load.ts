@@ -6,6 +6,7 @@
 //   > detected on the target host > the schema default.
 // Values and defaults may refer to other settings (${SERVICE_HOST}); those are expanded last.
 
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +17,7 @@ import { hideSecrets, isLiteral, parseConfigText, parseDefault, type Assignment,
 import { resolveSecrets, type PromptFn } from './secrets.ts';
 import { checkValue, parseBool, toTyped } from './validate.ts';
 import { ttyPrompt } from './prompt.ts';
+import { readPlainFile, UnreadableFile } from '../plain-file.ts';
 
 export { parseConfigText };
 
@@ -25,6 +27,7 @@ export interface DetectInput {
   readonly SSH_KEY: string;
   readonly HOSTS_FILE: string;
   readonly SSH_CONNECT_TIMEOUT: number;
+  readonly COMMAND_TIMEOUT: number;
   readonly SSH_KNOWN_HOSTS: string;
   readonly SSH_ACCEPT_NEW_HOST_KEYS: boolean;
 }
@@ -121,6 +124,17 @@ class Resolver {
   }
 }
 
+/** Two paths name one file: equal, or the same file through a link (the secrets file may not exist yet). */
+function sameFile(a: string, b: string): boolean {
+  if (resolve(a) === resolve(b)) return true;
+  try {
+    const [x, y] = [statSync(a), statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
 /** How the file is named in messages: relative to the working directory when it is below it. */
 function displayName(abs: string): string {
   const rel = relative(process.cwd(), abs);
@@ -130,19 +144,22 @@ function displayName(abs: string): string {
 /** Far above any real localrc; a bigger file is the wrong one (a log, an image) and would only flood the terminal. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
-async function readConfigFile(abs: string, shown: string): Promise<string> {
+/**
+ * The config file's text. Also called before the run lock is taken beside the config: a file that
+ * is missing, a fifo, a directory or a device is refused before anything is made.
+ */
+export async function readConfigFile(abs: string, shown: string = displayName(abs)): Promise<string> {
   try {
-    const bytes = await readFile(abs);
-    if (bytes.length > MAX_CONFIG_BYTES) {
-      throw new ConfigError({
-        origin: shown,
-        message: `the config file is ${(bytes.length / 1048576).toFixed(1)} MB; a localrc or local.conf is a few kB`,
-        hint: 'is --config naming the right file? (stack.ts reads files up to 1 MB)',
-      });
-    }
-    return decodeUtf8(bytes, shown);
+    return decodeUtf8(await readPlainFile(abs, MAX_CONFIG_BYTES), shown);
   } catch (e) {
     if (e instanceof ConfigError) throw e;
+    if (e instanceof UnreadableFile) {
+      throw new ConfigError(
+        e.code === 'ETOOBIG'
+          ? { origin: shown, message: `the config file is ${e.detail}; a localrc or local.conf is a few kB`, hint: 'is --config naming the right file?' }
+          : { origin: shown, message: `the config file is ${e.detail}, not a file stack.ts can read`, hint: 'name a localrc or local.conf with --config (a fifo or a process substitution cannot be read twice)' },
+      );
+    }
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       const example = displayName(join(REPO_ROOT, 'localrc.example'));
@@ -152,7 +169,7 @@ async function readConfigFile(abs: string, shown: string): Promise<string> {
         hint: `start from the example: cp ${example} ${shown}`,
       });
     }
-    throw new ConfigError({ origin: shown, message: `cannot read the config file: ${code ?? (e as Error).message}`, hint: 'check the path and its permissions' });
+    throw new ConfigError({ origin: shown, message: `cannot read the config file: ${code ?? (e as Error).message}`, hint: code === 'EACCES' ? `you (uid ${process.getuid?.()}) may not read it: check its permissions and those of the directories above it` : 'check the path and its permissions' });
   }
 }
 
@@ -216,13 +233,24 @@ export async function loadConfig(file: string, opts: LoadOptions): Promise<{ con
 
   // What the detector needs to reach the host, from the user's settings and the defaults alone.
   const raw = new Resolver(parsed, new Map(), '', {});
+  // Checked before any host is reached: a secrets file that is the config would be written over.
+  const earlySecretsFile = fromConfigDir(raw.get('SECRETS_FILE')) || join(configDir, '.stack-secrets');
+  if (sameFile(earlySecretsFile, abs)) {
+    throw new ConfigError({
+      origin: raw.sources.get('SECRETS_FILE')!.origin,
+      message: `SECRETS_FILE names the config file itself (${shown}); stack.ts would write the passwords over your settings`,
+      hint: 'remove the line to keep them in .stack-secrets beside the config, or name a file of its own',
+    });
+  }
   const timeout = Number(raw.get('SSH_CONNECT_TIMEOUT'));
+  const commandTimeout = Number(raw.get('COMMAND_TIMEOUT'));
   const detected = opts.detect
     ? await opts.detect({
         TARGET_HOST: raw.get('TARGET_HOST'),
         SSH_KEY: fromConfigDir(raw.get('SSH_KEY')),
         HOSTS_FILE: fromConfigDir(raw.get('HOSTS_FILE')),
         SSH_CONNECT_TIMEOUT: Number.isInteger(timeout) && timeout > 0 ? timeout : Number(SCHEMA.SSH_CONNECT_TIMEOUT.default),
+        COMMAND_TIMEOUT: Number.isInteger(commandTimeout) && commandTimeout >= 10 ? commandTimeout : Number(SCHEMA.COMMAND_TIMEOUT.default),
         SSH_KNOWN_HOSTS: fromConfigDir(raw.get('SSH_KNOWN_HOSTS')),
         SSH_ACCEPT_NEW_HOST_KEYS: parseBool(raw.get('SSH_ACCEPT_NEW_HOST_KEYS')) ?? false,
       })
@@ -262,6 +290,11 @@ export async function loadConfig(file: string, opts: LoadOptions): Promise<{ con
     if (source.kind === 'user' && isLiteral(source.parts)) continue;
     if (SCHEMA[name].type === 'secret') {
       if (values[name] === '') issues.push({ origin: source.origin, message: `${name} is empty`, hint: `set ${name}, or remove its line to have one generated` });
+      // From the secrets file or an expansion: the same rules as a password written in the localrc.
+      else {
+        const problem = checkValue(name, values[name]);
+        if (problem) issues.push({ origin: source.origin, ...problem });
+      }
       continue;
     }
     const problem = checkValue(name, values[name]);
@@ -290,6 +323,7 @@ export async function loadConfig(file: string, opts: LoadOptions): Promise<{ con
     services: freezeSet(services),
     postConfig: Object.freeze([...parsed.postConfig]),
     secretsFile,
+    ...(opts.readOnly && secrets.created.length > 0 ? { inventedSecrets: Object.freeze([...secrets.created]) } : {}),
   });
   return { config, warnings };
 }

@@ -9,7 +9,8 @@
 import { KNOWN_SERVICES, SCHEMA, type ServiceName, type SettingName } from './schema.ts';
 import type { ConfigWarning, PostConfigEntry } from './types.ts';
 import { ConfigError, type ConfigIssue } from './errors.ts';
-import { checkValue, closest, splitList } from './validate.ts';
+import { checkValue, closest, MIN_PASSWORD_LENGTH, splitList } from './validate.ts';
+import { iniKeyProblem } from '../ini.ts';
 
 /** A piece of a value: literal text, a setting filled in later, or `${NAME:-fallback}` decided later. */
 export type Part =
@@ -48,7 +49,10 @@ const MAX_UNKNOWN_WARNINGS = 20;
 
 /** A problem's text with every given secret replaced by ***. */
 export function hideSecrets<T extends { message: string; hint?: string }>(problem: T, secrets: readonly string[]): T {
-  const hide = (t: string) => [...secrets].sort((a, b) => b.length - a.length).reduce((acc, v) => acc.split(v).join('***'), t);
+  // Also as a message may quote it: JSON-escaped ("a\"b") as checkAddress shows a value with a blank.
+  // A password too short to hide safely is refused with its own message; hiding it would garble the rest.
+  const forms = [...new Set(secrets.filter((v) => [...v.trim()].length >= MIN_PASSWORD_LENGTH).flatMap((v) => [v, JSON.stringify(v).slice(1, -1)]))];
+  const hide = (t: string) => forms.sort((a, b) => b.length - a.length).reduce((acc, v) => acc.split(v).join('***'), t);
   return { ...problem, message: hide(problem.message), ...(problem.hint !== undefined ? { hint: hide(problem.hint) } : {}) };
 }
 const isService = (name: string): name is ServiceName => (KNOWN_SERVICES as readonly string[]).includes(name);
@@ -558,6 +562,11 @@ function readLocalConf(lines: readonly string[], file: string, reader: LocalrcRe
         }
         if (section.ini === undefined) {
           issue(lineNo, `option '${kv[1]}' comes before any [section] in [[post-config|${section.header}]]`, 'add a section line above it, e.g. [DEFAULT]');
+          return;
+        }
+        const keyProblem = iniKeyProblem(kv[1]!);
+        if (keyProblem) {
+          issue(lineNo, `${keyProblem} (in [[post-config|${section.header}]])`, 'write the option as the service documents it, e.g. debug = True; a key never holds [ ] = : # ;');
           return;
         }
         post.push(Object.freeze({ target: section.target, section: section.ini, key: kv[1]!, value: kv[2]!, origin: `${file}:${lineNo}` }));

@@ -7,6 +7,7 @@ import { constants } from 'node:fs';
 import { chmod, mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SCHEMA, SECRET_NAMES, type SettingName } from './schema.ts';
+import { kindOf } from '../plain-file.ts';
 import { ConfigError, decodeUtf8 } from './errors.ts';
 import { parseAssignments } from './parse.ts';
 import { writePrivateFile } from '../private-file.ts';
@@ -56,9 +57,17 @@ export async function readSecretsFile(file: string, readOnly: boolean): Promise<
   let mode: number;
   try {
     // O_NOFOLLOW: a symlink planted where the secrets file goes is not followed.
-    const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NONBLOCK: a fifo there must not hang the run (fstat below refuses it).
+    const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
       const st = await fh.stat();
+      if (!st.isFile()) {
+        throw new ConfigError({
+          origin: file,
+          message: `the secrets file is ${kindOf(st)}, not a file`,
+          hint: `remove it to have the passwords kept there again, or set SECRETS_FILE to the path of a file`,
+        });
+      }
       const me = process.getuid?.();
       if (me !== undefined && st.uid !== me) {
         throw new ConfigError({
@@ -81,7 +90,7 @@ export async function readSecretsFile(file: string, readOnly: boolean): Promise<
     throw new ConfigError({
       origin: file,
       message: `cannot read the secrets file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      hint: 'fix its permissions, or set SECRETS_FILE to another path',
+      hint: (e as NodeJS.ErrnoException).code === 'EACCES' ? `you (uid ${process.getuid?.()}) may not read it: fix its permissions (chmod 600, owned by you), or set SECRETS_FILE to another path` : 'set SECRETS_FILE to the path of a file of yours',
     });
   }
   if (mode & 0o077) {

@@ -20,6 +20,11 @@ export interface Config {
   readonly postConfig: readonly PostConfigEntry[];
   /** Absolute path of the 0600 file that holds the passwords. */
   readonly secretsFile: string;
+  /**
+   * Read-only runs (plan, status): passwords kept nowhere yet, made up for this run only. A stack
+   * would generate them once; plan says so beside its diffs.
+   */
+  readonly inventedSecrets?: readonly string[];
 }
 
 export interface ConfigWarning {

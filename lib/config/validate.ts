@@ -76,6 +76,34 @@ export function checkTargetDir(name: string, value: string, example: string): Va
       hint: `give stack.ts a directory of its own, e.g. ${name}=${example}`,
     };
   }
+  const owner = systemDirOwner(parts);
+  if (owner) {
+    return {
+      message: `${name}=${value} is ${owner}; \`clean\` removes this directory with everything in it`,
+      hint: `give stack.ts a directory of its own, e.g. ${name}=${example}`,
+    };
+  }
+  return undefined;
+}
+
+/** Top-level directories whose every child is the system's (/usr/bin, /etc/ssl, /run/user). */
+const SYSTEM_TOPS = new Set(['bin', 'boot', 'dev', 'etc', 'lib', 'lib32', 'lib64', 'libx32', 'proc', 'run', 'sbin', 'sys', 'usr']);
+/** The children of /var the system or a package keeps its data in. */
+const SYSTEM_VAR = new Set(['backups', 'cache', 'lib', 'local', 'lock', 'log', 'mail', 'opt', 'run', 'spool', 'tmp', 'www']);
+/** Services whose /var/lib/NAME and /var/log/NAME their packages made (clean would remove a database). */
+const PACKAGE_DIRS = new Set(['apache2', 'cinder', 'glance', 'httpd', 'keystone', 'libvirt', 'memcached', 'mysql', 'mariadb', 'neutron', 'nova', 'placement', 'rabbitmq', 'apt', 'dpkg', 'dnf', 'rpm', 'journal', 'systemd']);
+
+/**
+ * Which system's directory `parts` names, if any: a directory `clean` would remove that the system
+ * or a package made (the ones a typo or a copied devstack line most likely names).
+ */
+function systemDirOwner(parts: readonly string[]): string | undefined {
+  const [top, second, third] = parts;
+  if (parts.length === 2 && SYSTEM_TOPS.has(top!)) return `a directory of the system (/${top}/${second})`;
+  if (top === 'var' && SYSTEM_VAR.has(second!) && parts.length === 2) return `a directory of the system (/var/${second})`;
+  if (top === 'var' && (second === 'lib' || second === 'log') && parts.length === 3 && PACKAGE_DIRS.has(third!)) return `the directory the ${third} packages made`;
+  if (top === 'usr' && second === 'local' && parts.length === 3) return `a directory of the system (/usr/local/${third})`;
+  if (top === 'home' && parts.length === 2) return `a user's home directory`;
   return undefined;
 }
 
@@ -101,6 +129,9 @@ export interface TargetHost {
   readonly port?: number;
 }
 
+/** Digits and dots only, yet no IPv4 address (300.1.1.1): a typo, never a host name to look up. */
+export const notIpv4 = (host: string): boolean => /^[0-9.]+$/.test(host) && isIP(host) !== 4;
+
 /** Splits `[user@]host[:port]`; undefined for `local` or a malformed value. */
 export function parseTargetHost(value: string): TargetHost | undefined {
   if (value === 'local') return undefined;
@@ -119,10 +150,53 @@ function checkTargetHost(value: string): ValueProblem | undefined {
       hint: 'e.g. TARGET_HOST=local or TARGET_HOST=root@192.0.2.10:22 (IPv6 in brackets: [2001:db8::5])',
     };
   }
+  if (notIpv4(m[2]!)) return { message: `TARGET_HOST=${value} is not an IPv4 address (four numbers from 0 to 255)`, hint: 'e.g. TARGET_HOST=root@192.0.2.10' };
   const port = m[3] === undefined ? undefined : Number(m[3]);
   if (port !== undefined && (port < 1 || port > 65535)) {
     return { message: `TARGET_HOST=${value} has port ${m[3]}, not between 1 and 65535`, hint: 'leave the port out to use 22' };
   }
+  return undefined;
+}
+
+/**
+ * Keystone users and projects stack.ts makes for itself: the demo user and project are get-or-create
+ * by name, so DEMO_PROJECT=nova would reset the nova service user's password (and break Nova).
+ */
+export const RESERVED_KEYSTONE_NAMES: readonly string[] = ['admin', 'service', 'keystone', 'glance', 'nova', 'placement', 'neutron'];
+
+function checkDemoProject(value: string): ValueProblem | undefined {
+  if (!RESERVED_KEYSTONE_NAMES.includes(value.toLowerCase())) return undefined;
+  return {
+    message: `DEMO_PROJECT=${value} is the name of a Keystone user or project stack.ts makes for the cloud itself; the demo user would take it over (and reset its password)`,
+    hint: `pick another name, e.g. DEMO_PROJECT=demo; taken: ${RESERVED_KEYSTONE_NAMES.join(', ')}`,
+  };
+}
+
+/** A regular expression verify matches late (after a whole stack): refused when the config is read. */
+function checkPattern(name: string, value: string): ValueProblem | undefined {
+  try {
+    new RegExp(value, 'm');
+    return undefined;
+  } catch (err) {
+    return { message: `${name}=${value} is not a valid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`, hint: 'the default, login:, matches CirrOS; escape ( [ { * + ? with a backslash to match them as text' };
+  }
+}
+
+/** Shorter passwords are words and pieces of words: hiding each in the output would garble it. */
+export const MIN_PASSWORD_LENGTH = 8;
+
+/**
+ * stack.ts hides every occurrence of a password in what it prints and logs. A password of one
+ * letter or a common word would be hidden inside ordinary text (d-masked-bian, /etc/masked/masked.conf),
+ * and blanks at its ends are dropped by the tools that read it back (rabbitmqctl, ini readers).
+ */
+function maskProblem(name: string, value: string): ValueProblem | undefined {
+  const rule = `a password needs at least ${MIN_PASSWORD_LENGTH} characters and no blank at either end, so that hiding it in the output hides only it`;
+  // Empty means "not set" (generated, or refused where it is too late for that).
+  if (value === '') return undefined;
+  if (value.trim() === '') return { message: `${name} is only blanks`, hint: `${rule}; or remove the line to have one generated` };
+  if (value.trim() !== value) return { message: `${name} starts or ends with a blank`, hint: rule };
+  if ([...value].length < MIN_PASSWORD_LENGTH) return { message: `${name} is shorter than ${MIN_PASSWORD_LENGTH} characters`, hint: `${rule}; or remove the line to have one generated` };
   return undefined;
 }
 
@@ -158,12 +232,14 @@ export function checkValue(name: SettingName, value: string): ValueProblem | und
     case 'address':
       return checkAddress(name, value);
     case 'string':
+      if (name === 'DEMO_PROJECT') return checkDemoProject(value);
+      if (name === 'VERIFY_CONSOLE_PATTERN') return checkPattern(name, value);
       return name === 'TARGET_HOST' ? checkTargetHost(value) : undefined;
     case 'secret':
       // Never the value: only what is wrong with it.
       if (/[\r\n]/.test(value)) return { message: `${name} contains a line break`, hint: 'a password is one line; the files it is written to cannot carry a line break' };
       if (/[\0-\x1f\x7f]/.test(value)) return { message: `${name} contains a control character`, hint: 'use printable characters only' };
-      return undefined;
+      return maskProblem(name, value);
     case 'list':
       return undefined;
   }

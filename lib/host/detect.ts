@@ -1,6 +1,7 @@
 // Which distro family and init system a host has, read in one command so detection costs one
 // round trip over SSH. The parser is pure so every supported os-release can be unit-tested.
 
+import { printableLine } from '../printable.ts';
 import { StackError } from '../errors.ts';
 import type { DistroFamily, Host, HostFacts, InitSystem } from './types.ts';
 
@@ -53,7 +54,8 @@ export function parseOsRelease(text: string): Map<string, string> {
     } else if (value.startsWith("'") && value.endsWith("'") && value.length >= 2) {
       value = value.slice(1, -1);
     }
-    vars.set(m[1]!, value);
+    // A host's os-release is shown in messages and plan's header: no raw terminal escapes.
+    vars.set(m[1]!, printableLine(value));
   }
   return vars;
 }

@@ -14,6 +14,8 @@ export interface KnownHostsPolicy {
   readonly file?: string;
   /** Record an unknown host's key on first use instead of refusing it. A changed key is refused anyway. */
   readonly acceptNew?: boolean;
+  /** With acceptNew: trust the new key for this run only, without writing it (plan and status change nothing). */
+  readonly recordNothing?: boolean;
 }
 
 export type HostKeyVerdict =

@@ -225,6 +225,10 @@ export class SshHost implements Host {
           `only if you know the host was reinstalled: check the new fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_${type.replace(/^ssh-|-.*$/g, '')}_key.pub), then remove the old key with: ssh-keygen -R ${quote(name)} -f ${quote(file)}`,
         );
       case 'unknown':
+        if (this.opts.knownHosts?.acceptNew && this.opts.knownHosts.recordNothing) {
+          this.log.warn(`${this.name}: first connection, trusted its SSH host key ${type} ${fp} for this run only (SSH_ACCEPT_NEW_HOST_KEYS; a read-only command records nothing in ${file})`);
+          return undefined;
+        }
         if (this.opts.knownHosts?.acceptNew) {
           await recordHostKey(file, knownHostsLine(this.address, this.port, blob));
           this.log.warn(`${this.name}: first connection, recorded its SSH host key ${type} ${fp} in ${file} (SSH_ACCEPT_NEW_HOST_KEYS)`);

@@ -34,6 +34,9 @@ describe('./stack.ts plan', () => {
       const localrc = join(dir, 'localrc');
       copyFileSync(join(REPO, 'localrc.example'), localrc);
       appendFileSync(localrc, Object.entries(SECRETS).map(([k, v]) => `${k}='${v.replace(/'/g, `'\\''`)}'\n`).join(''));
+      // plan runs stack's preflight: the default image's server is not reachable from a test machine.
+      writeFileSync(join(dir, 'image.img'), 'not a real image, only read by the preflight');
+      appendFileSync(localrc, `IMAGE_URLS=${join(dir, 'image.img')}\n`);
       const before = snapshot([dir, ...WATCHED]);
       const r = await execa(join(REPO, 'stack.ts'), ['plan', '--config', localrc], { cwd: dir, reject: false, env: { CI: 'true' } });
       expect(r.exitCode, r.stderr).toBe(0);
@@ -50,6 +53,21 @@ describe('./stack.ts plan', () => {
       expect(out).toMatch(/\+\+\+ \/etc\/nova\/nova\.conf/);
       expect(out).toMatch(/\+password = \*\*\*/);
       for (const v of Object.values(SECRETS)) expect(out + r.stderr).not.toContain(v);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('says which passwords it made up (no .stack-secrets), and writes none down', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stackts-plan-'));
+    try {
+      writeFileSync(join(dir, 'image.img'), 'only read by the preflight');
+      writeFileSync(join(dir, 'localrc'), `TARGET_HOST=local\nIMAGE_URLS=${join(dir, 'image.img')}\nADMIN_PASSWORD='Pl@n-admin-1'\n`);
+      const r = await execa(join(REPO, 'stack.ts'), ['plan', '--config', join(dir, 'localrc')], { cwd: dir, reject: false, env: { CI: 'true' } });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/no password is kept yet for DATABASE_PASSWORD, RABBIT_PASSWORD, SERVICE_PASSWORD, [^(]* in \.stack-secrets: a stack would generate them once/);
+      expect(r.stdout).not.toMatch(/kept yet for [^(]*ADMIN_PASSWORD/);
+      expect(existsSync(join(dir, '.stack-secrets'))).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -102,7 +102,7 @@ describe('loadConfig', () => {
         return { HOST_IP: '10.0.0.9', CIRROS_ARCH: 'x86_64', NOT_A_SETTING: 'x' } as Record<string, string>;
       },
     });
-    expect(seen).toEqual([{ HOSTS_FILE: '', TARGET_HOST: 'stack@10.0.0.9', SSH_KEY: join(dir, 'k'), SSH_CONNECT_TIMEOUT: 15, SSH_KNOWN_HOSTS: '', SSH_ACCEPT_NEW_HOST_KEYS: false }]);
+    expect(seen).toEqual([{ HOSTS_FILE: '', TARGET_HOST: 'stack@10.0.0.9', SSH_KEY: join(dir, 'k'), SSH_CONNECT_TIMEOUT: 15, COMMAND_TIMEOUT: 900, SSH_KNOWN_HOSTS: '', SSH_ACCEPT_NEW_HOST_KEYS: false }]);
     expect(config.settings.HOST_IP).toBe('10.0.0.9');
     expect(config.settings.SERVICE_HOST).toBe('10.0.0.9');
     expect(config.settings.CIRROS_ARCH).toBe('aarch64');

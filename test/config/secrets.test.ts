@@ -111,33 +111,33 @@ describe('secrets through loadConfig', () => {
   });
 
   it('a value in the config file wins over the secrets file', async () => {
-    const { dir, file } = await project("ADMIN_PASSWORD='mine'\n");
-    await writeFile(join(dir, '.stack-secrets'), "ADMIN_PASSWORD='stored'\nDATABASE_PASSWORD='db'\n", { mode: 0o600 });
+    const { dir, file } = await project("ADMIN_PASSWORD='mine-pw-1'\n");
+    await writeFile(join(dir, '.stack-secrets'), "ADMIN_PASSWORD='stored-pw-1'\nDATABASE_PASSWORD='db-pw-123'\n", { mode: 0o600 });
     const { config } = await loadConfig(file, base);
-    expect(config.settings.ADMIN_PASSWORD).toBe('mine');
-    expect(config.settings.DATABASE_PASSWORD).toBe('db');
+    expect(config.settings.ADMIN_PASSWORD).toBe('mine-pw-1');
+    expect(config.settings.DATABASE_PASSWORD).toBe('db-pw-123');
     // the stored ADMIN_PASSWORD stays as it was: the file only gains missing names
-    expect(await readFile(join(dir, '.stack-secrets'), 'utf8')).toContain("ADMIN_PASSWORD='stored'");
+    expect(await readFile(join(dir, '.stack-secrets'), 'utf8')).toContain("ADMIN_PASSWORD='stored-pw-1'");
   });
 
   it('an existing group/world-readable secrets file is fixed to 0600 with a warning', async () => {
     const { dir, file } = await project('');
     const secretsFile = join(dir, '.stack-secrets');
     // complete, so nothing is added and the file is not rewritten: only the mode fix can make it 0600
-    const complete = "ADMIN_PASSWORD='kept'\n" + OWN.filter((n) => n !== 'ADMIN_PASSWORD').map((n) => `${n}='x${n}'\n`).join('');
+    const complete = "ADMIN_PASSWORD='kept-pw-1'\n" + OWN.filter((n) => n !== 'ADMIN_PASSWORD').map((n) => `${n}='x${n}'\n`).join('');
     await writeFile(secretsFile, complete);
     await chmod(secretsFile, 0o644);
     const { config, warnings } = await loadConfig(file, base);
     expect(warnings).toEqual([{ origin: secretsFile, message: 'the secrets file was readable by other users (mode 0644); changed it to 0600' }]);
     expect(await mode(secretsFile)).toBe(0o600);
     expect(await readFile(secretsFile, 'utf8')).toBe(complete);
-    expect(config.settings.ADMIN_PASSWORD).toBe('kept');
+    expect(config.settings.ADMIN_PASSWORD).toBe('kept-pw-1');
   });
 
   it('readOnly only reports a readable secrets file and leaves its mode', async () => {
     const { dir, file } = await project('');
     const secretsFile = join(dir, '.stack-secrets');
-    await writeFile(secretsFile, "ADMIN_PASSWORD='kept'\n");
+    await writeFile(secretsFile, "ADMIN_PASSWORD='kept-pw-1'\n");
     await chmod(secretsFile, 0o640);
     const { warnings } = await loadConfig(file, { ...base, readOnly: true });
     expect(warnings).toEqual([
@@ -157,7 +157,7 @@ describe('secrets through loadConfig', () => {
   it('names in the secrets file that are not passwords are warned about and ignored', async () => {
     const { dir, file } = await project('');
     const secretsFile = join(dir, '.stack-secrets');
-    await writeFile(secretsFile, "# mine\nADMIN_PASSWORD='a'\nHOST_IP='10.9.9.9'\n", { mode: 0o600 });
+    await writeFile(secretsFile, "# mine\nADMIN_PASSWORD='a-pw-123'\nHOST_IP='10.9.9.9'\n", { mode: 0o600 });
     const { config, warnings } = await loadConfig(file, base);
     expect(warnings).toEqual([{ origin: `${secretsFile}:3`, message: 'HOST_IP is not a password setting; ignored in the secrets file' }]);
     expect(config.settings.HOST_IP).toBe('192.0.2.10');
@@ -223,16 +223,16 @@ describe('a secrets file that cannot be trusted', () => {
   it('a symbolic link is refused, and nothing is written through it', async () => {
     const { dir, file } = await project('');
     const target = join(dir, 'elsewhere');
-    await writeFile(target, "ADMIN_PASSWORD='planted'\n", { mode: 0o600 });
+    await writeFile(target, "ADMIN_PASSWORD='planted-pw'\n", { mode: 0o600 });
     const { symlink } = await import('node:fs/promises');
     await symlink(target, join(dir, '.stack-secrets'));
     await expect(loadConfig(file, base)).rejects.toThrow(`${join(dir, '.stack-secrets')}: the secrets file is a symbolic link; stack.ts does not follow one there`);
-    expect(await readFile(target, 'utf8')).toBe("ADMIN_PASSWORD='planted'\n");
+    expect(await readFile(target, 'utf8')).toBe("ADMIN_PASSWORD='planted-pw'\n");
   });
   it.runIf(process.getuid?.() === 0)('a file owned by another user is refused', async () => {
     const { dir, file } = await project('');
     const secrets = join(dir, '.stack-secrets');
-    await writeFile(secrets, "ADMIN_PASSWORD='planted'\n", { mode: 0o600 });
+    await writeFile(secrets, "ADMIN_PASSWORD='planted-pw'\n", { mode: 0o600 });
     execFileSync('chown', ['65534', secrets]);
     await expect(loadConfig(file, base)).rejects.toThrow(`${secrets}: the secrets file is owned by uid 65534, not by you (uid 0): its passwords cannot be trusted`);
   });

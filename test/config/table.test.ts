@@ -258,13 +258,13 @@ const CASES: Case[] = [
   },
   {
     name: "a password with $ @ : / % # ' \" and spaces in single quotes round-trips exactly",
-    lines: [`ADMIN_PASSWORD='p$ @:/%#"x y'\\''z'`, `DATABASE_PASSWORD="d\\$ '@#"`],
-    settings: { ADMIN_PASSWORD: `p$ @:/%#"x y'z`, DATABASE_PASSWORD: `d$ '@#` },
+    lines: [`ADMIN_PASSWORD='p$ @:/%#"x y'\\''z'`, `DATABASE_PASSWORD="d\\$ '@#pw12"`],
+    settings: { ADMIN_PASSWORD: `p$ @:/%#"x y'z`, DATABASE_PASSWORD: `d$ '@#pw12` },
   },
   {
     name: 'per-service passwords inherit SERVICE_PASSWORD unless set',
-    lines: ['SERVICE_PASSWORD=svc', 'NOVA_PASSWORD=nova-own'],
-    settings: { SERVICE_PASSWORD: 'svc', GLANCE_PASSWORD: 'svc', PLACEMENT_PASSWORD: 'svc', NOVA_PASSWORD: 'nova-own' },
+    lines: ['SERVICE_PASSWORD=svc-pw-12', 'NOVA_PASSWORD=nova-own'],
+    settings: { SERVICE_PASSWORD: 'svc-pw-12', GLANCE_PASSWORD: 'svc-pw-12', PLACEMENT_PASSWORD: 'svc-pw-12', NOVA_PASSWORD: 'nova-own' },
   },
   {
     name: 'a reference cycle is an error at the user line',
@@ -422,7 +422,7 @@ const CASES: Case[] = [
   },
   {
     name: 'a TARGET_HOST built from a password does not show the password',
-    lines: ["ADMIN_PASSWORD='s3cret'", 'TARGET_HOST=${ADMIN_PASSWORD}x!'],
+    lines: ["ADMIN_PASSWORD='s3cret-pw'", 'TARGET_HOST=${ADMIN_PASSWORD}x!'],
     error: 'localrc:2: TARGET_HOST=***x! is neither "local" nor [user@]host[:port]\n    e.g. TARGET_HOST=local or TARGET_HOST=root@192.0.2.10:22 (IPv6 in brackets: [2001:db8::5])',
   },
   { name: 'a setting set twice is warned about', lines: ['REGION_NAME=A', 'REGION_NAME=B'], settings: { REGION_NAME: 'B' }, warnings: ['localrc:2: REGION_NAME is set again here (first at localrc:1); this later value is the one used'] },

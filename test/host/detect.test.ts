@@ -139,6 +139,13 @@ describe('parseOsRelease', () => {
     expect(vars.get('D')).toBe('');
     expect(vars.has('# comment')).toBe(false);
   });
+
+  it("shows a remote host's terminal escapes escaped, never raw (they reach plan's header and messages)", () => {
+    const vars = parseOsRelease('ID=debian\nVERSION_ID="12\x1b]0;owned\x07\x1b[2J"\nPRETTY_NAME="Deb\x9bian"\n');
+    expect(vars.get('VERSION_ID')).toBe('12\\x1b]0;owned\\x07\\x1b[2J');
+    expect(vars.get('PRETTY_NAME')).toBe('Deb\\x9bian');
+    expect(parseFacts(output('ID=debian\nVERSION_ID="12\x1b[31m"\n')).version).toBe('12\\x1b[31m');
+  });
 });
 
 describe('FACTS_SCRIPT', () => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanTasks } from '../../lib/clean.ts';
+import { removeOwnDirsCommand } from '../../lib/own-dirs.ts';
 import { createLogger } from '../../lib/log.ts';
 import type { ServicePlugin } from '../../lib/plugin.ts';
 import { runTasks } from '../../lib/tasks.ts';
@@ -125,7 +126,17 @@ describe('clean: the run', () => {
     });
     expect(r.ok, r.message).toBe(true);
     expect(existsSync(join(outputs, 'openrc-admin'))).toBe(false);
-    expect(host.commandLines.some((c) => c.includes('rm -rf -- /var/lib/stack-ts /var/log/stack-ts /etc/openstack/clouds.yaml'))).toBe(true);
+    expect(host.commandLines).toContain(removeOwnDirsCommand(['/var/lib/stack-ts', '/var/log/stack-ts']));
+  });
+
+  it('a state or log directory stack.ts did not make is named, not removed, and the run fails', async () => {
+    const host = new RecordingHost().reply(/status/, { stdout: 'stopped' }).reply(/made-by-stack-ts/, { stdout: '/var/lib/stack-ts\n' });
+    const ctx = makeContext(host, DEBIAN_SYSV);
+    const log = createLogger({ debug: false, out: () => undefined });
+    const r = await runTasks(cleanTasks(ctx, [plugin('a', async () => undefined)], { purge: false, outputsDir: join(dir, 'out3') }), { renderer: 'plain', log, defaultTimeoutMs: 10_000 });
+    expect(r.ok).toBe(false);
+    expect(r.message).toContain('/var/lib/stack-ts on h1: not removed, stack.ts did not make it (no .made-by-stack-ts in it)');
+    expect(host.commandLines.some((c) => /rm -rf -- \/var\/lib\/stack-ts( |$)/m.test(c) && !c.includes('made-by-stack-ts'))).toBe(false);
   });
 });
 
