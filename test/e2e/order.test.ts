@@ -14,9 +14,9 @@ describe('test file order for CI', () => {
     ];
     expect(longestFirst(files, (f) => f)).toEqual([
       '/r/test/e2e/allinone-bookworm.test.ts',
+      '/r/test/e2e/allinone-trixie.test.ts',
       '/r/test/e2e/multihost.test.ts',
       '/r/test/e2e/libvirt.test.ts',
-      '/r/test/e2e/allinone-trixie.test.ts',
       '/r/test/cli/bad-input.test.ts',
       '/r/test/tasks/runner.test.ts',
       '/r/test/e2e/order.test.ts',
