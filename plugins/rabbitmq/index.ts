@@ -224,18 +224,20 @@ const plugin: ServicePlugin = {
 
   async register(ctx) {
     const user = setting(ctx, 'RABBIT_USERID');
-    const add = await ctlWithPassword(ctx, 'add_user', user);
-    if (add.exitCode !== 0) {
-      if (!/already.exists/i.test(add.stdout + add.stderr)) {
-        throw new StackError(`Could not create the RabbitMQ user ${user} on ${ctx.host.name}: ${lastLines(add.stderr || add.stdout, 5)}`, 'Is rabbitmq-server running? (rabbitmqctl status)');
-      }
-      // It exists from an earlier run: make its password the current RABBIT_PASSWORD.
-      const accepted = (await ctlWithPassword(ctx, 'authenticate_user', user)).exitCode === 0;
-      const change = await ctlWithPassword(ctx, 'change_password', user);
-      if (change.exitCode !== 0) {
-        throw new StackError(`Could not set the password of RabbitMQ user ${user} on ${ctx.host.name}: ${lastLines(change.stderr || change.stdout, 5)}`);
-      }
-      if (!accepted) {
+    // A re-run's user is there with our password: one check instead of add_user's "already exists"
+    // and a change_password, each an Erlang VM start of a few seconds.
+    const accepted = (await ctlWithPassword(ctx, 'authenticate_user', user)).exitCode === 0;
+    if (!accepted) {
+      const add = await ctlWithPassword(ctx, 'add_user', user);
+      if (add.exitCode !== 0) {
+        if (!/already.exists/i.test(add.stdout + add.stderr)) {
+          throw new StackError(`Could not create the RabbitMQ user ${user} on ${ctx.host.name}: ${lastLines(add.stderr || add.stdout, 5)}`, 'Is rabbitmq-server running? (rabbitmqctl status)');
+        }
+        // It exists from an earlier run, with another password: make it RABBIT_PASSWORD again.
+        const change = await ctlWithPassword(ctx, 'change_password', user);
+        if (change.exitCode !== 0) {
+          throw new StackError(`Could not set the password of RabbitMQ user ${user} on ${ctx.host.name}: ${lastLines(change.stderr || change.stdout, 5)}`);
+        }
         ctx.cloud.brokerPasswordRestored = true;
         ctx.log.warn(`${ctx.host.name}: RabbitMQ did not accept ${user} with RABBIT_PASSWORD (changed behind stack.ts): set back; the services that use RabbitMQ are restarted to connect again`);
       }

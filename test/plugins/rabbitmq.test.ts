@@ -121,22 +121,40 @@ describe('rabbitmq start', () => {
   });
 });
 
+/** A first run's broker: no such user yet, so our password is refused until add_user. */
+const noUserYet = (host: RecordingHost) => host.reply(/authenticate_user/, { exitCode: 65, stderr: 'Error: failed to authenticate user "stackrabbit"' });
+
 describe('rabbitmq register: the user', () => {
   it('creates the user with the password on stdin only, sets permissions, deletes guest', async () => {
-    const host = runningHost();
+    const host = noUserYet(runningHost());
     const ctx = makeContext(host, DEBIAN_SYSV, { RABBIT_PASSWORD: PASSWORD });
     await rabbitmq.register!(ctx);
     expect(host.commandLines).toEqual([
+      'rabbitmqctl authenticate_user stackrabbit',
       'rabbitmqctl add_user stackrabbit',
       "rabbitmqctl -q set_permissions -p / stackrabbit '.*' '.*' '.*'",
       'rabbitmqctl -q delete_user guest',
     ]);
     expect(host.commands[0]!.input).toBe(`${PASSWORD}\n`);
+    expect(host.commands[1]!.input).toBe(`${PASSWORD}\n`);
     expect(host.visibleText).not.toContain(PASSWORD);
+    expect(ctx.cloud.brokerPasswordRestored).toBe(false);
+  });
+
+  it('a re-run whose user logs in with RABBIT_PASSWORD neither adds it nor changes its password', async () => {
+    const host = runningHost();
+    const ctx = makeContext(host, DEBIAN_SYSV, { RABBIT_PASSWORD: PASSWORD });
+    await rabbitmq.register!(ctx);
+    expect(host.commandLines).toEqual([
+      'rabbitmqctl authenticate_user stackrabbit',
+      "rabbitmqctl -q set_permissions -p / stackrabbit '.*' '.*' '.*'",
+      'rabbitmqctl -q delete_user guest',
+    ]);
+    expect(ctx.cloud.brokerPasswordRestored).toBe(false);
   });
 
   it('an existing user gets its password changed (stdin again); a guest already gone is fine', async () => {
-    const host = runningHost()
+    const host = noUserYet(runningHost())
       .reply(/add_user/, { exitCode: 70, stderr: 'Error:\nuser_already_exists: stackrabbit' })
       .reply(/delete_user guest/, { exitCode: 70, stderr: 'Error:\nUser "guest" does not exist' });
     const ctx = makeContext(host, DEBIAN_SYSV, { RABBIT_PASSWORD: PASSWORD });
@@ -144,26 +162,26 @@ describe('rabbitmq register: the user', () => {
     const change = host.commands.find((c) => c.command === 'rabbitmqctl change_password stackrabbit')!;
     expect(change.input).toBe(`${PASSWORD}\n`);
     expect(host.visibleText).not.toContain(PASSWORD);
+    expect(ctx.cloud.brokerPasswordRestored).toBe(true);
   });
 
   it('asks for the password with exactly `rabbitmqctl add_user NAME`: RabbitMQ 4\'s script gives the CLI no stdin for more arguments', async () => {
-    const host = runningHost();
+    const host = noUserYet(runningHost());
     const ctx = makeContext(host, DEBIAN_SYSV, { RABBIT_PASSWORD: PASSWORD });
     await rabbitmq.register!(ctx);
-    await rabbitmq.verify!(ctx);
     const reading = host.commands.filter((c) => c.input !== undefined);
-    expect(reading.map((c) => c.command)).toEqual(['rabbitmqctl add_user stackrabbit', 'rabbitmqctl authenticate_user stackrabbit']);
+    expect(reading.map((c) => c.command)).toEqual(['rabbitmqctl authenticate_user stackrabbit', 'rabbitmqctl add_user stackrabbit']);
     // rabbitmq-server 4.0.5's /usr/lib/rabbitmq/bin/rabbitmqctl: `case "$@" in *add_user*) if [ "$#" -eq 2 ]` -> input.
     for (const c of reading) expect(c.command.split(' ').slice(1)).toHaveLength(2);
   });
 
   it('a rabbitmqctl that still waits for input is named as such, not as a dead server', async () => {
-    const host = runningHost().reply(/add_user/, { waitingForInput: 'Password:' });
+    const host = noUserYet(runningHost()).reply(/add_user/, { waitingForInput: 'Password:' });
     await expect(rabbitmq.register!(makeContext(host, DEBIAN_SYSV))).rejects.toThrow(/rabbitmqctl add_user stackrabbit on h1 is waiting for input: it asked "Password:"/);
   });
 
   it('any other add_user failure stops the run', async () => {
-    const host = runningHost().reply(/add_user/, { exitCode: 69, stderr: 'Error: unable to perform an operation on node' });
+    const host = noUserYet(runningHost()).reply(/add_user/, { exitCode: 69, stderr: 'Error: unable to perform an operation on node' });
     await expect(rabbitmq.register!(makeContext(host, DEBIAN_SYSV))).rejects.toThrow(/Could not create the RabbitMQ user stackrabbit/);
   });
 
