@@ -18,7 +18,7 @@ import { hostAddresses } from './lib/host/address.ts';
 import type { Host, HostFacts } from './lib/host/types.ts';
 import { detectRelease } from './lib/release.ts';
 import { orderPlugins } from './lib/plan.ts';
-import { makeCloudContexts, perHost, pluginsOn, preflightTask, removeNamesTask, stackTasks, stopTasks, teardownOrder, verifyTasks, type MutableContext } from './lib/stack-tasks.ts';
+import { cloudVerifyTasks, makeCloudContexts, perHost, pluginsOn, preflightTask, removeNamesTask, stackTasks, stopTasks, teardownOrder, verifyTasks, type MutableContext } from './lib/stack-tasks.ts';
 import { chooseRenderer, formatTaskOrder, runTasks, type TaskHandle, type TaskNode } from './lib/tasks.ts';
 import { planDiffs } from './lib/config-files.ts';
 import { daemonStatus } from './lib/daemon.ts';
@@ -298,7 +298,9 @@ async function main(argv: string[]): Promise<number> {
       case 'status':
         return await commandStatus(s);
       case 'verify': {
-        const r = await run(s, perHost(s.ctxs, 'verify the pipeline on every host', (c) => [verifyTasks(c, pluginsOn(c, plugins))]), opts);
+        const hostsAndPlugins = s.ctxs.map((c) => ({ ctx: c, plugins: pluginsOn(c, plugins) }));
+        const tree = hostsAndPlugins.length === 1 ? [verifyTasks(hostsAndPlugins[0]!.ctx, hostsAndPlugins[0]!.plugins)] : [cloudVerifyTasks(hostsAndPlugins)];
+        const r = await run(s, tree, opts);
         return r.ok ? 0 : exitCodeOf(r.error, 'run');
       }
       case 'unstack':

@@ -291,6 +291,24 @@ export function verifyTasks(ctx: MutableContext, plugins: readonly ServicePlugin
 }
 
 /**
+ * verify on several hosts, once every host is up: first every host's links at once, so that a
+ * broken one anywhere (the controller's glance-api, say) is named before a compute's server boot
+ * stumbles on it with a vaguer error; then every host's functional checks at once, so each compute
+ * boots its test server beside the others instead of after them.
+ */
+export function cloudVerifyTasks(hosts: readonly { ctx: MutableContext; plugins: readonly ServicePlugin[] }[]): TaskNode {
+  const each = hosts.map(({ ctx, plugins }) => verifyTasks(ctx, plugins));
+  return {
+    id: 'verify',
+    title: 'verify the pipeline on every host',
+    children: [
+      { id: 'verify/links', title: 'every daemon runs, every link holds, on every host', concurrent: true, children: each.map((v) => v.children![0]!) },
+      { id: 'verify/checks', title: 'what each host serves works, on every host at once', concurrent: true, children: each.map((v) => ({ ...v, children: v.children!.slice(1) })) },
+    ],
+  };
+}
+
+/**
  * The stack as a graph: every host's preflight, then each host's one package transaction (no
  * host is changed before every host passed its preflight), then every plugin's phases on the
  * hosts that run it, all at once, each waiting only for what it declared (a db sync as soon as
@@ -315,8 +333,7 @@ export function stackTasks(ctxs: MutableContext | readonly MutableContext[], plu
     const verify = { ...verifyTasks(ctx, mine), after: node.children!.slice(2).map((c) => c.id) };
     return resolveEdges([{ ...node, children: [...node.children!, verify] }]);
   }
-  // Verify once every host is up, one host after another (a server boot is the heaviest check).
-  const verify: TaskNode = { id: 'verify', title: 'verify the pipeline on every host', after: hosts.map((h) => h.node.id), children: hosts.map(({ ctx, mine }) => verifyTasks(ctx, mine)) };
+  const verify: TaskNode = { ...cloudVerifyTasks(hosts.map((h) => ({ ctx: h.ctx, plugins: h.mine }))), after: hosts.map((h) => h.node.id) };
   return resolveEdges([{ id: 'cloud', title: `cloud of ${hosts.length} hosts`, concurrent: true, children: [...hosts.map((h) => h.node), verify] }]);
 }
 

@@ -114,10 +114,19 @@ export async function ensureFlavor(s: Session, spec: FlavorSpec, o: NovaOptions 
   const { flavors } = await call<{ flavors: Flavor[] }>(s, 'GET', u(s, 'flavors/detail?is_public=None', o));
   const found = flavors.find((f) => f.name === spec.name);
   if (found) return found.id;
-  const { flavor } = await call<{ flavor: Flavor }>(s, 'POST', u(s, 'flavors', o), {
-    json: { flavor: { name: spec.name, ram: spec.ram, vcpus: spec.vcpus, disk: spec.disk, id: spec.id, 'os-flavor-access:is_public': true } },
-  });
-  return flavor.id;
+  try {
+    const { flavor } = await call<{ flavor: Flavor }>(s, 'POST', u(s, 'flavors', o), {
+      json: { flavor: { name: spec.name, ram: spec.ram, vcpus: spec.vcpus, disk: spec.disk, id: spec.id, 'os-flavor-access:is_public': true } },
+    });
+    return flavor.id;
+  } catch (err) {
+    // Two compute hosts' verifies run at once: the other one created it in between.
+    if (!(err instanceof ApiError && err.status === 409)) throw err;
+    const again = await call<{ flavors: Flavor[] }>(s, 'GET', u(s, 'flavors/detail?is_public=None', o));
+    const made = again.flavors.find((f) => f.name === spec.name);
+    if (!made) throw err;
+    return made.id;
+  }
 }
 
 export interface ServerSpec {

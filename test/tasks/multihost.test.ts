@@ -1,7 +1,10 @@
 // Three hosts from one topology: which plugin runs where, the graph's cross-host edges, and the
 // config files each host gets from the one address table (rendered on recording hosts).
 import { describe, expect, it } from 'vitest';
-import { makeCloudContexts, pluginsOn, stackTasks, teardownOrder } from '../../lib/stack-tasks.ts';
+import { cloudVerifyTasks, makeCloudContexts, pluginsOn, stackTasks, teardownOrder } from '../../lib/stack-tasks.ts';
+import { runTasks } from '../../lib/tasks.ts';
+import { createLogger } from '../../lib/log.ts';
+import type { ServicePlugin } from '../../lib/plugin.ts';
 import { orderPlugins } from '../../lib/plan.ts';
 import { taskOrder } from '../../lib/tasks.ts';
 import { renderAll } from '../../lib/config-files.ts';
@@ -60,6 +63,33 @@ describe('a three-host cloud', () => {
     expect(at('ctl/nova/register')).toBeLessThan(at('cpu/nova-compute/register'));
     expect(ids.some((id) => id.startsWith('cpu/keystone') || id.startsWith('infra/nova'))).toBe(false);
     expect(at('cpu/nova-compute/register')).toBeLessThan(at('ctl/nova/verify'));
+  });
+
+  it("verify: every host's links first, then every host's checks at once", async () => {
+    const { ctxs } = cloud();
+    const events: string[] = [];
+    const slow = (name: string): ServicePlugin => ({
+      name, services: [], needs: [], packages: async () => [],
+      links: async () => {
+        events.push(`links ${name}`);
+        return [];
+      },
+      verify: async () => {
+        events.push(`start ${name}`);
+        await new Promise((r) => setTimeout(r, 400));
+        events.push(`end ${name}`);
+      },
+    });
+    const tree = cloudVerifyTasks(ctxs.map((ctx) => ({ ctx, plugins: [slow(ctx.host.name)] })));
+    const r = await runTasks([tree], { renderer: 'plain', log: createLogger({ debug: false, out: () => {} }), defaultTimeoutMs: 10_000 });
+    expect(r.ok, r.message).toBe(true);
+    // Every link is checked before any functional check starts.
+    const lastLink = Math.max(...events.map((e, i) => (e.startsWith('links') ? i : -1)));
+    const firstStart = events.findIndex((e) => e.startsWith('start'));
+    expect(events.filter((e) => e.startsWith('links')).sort()).toEqual(['links cpu', 'links ctl', 'links infra']);
+    expect(lastLink).toBeLessThan(firstStart);
+    // The three checks overlap: all have started before the first one ends.
+    expect(events.slice(firstStart, firstStart + 3).every((e) => e.startsWith('start'))).toBe(true);
   });
 
   it('every address in every config file comes from the table; the compute host gets no database credentials', async () => {
