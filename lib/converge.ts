@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fingerprintOf } from './checkpoint.ts';
 import type { StackContext } from './plugin.ts';
 import { sh } from './shell.ts';
+import { partSkipped } from './step-notes.ts';
 
 export const stampPath = (ctx: StackContext, key: string): string =>
   path.posix.join(String(ctx.config.settings.STACK_STATE_DIR), 'converge', `${key.replace(/[^A-Za-z0-9_.-]+/g, '_')}.sha256`);
@@ -28,6 +29,7 @@ export async function converge(ctx: StackContext, step: ConvergeStep): Promise<'
   const recorded = ((await ctx.host.readFileIfExists(stamp)) ?? '').trim();
   if (recorded && recorded === fingerprintOf(step.inputs, await step.observe())) {
     ctx.log.info(`${ctx.host.name}: ${step.key}: unchanged since its last run, and its result is still in place; skipped`);
+    partSkipped(`${step.key} unchanged`);
     return 'unchanged';
   }
   // Forget the old stamp first: a run killed during the step must redo it, not trust it.

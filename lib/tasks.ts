@@ -5,6 +5,7 @@
 // and masked output. On a TTY listr2 draws the tree; in CI and with --verbose we print one plain
 // line per step, naming the host.
 
+import { withStepNotes, type StepNotes } from './step-notes.ts';
 import { setMaxListeners } from 'node:events';
 import { Listr, PRESET_TIMER, type ListrTask } from 'listr2';
 import type { Checkpoint } from './checkpoint.ts';
@@ -389,7 +390,8 @@ function leafTask(state: RunState, node: TaskNode, scope: Scope): ListrTask {
           task.title = log.mask(t);
         },
       });
-      const run = runLeaf(state, node, handle);
+      const notes: StepNotes = { parts: [] };
+      const run = withStepNotes(notes, () => runLeaf(state, node, handle));
       state.inFlight.add(run);
       try {
         await run;
@@ -410,8 +412,17 @@ function leafTask(state: RunState, node: TaskNode, scope: Scope): ListrTask {
         state.inFlight.delete(run);
       }
       const ms = performance.now() - started;
+      if (notes.skipped) {
+        record(state, node, scope, ms, 'skipped');
+        progress(state, `${label(scope, title)} ... skipped (${notes.skipped})`);
+        markDone(state, node.id);
+        task.skip(log.mask(notes.skipped));
+        return;
+      }
       record(state, node, scope, ms, 'done');
-      progress(state, `${label(scope, title)} ... done (${seconds(ms)})`);
+      const partly = notes.parts.length ? `; skipped: ${notes.parts.join('; ')}` : '';
+      progress(state, `${label(scope, title)} ... done (${seconds(ms)}${partly})`);
+      if (partly) task.title = log.mask(`${title} (skipped: ${notes.parts.join('; ')})`);
       markDone(state, node.id);
     },
   };

@@ -3,6 +3,7 @@
 
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
+import { stepSkipped } from '../../lib/step-notes.ts';
 import { fetchImage, detectFormat, GLANCE_IMAGE_DIR, imageName, progressLine, type FetchedImage } from '../../lib/image.ts';
 import { createImage, deleteImage, downloadImage, findImageByHash, getImage, listImages, missingData, uploadImage, waitForStatus, type GlanceImage } from '../../lib/openstack/glance.ts';
 import type { Session } from '../../lib/openstack/keystone.ts';
@@ -83,10 +84,13 @@ const plugin: ServicePlugin = {
 
   async register(ctx) {
     const s = await adminSession(ctx);
-    for (const { url, image } of await fetched(ctx)) {
+    const kept: string[] = [];
+    const all = await fetched(ctx);
+    for (const { url, image } of all) {
       const existing = await keptImage(ctx, s, image);
       if (existing) {
         ctx.log.info(`image ${existing.name} (${existing.id}) already in Glance with the same checksum; not uploaded again`);
+        kept.push(existing.name ?? existing.id);
         continue;
       }
       const format = await detectFormat(image.path);
@@ -99,6 +103,7 @@ const plugin: ServicePlugin = {
           'The Glance log below names the cause (store directory, database or Keystone).', { file: GLANCE_LOG, lines: await logTail(ctx, GLANCE_LOG) });
       }
     }
+    if (kept.length && kept.length === all.length) stepSkipped(`${kept.join(', ')} already in Glance with the same data`);
   },
 
   // Checked with the other links, before any functional check: a server booted from a record

@@ -2,6 +2,7 @@
 
 import { readPackageList } from '../../lib/packages.ts';
 import { sh } from '../../lib/shell.ts';
+import { partSkipped } from '../../lib/step-notes.ts';
 import { StackError } from '../../lib/errors.ts';
 import { type LinkCheck, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
@@ -180,6 +181,7 @@ const plugin: ServicePlugin = {
     const inPlace = await bootstrapInPlace(ctx, url);
     if (inPlace) {
       ctx.log.info(`keystone-manage bootstrap skipped: ${inPlace}`);
+      partSkipped('bootstrap: the admin logs in, the identity endpoints are in place');
       return;
     }
     // bootstrap is idempotent: it creates what is missing and resets the admin password to ours.

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CommandError } from '../../lib/host/types.ts';
 import { createLogger } from '../../lib/log.ts';
 import { chooseRenderer, runTasks, type TaskNode } from '../../lib/tasks.ts';
+import { partSkipped, stepSkipped } from '../../lib/step-notes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'stackts-tasks-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -51,6 +52,39 @@ describe('runTasks (plain renderer)', () => {
       ['h1/nova/install', 'h1', 'nova', 'install', 'skipped'],
     ]);
     expect(s.timings[1]!.ms).toBeGreaterThanOrEqual(15);
+  });
+
+  it('a step that found its work done shows "skipped: reason", one that skipped a part "done (...; skipped: reason)", each its own when they run at once', async () => {
+    const { out, log } = capture();
+    // Reported from deep inside the step, after awaits, as a plugin's converge() or bootstrap check does.
+    const deep = async (f: () => void) => {
+      await sleep(10);
+      await Promise.resolve().then(f);
+    };
+    const tree: TaskNode[] = [
+      {
+        id: 'h1', title: 'h1', host: 'h1', concurrent: true,
+        children: [
+          { id: 'h1/image/register', title: 'register', service: 'image', run: async () => deep(() => stepSkipped('tiny already in Glance with the same data')) },
+          { id: 'h1/keystone/init', title: 'init', service: 'keystone', run: async () => {
+            await deep(() => partSkipped('keystone-manage db_sync unchanged'));
+            await deep(() => partSkipped('bootstrap in place'));
+          } },
+          { id: 'h1/nova/init', title: 'init', service: 'nova', run: async () => sleep(30) },
+        ],
+      },
+    ];
+    const s = await runTasks(tree, { renderer: 'plain', log, defaultTimeoutMs: 5000 });
+    expect(s.ok).toBe(true);
+    const ends = out.map((l) => l.replace(/\d+\.\d s/, 'T')).filter((l) => /\.\.\. \w/.test(l)).sort();
+    expect(ends).toEqual([
+      '[h1] image: register ... skipped (tiny already in Glance with the same data)',
+      '[h1] keystone: init ... done (T; skipped: keystone-manage db_sync unchanged; bootstrap in place)',
+      '[h1] nova: init ... done (T)',
+    ].sort());
+    expect(Object.fromEntries(s.timings.map((t) => [t.id, t.status]))).toEqual({ 'h1/image/register': 'skipped', 'h1/keystone/init': 'done', 'h1/nova/init': 'done' });
+    // Outside a step, reporting is a no-op (a plugin function called by a test or by plan).
+    expect(() => stepSkipped('nothing running')).not.toThrow();
   });
 
   it('runs concurrent children in parallel', async () => {
