@@ -1,7 +1,8 @@
 // End to end, with nothing mocked: a fresh isolated Debian host (own root filesystem, network
 // namespace and sshd), reached over SSH, gets the real Debian OpenStack packages from ./stack.ts.
 // The body is shared by one file per Debian release (allinone-bookworm / allinone-trixie), so
-// vitest runs the two on separate workers and either can be run alone.
+// vitest runs the two on separate workers and either can be run alone, and by rerun-bookworm,
+// whose host starts from a package layer and whose cloud takes the re-run, fault and kill checks.
 // One stacked cloud serves every check in order: stack, verify, the real `openstack` client,
 // (on bookworm, the re-run, fault and kill checks of rerun-checks.ts while it is up), unstack,
 // stack again, clean. Secrets with every awkward character are grepped for in all output,
@@ -16,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startTestHosts, testHostSettings, type Suite, type TestHosts } from '../hosts/index.ts';
+import { startTestHosts, testHostSettings, type LayerSpec, type Suite, type TestHosts } from '../hosts/index.ts';
 import { SshHost } from '../../lib/host/ssh.ts';
 import { MemoryLogger } from '../fixtures/memory-logger.ts';
 import { isWildcard, tcpListeners } from '../fixtures/listeners.ts';
@@ -99,7 +100,14 @@ export interface MoreChecks {
   readonly cleanAfterUnstack?: boolean;
 }
 
-export function allInOne(suite: Suite, more: MoreChecks = {}, pendingReason?: string): void {
+/** Where the host starts: a fresh base (the real package path), or a package layer under its own prefix. */
+export interface HostStart {
+  readonly layer: LayerSpec;
+  /** The test hosts' name prefix, unlike the fresh file's of the same suite (both run at once). */
+  readonly prefix: string;
+}
+
+export function allInOne(suite: Suite, more: MoreChecks = {}, pendingReason?: string, start?: HostStart): void {
 let hosts: TestHosts;
 let imagePath: string;
 let imageSha256: string;
@@ -151,9 +159,16 @@ async function cloudProcesses(): Promise<string[]> {
 }
 
 const expected = EXPECTED[suite];
-e2eDescribe(pendingReason)(`all-in-one over SSH on a fresh Debian ${suite} test host`, () => {
+const where = start ? `a Debian ${suite} test host with the packages of layer ${start.layer.label}` : `a fresh Debian ${suite} test host`;
+e2eDescribe(pendingReason)(`all-in-one over SSH on ${where}`, () => {
   beforeAll(async () => {
-    hosts = await startTestHosts({ count: 1, suite, prefix: expected.prefix, log: (l) => process.stderr.write(`[hosts] ${l}\n`) });
+    hosts = await startTestHosts({
+      count: 1,
+      suite,
+      prefix: start?.prefix ?? expected.prefix,
+      log: (l) => process.stderr.write(`[hosts] ${l}\n`),
+      ...(start ? { layers: [start.layer] } : {}),
+    });
     cloud.work = mkdtempSync(join(tmpdir(), 'stackts-e2e-'));
     imagePath = join(cloud.work, 'tiny.qcow2');
     // A small real qcow2 with content: what CirrOS would be, without the internet.

@@ -11,8 +11,10 @@ describe('test file order for CI', () => {
       '/r/test/e2e/order.test.ts',
       '/r/test/e2e/allinone-trixie.test.ts',
       '/r/test/e2e/libvirt.test.ts',
+      '/r/test/e2e/rerun-bookworm.test.ts',
     ];
     expect(longestFirst(files, (f) => f)).toEqual([
+      '/r/test/e2e/rerun-bookworm.test.ts',
       '/r/test/e2e/allinone-bookworm.test.ts',
       '/r/test/e2e/allinone-trixie.test.ts',
       '/r/test/e2e/multihost.test.ts',

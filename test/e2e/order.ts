@@ -2,9 +2,10 @@
 // vitest's two workers stay busy to the end of a CI run. Its own order on a machine without its
 // results cache is "biggest file first", which put the three-line all-in-one files last, one after
 // the other on a single worker (81 min measured where 65 would do).
+// The re-run, fault and kill checks are the longest by far (each fault a verify and a re-run).
 // Since the three-host and libvirt files start from package layers (test/hosts/package-layers.ts),
-// the fresh Debian 13 install outlasts them: measured warm, three hosts 8 min, libvirt 4-9 min.
-const LONGEST_FIRST = ['allinone-bookworm', 'allinone-trixie', 'multihost', 'libvirt'];
+// the fresh all-in-one installs outlast them: measured warm, three hosts 8 min, libvirt 4-9 min.
+const LONGEST_FIRST = ['rerun-bookworm', 'allinone-bookworm', 'allinone-trixie', 'multihost', 'libvirt'];
 
 /** Where a test file goes: its place in LONGEST_FIRST, or after all of them. */
 export function e2eRank(file: string): number {

@@ -74,8 +74,8 @@ function expectInstallProgress(r: Run): void {
   expect(Math.max(...gaps), window.map((l) => `${l.at} ${l.line}`).join('\n')).toBeLessThanOrEqual(15_000);
 }
 
-export const rerunChecks: MoreChecks = {
-  cleanAfterUnstack: true,
+/** On the fresh host only (allinone-bookworm): image URLs refused before the host is touched, and the real install's progress. */
+export const freshInstallChecks: MoreChecks = {
   firstStack: expectInstallProgress,
   beforeStack(c) {
     let http: TestServer;
@@ -99,6 +99,11 @@ export const rerunChecks: MoreChecks = {
       expect(untouched.stdout.trim()).toBe('');
     }, 600_000);
   },
+};
+
+/** On a stacked cloud (rerun-bookworm, from a package layer): the lock, re-runs, faults and kills, then clean after unstack. */
+export const rerunChecks: MoreChecks = {
+  cleanAfterUnstack: true,
   whileUp(c) {
     it('a second run is refused by the lock while one runs (same config directory, and another one)', async () => {
       // The holder is a whole (no-change) stack run, not a verify: a verify once ended before the
