@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$0")/node_modules/.bin/tsx" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec node --import "$(dirname "$0")/node_modules/tsx/dist/loader.mjs" "$0" "$@"'
 // stack.ts: one command from a localrc to a verified OpenStack cloud. See README.md.
 // Exit codes: 0 ok, 1 a task failed, 2 bad input (command line, config file, unreachable host).
 
