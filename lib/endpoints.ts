@@ -3,32 +3,20 @@
 // my_ip. Every config file on every host takes its addresses from here and nowhere else, so two
 // hosts can never be told different names for one service (seed 001's controller/controller01).
 
+import { API_SERVICES, type ApiName } from './api-services.ts';
 import type { Config } from './config/types.ts';
 import type { ServiceName } from './config/schema.ts';
 import { transportUrl } from './escape.ts';
 import type { Topology } from './topology.ts';
 
 export const PORTS = {
-  identity: 5000,
-  image: 9292,
-  placement: 8778,
-  compute: 8774,
-  network: 9696,
+  ...(Object.fromEntries(API_SERVICES.map((a) => [a.api, a.port])) as Record<ApiName, number>),
   database: 3306,
   amqp: 5672,
   memcache: 11211,
 } as const;
 
-export type ApiName = 'identity' | 'image' | 'placement' | 'compute' | 'network';
-
-/** The service that serves each API, so its URL names that service's host. */
-const API_SERVICE: Readonly<Record<ApiName, ServiceName>> = {
-  identity: 'key',
-  image: 'g-api',
-  placement: 'placement-api',
-  compute: 'n-api',
-  network: 'q-svc',
-};
+export type { ApiName } from './api-services.ts';
 
 export interface HostAddresses {
   /** What the other hosts reach this one at (the table's address for its name). */
@@ -83,9 +71,8 @@ export function computeEndpoints(config: Config, topology: Topology, addresses: 
   const rabbit = at('rabbit', s.RABBIT_HOST);
   const memcache = at('memcache', s.RABBIT_HOST);
   const url = {} as Record<ApiName, string>;
-  for (const api of Object.keys(API_SERVICE) as ApiName[]) {
-    url[api] = `http://${urlHost(at(API_SERVICE[api], s.SERVICE_HOST))}:${PORTS[api]}${api === 'compute' ? '/v2.1' : ''}`;
-  }
+  // Each API's URL names the host of the service that serves it.
+  for (const a of API_SERVICES) url[a.api] = `http://${urlHost(at(a.service, s.SERVICE_HOST))}:${a.port}${a.path}`;
   const hosts = new Map<string, HostAddresses>();
   for (const h of topology.hosts) {
     hosts.set(

@@ -1,6 +1,7 @@
 // What a finished stack leaves the user: openrc files, a clouds.yaml, and a summary that says
 // where the passwords are without printing them.
 
+import { apiPort } from './api-services.ts';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -27,7 +28,7 @@ export const cloudUsers = (config: Config): CloudUser[] => [
 export const authUrl = (config: Config, identity?: string): string => {
   if (identity) return `${identity}/v3`;
   const h = config.settings.SERVICE_HOST;
-  return `http://${h.includes(':') ? `[${h}]` : h}:5000/v3`;
+  return `http://${h.includes(':') ? `[${h}]` : h}:${apiPort('identity')}/v3`;
 };
 
 export function openrc(config: Config, user: CloudUser, identity?: string): string {

@@ -2,6 +2,7 @@
 // problems (never throws for a finding), so the runner can report every problem of every host
 // in one screen instead of stopping at the first (seed 004: nobody checked the limits first).
 
+import { API_SERVICES } from './api-services.ts';
 import type { Host, HostFacts } from './host/types.ts';
 import { quote } from './shell.ts';
 
@@ -310,8 +311,6 @@ export function parseSs(text: string): Listener[] {
   return out;
 }
 
-const UWSGI = ['uwsgi', 'uwsgi_python3', 'uwsgi-core'];
-
 /** Process names (as ss shows them) of what stack.ts itself runs on the usual ports, for specs without owners. */
 export const DEFAULT_PORT_OWNERS: Readonly<Record<number, readonly string[]>> = {
   3306: ['mariadbd', 'mysqld'],
@@ -320,12 +319,7 @@ export const DEFAULT_PORT_OWNERS: Readonly<Record<number, readonly string[]>> = 
   // Debian's erlang on systemd hosts starts epmd by socket activation: systemd holds the socket too.
   4369: ['epmd', 'systemd'],
   11211: ['memcached'],
-  5000: [...UWSGI, 'keystone-wsgi-public'],
-  9292: ['glance-api'],
-  8778: [...UWSGI, 'placement-api'],
-  8774: [...UWSGI, 'nova-api', 'nova-api-wsgi'],
-  // neutron-server renames its processes (setproctitle): the parent shows as /usr/bin/python.
-  9696: ['neutron-server', 'neutron-server:', '/usr/bin/python', 'python3'],
+  ...Object.fromEntries(API_SERVICES.map((a) => [a.port, a.owners])),
 };
 
 /** ss cuts a process name at its first ')' (it parses /proc/PID/stat naively): "node (vitest 1)" shows as "node (vitest 1". */

@@ -1,6 +1,7 @@
 // Plan -> tasks: the task tree each command runs on a host. Phases in order, each plugin after
 // what it needs; one package transaction per host; every phase a leaf with its own timeout.
 
+import { API_SERVICES } from './api-services.ts';
 import { installPackages, missingPackages } from './packages.ts';
 import { detectRelease } from './release.ts';
 import { runPreflight, type Problem } from './preflight.ts';
@@ -113,13 +114,7 @@ export const pluginsOn = (ctx: StackContext, plugins: readonly ServicePlugin[]):
  * Ports the API plugins listen on: checked free (or ours) before anything is changed. MariaDB,
  * RabbitMQ and memcached check their own ports, with their process names, in their preflight.
  */
-export const PORTS: Readonly<Record<string, readonly number[]>> = {
-  keystone: [5000],
-  glance: [9292],
-  placement: [8778],
-  nova: [8774],
-  neutron: [9696],
-};
+export const PORTS: Readonly<Record<string, readonly number[]>> = Object.fromEntries(API_SERVICES.map((a) => [a.plugin, [a.port]]));
 
 const phaseLeaf = (ctx: StackContext, p: ServicePlugin, phase: string, run: () => Promise<void>, timeoutMs?: number): TaskNode => ({
   id: `${ctx.host.name}/${p.name}/${phase}`,

@@ -5,6 +5,7 @@
 // `agent: false` opens a fresh connection per request and says `Connection: close`, which costs a
 // loopback handshake (well under a millisecond) and removes the whole class of failure.
 
+import { API_SERVICES } from '../api-services.ts';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
@@ -59,12 +60,10 @@ export class ApiError extends Error {
 export const isRetryable = (err: unknown): boolean =>
   err instanceof ApiError && (err.status === undefined || err.status >= 500 || err.status === 429);
 
-const SERVICE_BY_PORT: Readonly<Record<string, string>> = {
-  '5000': 'keystone',
+export const SERVICE_BY_PORT: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(API_SERVICES.map((a) => [String(a.port), a.daemon])),
+  // Not run by stack.ts, but a user's catalog may still name them.
   '35357': 'keystone',
-  '9292': 'glance-api',
-  '8774': 'nova-api',
-  '8778': 'placement-api',
   '8775': 'nova-metadata',
 };
 

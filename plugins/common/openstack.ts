@@ -2,6 +2,7 @@
 // its [keystone_authtoken], its database, a db_sync whose outcome is checked, and its daemon.
 // Kept here so keystone/glance/placement/nova differ only in their own options.
 
+import { apiPort } from '../../lib/api-services.ts';
 import { IniDoc } from '../../lib/ini.ts';
 import { dbConnectionUrl, pymysqlOptionFile } from '../../lib/escape.ts';
 import { sh } from '../../lib/shell.ts';
@@ -23,7 +24,7 @@ import { ApiError, joinUrl } from '../../lib/openstack/http.ts';
 
 export type IniValues = Readonly<Record<string, Readonly<Record<string, string | number | boolean>>>>;
 
-export const KEYSTONE_PORT = 5000;
+export const KEYSTONE_PORT = apiPort('identity');
 
 /** Where this host's APIs listen: its bind address in the address table. */
 export const bindAddress = (ctx: StackContext): string => ctx.endpoints.hosts.get(ctx.host.name)?.bind ?? ctx.address;

@@ -1,6 +1,7 @@
 // Glance: the image service. glance-registry exists only on releases before Ussuri; on those the
 // same [database]/[keystone_authtoken]/[paste_deploy] go into glance-registry.conf and it is started too.
 
+import { apiPort } from '../../lib/api-services.ts';
 import { releaseAtLeast } from '../../lib/release.ts';
 import { readPackageList } from '../../lib/packages.ts';
 import { GLANCE_IMAGE_DIR } from '../../lib/image.ts';
@@ -28,7 +29,7 @@ import {
   serviceLinks,
 } from '../common/openstack.ts';
 
-export const GLANCE_PORT = 9292;
+export const GLANCE_PORT = apiPort('image');
 const REGISTRY_PORT = 9191;
 const API_CONF = '/etc/glance/glance-api.conf';
 const REGISTRY_CONF = '/etc/glance/glance-registry.conf';

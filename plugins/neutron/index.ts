@@ -2,6 +2,7 @@
 // shows or deletes a server. Without it, GET /servers/{id} answers 500 and a delete leaves the
 // server in ERROR ("endpoint for network service not found"). Servers boot with networks "none".
 
+import { apiPort } from '../../lib/api-services.ts';
 import { readPackageList } from '../../lib/packages.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError } from '../../lib/errors.ts';
@@ -26,7 +27,7 @@ import {
   serviceLinks,
 } from '../common/openstack.ts';
 
-export const NEUTRON_PORT = 9696;
+export const NEUTRON_PORT = apiPort('network');
 const CONF = '/etc/neutron/neutron.conf';
 const ML2_CONF = '/etc/neutron/plugins/ml2/ml2_conf.ini';
 const LOG = '/var/log/neutron/neutron-server.log';

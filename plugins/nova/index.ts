@@ -1,6 +1,7 @@
 // Nova's control plane: nova-api (uWSGI), nova-conductor, nova-scheduler, the three databases and
 // cells v2. The compute service is its own plugin (nova-compute) so a compute-only host needs no DB.
 
+import { apiPort } from '../../lib/api-services.ts';
 import { readPackageList } from '../../lib/packages.ts';
 import { converge, packageVersion } from '../../lib/converge.ts';
 import { withAdminDb } from '../../lib/db-admin.ts';
@@ -33,7 +34,7 @@ import { releaseAtLeast } from '../../lib/release.ts';
 
 const epoxy = (ctx: StackContext): boolean => releaseAtLeast(ctx.release, 'epoxy');
 
-export const NOVA_PORT = 8774;
+export const NOVA_PORT = apiPort('compute');
 export const NOVA_CONF = '/etc/nova/nova.conf';
 const API_LOG = '/var/log/nova/nova-api.log';
 export const NOVA_DATABASES = ['nova_api', 'nova', 'nova_cell0'] as const;

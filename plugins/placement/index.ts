@@ -1,5 +1,6 @@
 // Placement: the resource inventory Nova schedules against (required since Ocata).
 
+import { apiPort } from '../../lib/api-services.ts';
 import { releaseAtLeast } from '../../lib/release.ts';
 import { readPackageList } from '../../lib/packages.ts';
 import { StackError } from '../../lib/errors.ts';
@@ -23,7 +24,7 @@ import {
   serviceLinks,
 } from '../common/openstack.ts';
 
-export const PLACEMENT_PORT = 8778;
+export const PLACEMENT_PORT = apiPort('placement');
 const CONF = '/etc/placement/placement.conf';
 const LOG = '/var/log/placement/placement-api.log';
 

@@ -1,0 +1,51 @@
+// Each API's port is declared once (lib/api-services.ts): the address table, preflight's port
+// check, the owners a busy port may have, the HTTP client's service names and the port each
+// plugin's daemon listens on all come from that one declaration.
+import { describe, expect, it } from 'vitest';
+import { API_SERVICES } from '../../lib/api-services.ts';
+import { renderAll } from '../../lib/config-files.ts';
+import { SERVICE_BY_PORT } from '../../lib/openstack/http.ts';
+import { orderPlugins } from '../../lib/plan.ts';
+import { DEFAULT_PORT_OWNERS } from '../../lib/preflight.ts';
+import { PORTS, pluginsOn } from '../../lib/stack-tasks.ts';
+import { PLUGINS } from '../../plugins/index.ts';
+import { recordingCloud } from '../fixtures/cloud.ts';
+
+const LAYOUT = `hosts:
+  - name: ctl
+    address: root@10.0.0.12
+    roles: [controller, database, messaging]
+  - name: cpu
+    address: root@10.0.0.13
+    roles: [compute]
+`;
+
+describe('every API from its one declaration', () => {
+  const { config, ctxs } = recordingCloud(LAYOUT, { ctl: '10.0.0.12', cpu: '10.0.0.13' }, { VIRT_DRIVER: 'fake' });
+  const ctl = ctxs[0]!;
+  const plugins = pluginsOn(ctl, orderPlugins(config, PLUGINS));
+
+  it('lists five APIs with distinct ports, plugins and services', () => {
+    expect(API_SERVICES.map((a) => a.api).sort()).toEqual(['compute', 'identity', 'image', 'network', 'placement']);
+    for (const key of ['port', 'plugin', 'service'] as const) expect(new Set(API_SERVICES.map((a) => a[key])).size, key).toBe(API_SERVICES.length);
+  });
+
+  for (const a of API_SERVICES) {
+    it(`${a.api} (${a.plugin}, port ${a.port}): address table, port check, owners, client names, and the daemon's own listen port`, async () => {
+      // The address table: its URL on the host that runs its service.
+      expect(ctl.endpoints.url[a.api]).toBe(`http://10.0.0.12:${a.port}${a.path}`);
+      // Preflight checks the port on the host of the plugin, and knows its own processes there.
+      expect(PORTS[a.plugin]).toEqual([a.port]);
+      expect(DEFAULT_PORT_OWNERS[a.port]).toEqual(a.owners);
+      // The HTTP client names the daemon when nothing answers on the port.
+      expect(SERVICE_BY_PORT[String(a.port)]).toBe(a.daemon);
+      // The plugin's daemon listens on that port: in its argv (uWSGI) or its config file's bind_port.
+      const plugin = plugins.find((p) => p.name === a.plugin)!;
+      expect(plugin, a.plugin).toBeDefined();
+      const argv = (plugin.daemons?.(ctl) ?? []).flatMap((d) => d.argv ?? []).join(' ');
+      const files = [...(await renderAll(ctl, [plugin])).values()].flat().map((f) => f.content).join('\n');
+      const listens = argv.includes(`:${a.port}`) || new RegExp(`^bind_port = ${a.port}$`, 'm').test(files);
+      expect(listens, `${a.plugin} listens on ${a.port}: ${argv}`).toBe(true);
+    });
+  }
+});
