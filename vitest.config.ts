@@ -19,9 +19,6 @@ export default defineConfig({
     // CI well inside its time on 2 cores (load ~4-6 measured with two test clouds building).
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     sequence: { sequencer: LongestFirst },
-    // In CI also a JSON report: .ci/run prints each end-to-end file's seconds from it.
-    reporters: process.env.CI ? ['default', 'json'] : ['default'],
-    outputFile: { json: '.ci/results.json' },
     testTimeout: 60_000,
     hookTimeout: 600_000,
   },
