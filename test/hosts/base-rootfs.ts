@@ -139,20 +139,28 @@ async function ensure(log: (line: string) => void, suite: Suite): Promise<string
   }
 }
 
+/**
+ * Take out of a tree that test hosts will share what belongs to the host it was made on, or goes
+ * stale: ssh host keys (each host makes its own; an existing one even makes ssh-keygen ask before
+ * overwriting), apt's package lists (each host's apt-get update fetches fresh ones through the
+ * proxy) and downloaded packages. A path the tree does not have is skipped.
+ */
+export function forgetHostKeysAndDownloads(root: string): void {
+  const list = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir) : []);
+  for (const f of list(join(root, 'etc/ssh'))) if (f.startsWith('ssh_host_')) unlinkSync(join(root, 'etc/ssh', f));
+  for (const sub of ['var/lib/apt/lists', 'var/cache/apt/archives']) {
+    for (const f of list(join(root, sub))) if (f !== 'partial' && f !== 'lock') rmSync(join(root, sub, f), { recursive: true, force: true });
+  }
+}
+
 /** Make the debootstrapped tree generic: no host identity, apt through the proxy. */
 function finishBase(root: string, recipe: BaseRecipe): void {
-  for (const f of readdirSync(join(root, 'etc/ssh'))) if (f.startsWith('ssh_host_')) unlinkSync(join(root, 'etc/ssh', f));
+  forgetHostKeysAndDownloads(root);
   writeFileSync(join(root, 'etc/machine-id'), '');
   rmSync(join(root, 'etc/apt/sources.list'), { force: true });
   for (const [path, text] of Object.entries(recipe.files)) {
     mkdirSync(join(root, path, '..'), { recursive: true });
     writeFileSync(join(root, path), text);
-  }
-  // Package lists go stale; each host's apt-get update fetches fresh ones through the proxy.
-  for (const sub of ['var/lib/apt/lists', 'var/cache/apt/archives']) {
-    for (const f of readdirSync(join(root, sub))) {
-      if (f !== 'partial' && f !== 'lock') rmSync(join(root, sub, f), { recursive: true, force: true });
-    }
   }
   if (!existsSync(join(root, 'usr/bin/tini'))) throw new Error(`base rootfs ${root}: /usr/bin/tini missing after debootstrap`);
   // Sanity: the recipe's sources landed.

@@ -4,10 +4,10 @@
 // the cache keyed by the suite, the package list and the exact versions apt resolves it to now
 // (layer-cache.ts). One end-to-end file per release still installs on a fresh host: that is the
 // proof of the real package path; the other files may start from a layer.
-import { readdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readPackageList } from '../../lib/packages.ts';
-import { APT_CONF_PATH, type Suite } from './base-rootfs.ts';
+import { APT_CONF_PATH, forgetHostKeysAndDownloads } from './base-rootfs.ts';
 import { hostDirs } from './host-process.ts';
 import { claimLayer, type LayerClaim, type LayerKey } from './layer-cache.ts';
 import { runAsync, seconds } from './proc.ts';
@@ -36,27 +36,16 @@ export function parseSimulatedInstall(out: string): string[] {
     .sort();
 }
 
-// Paths a host start writes for itself (writeHostFiles) and what apt keeps only as a cache; left
-// in a layer they would give every host the maker's identity (an existing host key even makes
-// ssh-keygen ask before overwriting).
+// Paths a host start writes for itself (writeHostFiles): left in a layer they would give every
+// host the maker's identity.
 const HOST_OWN = ['etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'etc/machine-id', APT_CONF_PATH, 'root/.ssh', 'var/log/sshd.log'];
 
 function stripHostIdentity(dir: string): void {
   for (const p of HOST_OWN) rmSync(join(dir, p), { recursive: true, force: true });
-  const ssh = join(dir, 'etc/ssh');
-  for (const f of safeList(ssh)) if (f.startsWith('ssh_host_')) rmSync(join(ssh, f), { force: true });
-  for (const sub of ['var/lib/apt/lists', 'var/cache/apt/archives', 'var/cache/apt']) {
-    for (const f of safeList(join(dir, sub))) if (f !== 'partial' && f !== 'lock' && f !== 'archives') rmSync(join(dir, sub, f), { recursive: true, force: true });
-  }
+  forgetHostKeysAndDownloads(dir);
+  // apt's binary caches of the lists, which forgetHostKeysAndDownloads took out.
+  for (const f of ['pkgcache.bin', 'srcpkgcache.bin']) rmSync(join(dir, 'var/cache/apt', f), { force: true });
 }
-
-const safeList = (dir: string): string[] => {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-};
 
 const APT = 'DEBIAN_FRONTEND=noninteractive apt-get -q -o Dpkg::Use-Pty=0';
 
