@@ -14,6 +14,8 @@ export const PORTS = {
   database: 3306,
   amqp: 5672,
   memcache: 11211,
+  ovnNb: 6641,
+  ovnSb: 6642,
 } as const;
 
 export type { ApiName } from './api-services.ts';
@@ -34,6 +36,8 @@ export interface Endpoints {
   /** oslo.messaging transport_url (holds RABBIT_PASSWORD: print it masked). */
   readonly transportUrl: string;
   readonly memcacheServers: string;
+  /** OVN's northbound and southbound databases (OVSDB over TCP, no password), and the address they listen on. */
+  readonly ovn: { readonly listen: string; readonly nb: string; readonly sb: string };
   readonly url: Readonly<Record<ApiName, string>>;
   /** Per host name. */
   readonly hosts: ReadonlyMap<string, HostAddresses>;
@@ -70,6 +74,7 @@ export function computeEndpoints(config: Config, topology: Topology, addresses: 
   const database = at('mysql', s.DATABASE_HOST);
   const rabbit = at('rabbit', s.RABBIT_HOST);
   const memcache = at('memcache', s.RABBIT_HOST);
+  const ovn = at('ovn-northd', s.SERVICE_HOST);
   const url = {} as Record<ApiName, string>;
   // Each API's URL names the host of the service that serves it.
   for (const a of API_SERVICES) url[a.api] = `http://${urlHost(at(a.service, s.SERVICE_HOST))}:${a.port}${a.path}`;
@@ -87,6 +92,7 @@ export function computeEndpoints(config: Config, topology: Topology, addresses: 
     listen: Object.freeze({ database: loopbackName(database), rabbit: loopbackName(rabbit), memcache: loopbackName(memcache) }),
     transportUrl: transportUrl({ user: s.RABBIT_USERID, password: s.RABBIT_PASSWORD, hosts: [rabbit] }),
     memcacheServers: `${urlHost(memcache)}:${PORTS.memcache}`,
+    ovn: Object.freeze({ listen: loopbackName(ovn), nb: `tcp:${urlHost(loopbackName(ovn))}:${PORTS.ovnNb}`, sb: `tcp:${urlHost(loopbackName(ovn))}:${PORTS.ovnSb}` }),
     url: Object.freeze(url),
     hosts,
     hostOf: Object.freeze(hostOf),
@@ -99,6 +105,7 @@ export function formatEndpoints(e: Endpoints, topology: Topology, mask: (t: stri
     ['database', `${urlHost(e.database.host)}:${e.database.port}`],
     ['transport_url', mask(e.transportUrl)],
     ['memcached', e.memcacheServers],
+    ...(topology.services.has('ovn-northd') ? ([['OVN northbound', e.ovn.nb], ['OVN southbound', e.ovn.sb]] as Array<[string, string]>) : []),
     ...(Object.entries(e.url) as Array<[string, string]>).map(([k, v]): [string, string] => [`${k} API`, v]),
   ];
   const w = Math.max(...rows.map(([k]) => k.length), ...topology.hosts.map((h) => h.name.length)) + 2;

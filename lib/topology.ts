@@ -39,14 +39,17 @@ export interface Topology {
 
 /** Roles are shorthands for devstack service names. */
 export const ROLES: Readonly<Record<string, readonly ServiceName[]>> = {
-  controller: ['key', 'g-api', 'placement-api', 'q-svc', 'n-api', 'n-cond', 'n-sch'],
+  // The controller is also the network host: OVN's databases, and the gateway chassis with br-ex.
+  controller: ['key', 'g-api', 'placement-api', 'ovn-northd', 'ovn-controller', 'q-svc', 'n-api', 'n-cond', 'n-sch'],
   database: ['mysql'],
   messaging: ['rabbit', 'memcache'],
-  compute: ['n-cpu'],
+  compute: ['n-cpu', 'ovn-controller'],
+  // A host of its own for OVN's databases and the gateway (br-ex, the router's SNAT, floating IPs).
+  network: ['ovn-northd', 'ovn-controller'],
 };
 
 /** Services that may run on more than one host; every other one runs on exactly one. */
-export const SCALABLE: ReadonlySet<ServiceName> = new Set<ServiceName>(['n-cpu']);
+export const SCALABLE: ReadonlySet<ServiceName> = new Set<ServiceName>(['n-cpu', 'ovn-controller', 'q-ovn-metadata-agent']);
 
 /** What a service needs somewhere in the cloud (not necessarily on its own host). */
 const REQUIRES: Partial<Record<ServiceName, readonly ServiceName[]>> = {
@@ -59,6 +62,9 @@ const REQUIRES: Partial<Record<ServiceName, readonly ServiceName[]>> = {
   'n-cond': ['mysql', 'rabbit'],
   'n-sch': ['mysql', 'rabbit', 'placement-api'],
   'n-cpu': ['rabbit', 'n-cond', 'placement-api', 'key'],
+  'ovn-northd': ['q-svc'],
+  'ovn-controller': ['ovn-northd'],
+  'q-ovn-metadata-agent': ['ovn-controller', 'q-svc', 'n-api'],
 };
 
 const HOST_KEYS = ['name', 'address', 'ip', 'ssh_key', 'roles', 'services'] as const;

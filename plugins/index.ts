@@ -10,5 +10,8 @@ import placement from './placement/index.ts';
 import neutron from './neutron/index.ts';
 import nova from './nova/index.ts';
 import novaCompute from './nova-compute/index.ts';
+import ovnNorthd from './ovn-northd/index.ts';
+import ovnController from './ovn-controller/index.ts';
+import networks from './networks/index.ts';
 
-export const PLUGINS: readonly ServicePlugin[] = [mariadb, rabbitmq, memcached, keystone, glance, image, placement, neutron, nova, novaCompute];
+export const PLUGINS: readonly ServicePlugin[] = [mariadb, rabbitmq, memcached, keystone, glance, image, placement, ovnNorthd, ovnController, neutron, networks, nova, novaCompute];

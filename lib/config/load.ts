@@ -6,6 +6,7 @@
 //   > detected on the target host > the schema default.
 // Values and defaults may refer to other settings (${SERVICE_HOST}); those are expanded last.
 
+import { networkIssues } from './network-check.ts';
 import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
@@ -301,6 +302,7 @@ export async function loadConfig(file: string, opts: LoadOptions): Promise<{ con
     // TARGET_HOST=${ADMIN_PASSWORD}x is wrong, and its message must not show the password.
     if (problem) issues.push({ origin: source.origin, ...hideSecrets(problem, SECRET_NAMES.map((n) => values[n]).filter((v) => v !== '')) });
   }
+  if (issues.length === 0) issues.push(...networkIssues((n) => values[n], (n) => final.sources.get(n)!.origin));
   if (issues.length === 0 && values.HOST_IP !== '' && final.sources.get('HOST_IP')!.kind !== 'detected' && opts.hostAddresses) {
     const own = await opts.hostAddresses();
     if (own.length > 0 && !own.includes(values.HOST_IP)) {

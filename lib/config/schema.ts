@@ -2,7 +2,7 @@
 // localrc.example is checked against this table by a test, so the two cannot drift.
 // Defaults may refer to other settings with ${NAME}; they are expanded after the user's values.
 
-export type SettingType = 'string' | 'int' | 'bool' | 'list' | 'secret' | 'enum' | 'path' | 'address';
+export type SettingType = 'string' | 'int' | 'bool' | 'list' | 'secret' | 'enum' | 'path' | 'address' | 'cidr';
 
 export interface SettingSpec {
   readonly type: SettingType;
@@ -41,7 +41,7 @@ export const SCHEMA = {
   // --- What to run
   ENABLED_SERVICES: s(
     'list',
-    'mysql,rabbit,memcache,key,g-api,placement-api,q-svc,n-api,n-cond,n-sch,n-cpu',
+    'mysql,rabbit,memcache,key,g-api,placement-api,ovn-northd,q-svc,n-api,n-cond,n-sch,n-cpu,ovn-controller',
     'Services',
     'Comma list of services; enable_service/disable_service lines edit it.',
   ),
@@ -50,6 +50,22 @@ export const SCHEMA = {
   }),
   REGION_NAME: s('string', 'RegionOne', 'Services', 'Keystone region every endpoint and region_name is written with.'),
   API_WORKERS: s('int', '1', 'Services', 'Worker processes per API service (1 keeps the cloud under 2 GB of memory).', { min: 1, max: 64 }),
+
+  // --- Networks (devstack's names): guests get a private network, a router and floating IPs
+  Q_AGENT: s('enum', 'ovn', 'Network', 'Neutron backend: ML2/OVN (devstack\'s default; ML2/linuxbridge was removed in 2025.1).', { choices: ['ovn'] }),
+  OVS_DATAPATH_TYPE: s('enum', '', 'Network', 'Open vSwitch datapath: empty means the kernel\'s (system) where the openvswitch module loads, else the userspace one (netdev).', {
+    choices: ['', 'system', 'netdev'],
+  }),
+  IPV4_ADDRS_SAFE_TO_USE: s('cidr', '10.0.0.0/22', 'Network', 'Addresses the demo project\'s private network may use (must not overlap a network of the hosts).'),
+  FIXED_RANGE: s('cidr', '${IPV4_ADDRS_SAFE_TO_USE}', 'Network', 'The private subnet\'s range.'),
+  NETWORK_GATEWAY: s('address', '', 'Network', 'Gateway of the private subnet; empty means the first address of FIXED_RANGE.'),
+  FLOATING_RANGE: s('cidr', '172.24.4.0/24', 'Network', 'The public network\'s range: floating IPs and the router\'s external address come from it.'),
+  PUBLIC_NETWORK_GATEWAY: s('address', '172.24.4.1', 'Network', 'Address the network host holds on PUBLIC_BRIDGE: the public network\'s gateway, and how the host reaches floating IPs.'),
+  PUBLIC_BRIDGE: s('string', 'br-ex', 'Network', 'Open vSwitch bridge of the public network on the network host.'),
+  PUBLIC_INTERFACE: s('string', '', 'Network', 'A spare NIC of the network host to add to PUBLIC_BRIDGE (its addresses are lost); empty means floating IPs are reached from the network host only.'),
+  PRIVATE_NETWORK_NAME: s('string', 'private', 'Network', 'Name of the demo project\'s network (and of its subnet, with -subnet).'),
+  PUBLIC_NETWORK_NAME: s('string', 'public', 'Network', 'Name of the external network floating IPs come from.'),
+  Q_ROUTER_NAME: s('string', 'router1', 'Network', 'Name of the demo project\'s router between the two networks (SNAT on).'),
 
   // --- Passwords (asked on a TTY, else generated; stored 0600 in the secrets file)
   ADMIN_PASSWORD: s('secret', '', 'Passwords', 'Keystone admin (and demo) user password.'),
@@ -118,10 +134,13 @@ export const KNOWN_SERVICES = [
   'g-api',
   'g-reg',
   'placement-api',
+  'ovn-northd',
   'q-svc',
   'n-api',
   'n-cond',
   'n-sch',
   'n-cpu',
+  'ovn-controller',
+  'q-ovn-metadata-agent',
 ] as const;
 export type ServiceName = (typeof KNOWN_SERVICES)[number];

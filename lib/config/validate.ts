@@ -1,6 +1,7 @@
 // Checks one setting's value against its SCHEMA entry and converts it to its typed form.
 // Messages name the setting and show the value, except for secrets, whose value is never shown.
 
+import { parseCidr } from '../network/cidr.ts';
 import { isIP } from 'node:net';
 import { SCHEMA, type SettingName, type SettingSpec } from './schema.ts';
 
@@ -200,6 +201,13 @@ function maskProblem(name: string, value: string): ValueProblem | undefined {
   return undefined;
 }
 
+/** A Linux interface name: up to 15 characters, no blank, '/' or ':' (empty = not set). */
+function checkInterfaceName(name: string, value: string): ValueProblem | undefined {
+  if (value === '' && name === 'PUBLIC_INTERFACE') return undefined;
+  if (/^[A-Za-z0-9_.-]{1,15}$/.test(value) && value !== '.' && value !== '..') return undefined;
+  return { message: `${name}=${JSON.stringify(value)} is not an interface name`, hint: 'an interface name has 1 to 15 letters, digits, ".", "-" or "_" (see ip -br link)' };
+}
+
 /** Why `value` is not acceptable for `name`, or undefined when it is. */
 export function checkValue(name: SettingName, value: string): ValueProblem | undefined {
   const spec: SettingSpec = SCHEMA[name];
@@ -231,7 +239,12 @@ export function checkValue(name: SettingName, value: string): ValueProblem | und
       return undefined;
     case 'address':
       return checkAddress(name, value);
+    case 'cidr': {
+      const net = parseCidr(value);
+      return typeof net === 'string' ? { message: `${name}: ${net}`, hint: `e.g. ${name}=${spec.default.startsWith('$') ? '10.0.0.0/22' : spec.default}` } : undefined;
+    }
     case 'string':
+      if (name === 'PUBLIC_BRIDGE' || name === 'PUBLIC_INTERFACE') return checkInterfaceName(name, value);
       if (name === 'DEMO_PROJECT') return checkDemoProject(value);
       if (name === 'VERIFY_CONSOLE_PATTERN') return checkPattern(name, value);
       return name === 'TARGET_HOST' ? checkTargetHost(value) : undefined;

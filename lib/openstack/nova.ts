@@ -135,6 +135,8 @@ export interface ServerSpec {
   readonly flavorRef: string;
   /** "none" (no Neutron), "auto", or explicit networks. */
   readonly networks?: 'none' | 'auto' | readonly { uuid: string }[];
+  /** Security groups by name, in the server's project. */
+  readonly securityGroups?: readonly string[];
   /** "nova:HOST" (admin only) puts the server on that compute host. */
   readonly availabilityZone?: string;
 }
@@ -149,6 +151,7 @@ export async function createServer(s: Session, spec: ServerSpec, o: NovaOptions 
         imageRef: spec.imageRef,
         flavorRef: spec.flavorRef,
         networks: spec.networks ?? 'none',
+        ...(spec.securityGroups ? { security_groups: spec.securityGroups.map((name) => ({ name })) } : {}),
         ...(spec.availabilityZone ? { availability_zone: spec.availabilityZone } : {}),
       },
     },

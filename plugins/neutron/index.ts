@@ -1,6 +1,7 @@
-// neutron-server alone (ML2, no mechanism drivers, no agents): the Network API Nova asks when it
-// shows or deletes a server. Without it, GET /servers/{id} answers 500 and a delete leaves the
-// server in ERROR ("endpoint for network service not found"). Servers boot with networks "none".
+// neutron-server: the Network API. With OVN enabled (the default) it is ML2/OVN: Geneve tenant
+// networks, a flat provider network for the public one, routers with SNAT and floating IPs, all
+// written into OVN's northbound database (ovn-northd's host). Without OVN it is ML2 with no
+// mechanism driver: the API Nova asks when it shows or deletes a server, and nothing more.
 
 import { apiPort } from '../../lib/api-services.ts';
 import { readPackageList } from '../../lib/packages.ts';
@@ -8,6 +9,7 @@ import { sh } from '../../lib/shell.ts';
 import { StackError } from '../../lib/errors.ts';
 import { type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
+import { PUBLIC_PHYSNET } from '../../lib/network/physnet.ts';
 import { stopPlugin } from '../../lib/stop-plugin.ts';
 import { call } from '../../lib/openstack/keystone.ts';
 import {
@@ -24,6 +26,7 @@ import {
   registerService,
   renderIni,
   bindAddress,
+  serviceAuth,
   serviceLinks,
 } from '../common/openstack.ts';
 
@@ -49,38 +52,68 @@ const daemon = (): DaemonSpec => ({
   ownLog: LOG,
 });
 
+export const hasOvn = (ctx: StackContext): boolean => ctx.topology.services.has('ovn-northd');
+
+/** ML2/OVN: Geneve for the projects' networks, flat for the public one, OVN's databases from the address table. */
+function ml2Ovn(ctx: StackContext): Record<string, Record<string, string | number | boolean>> {
+  return {
+    ml2: {
+      type_drivers: 'flat,geneve',
+      tenant_network_types: 'geneve',
+      mechanism_drivers: 'ovn',
+      extension_drivers: 'port_security',
+      overlay_ip_version: 4,
+    },
+    ml2_type_geneve: { vni_ranges: '1:65536', max_header_size: 38 },
+    ml2_type_flat: { flat_networks: PUBLIC_PHYSNET },
+    securitygroup: { enable_security_group: true },
+    ovn: {
+      ovn_nb_connection: ctx.endpoints.ovn.nb,
+      ovn_sb_connection: ctx.endpoints.ovn.sb,
+      ovn_l3_scheduler: 'leastloaded',
+      ovn_metadata_enabled: ctx.topology.services.has('q-ovn-metadata-agent'),
+      enable_distributed_floating_ip: false,
+    },
+  };
+}
+
 const plugin: ServicePlugin = {
   name: 'neutron',
   services: ['q-svc'],
-  needs: ['keystone', 'rabbitmq'],
-  after: { init: ['mariadb/register'], start: ['rabbitmq/register'], register: ['keystone/register'] },
+  needs: ['keystone', 'rabbitmq', 'ovn-northd'],
+  after: { init: ['mariadb/register'], start: ['rabbitmq/register', 'ovn-northd/start'], register: ['keystone/register'] },
 
   packages: async (ctx) => readPackageList('neutron', ctx.facts.family),
 
   async configFiles(ctx) {
     const s = ctx.config.settings;
+    const ovn = hasOvn(ctx);
     return [
       dbPasswordFile(ctx, 'neutron'),
       await renderIni(ctx, { path: CONF, variable: 'NEUTRON_CONF', owner: 'root:neutron' }, {
         DEFAULT: {
           core_plugin: 'ml2',
-          // No routers, metering or QoS: nothing here runs their agents.
-          service_plugins: '',
+          // With OVN, routers are OVN's own (no L3 agent); without it there are none.
+          service_plugins: ovn ? 'ovn-router' : '',
+          // OVN answers DHCP itself: no DHCP agent to notify.
+          dhcp_agent_notification: false,
           auth_strategy: 'keystone',
           transport_url: ctx.endpoints.transportUrl,
           bind_host: bindAddress(ctx),
           bind_port: NEUTRON_PORT,
           api_workers: s.API_WORKERS,
           rpc_workers: 1,
-          // Port events to Nova need [nova] credentials and matter only with real ports.
-          notify_nova_on_port_status_changes: false,
-          notify_nova_on_port_data_changes: false,
+          // With real ports Nova waits for "port is up" before it calls a guest ACTIVE: Neutron tells it
+          // (as the nova user, below).
+          notify_nova_on_port_status_changes: ovn,
+          notify_nova_on_port_data_changes: ovn,
         },
+        ...(ovn ? { nova: serviceAuth(ctx, 'nova', s.NOVA_PASSWORD) } : {}),
         database: { connection: dbUrl(ctx, 'neutron', 'neutron') },
         keystone_authtoken: authtoken(ctx, 'neutron', s.NEUTRON_PASSWORD),
         oslo_concurrency: { lock_path: '/var/lib/neutron/tmp' },
       }),
-      await renderIni(ctx, { path: ML2_CONF, variable: 'Q_PLUGIN_CONF_FILE', owner: 'root:neutron' }, {
+      await renderIni(ctx, { path: ML2_CONF, variable: 'Q_PLUGIN_CONF_FILE', owner: 'root:neutron' }, ovn ? ml2Ovn(ctx) : {
         ml2: { type_drivers: 'flat', tenant_network_types: '', mechanism_drivers: '', extension_drivers: 'port_security' },
       }),
     ];

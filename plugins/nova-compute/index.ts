@@ -3,6 +3,8 @@
 // runs from python3-nova alone: Debian's nova-compute package hard-depends on a hypervisor.
 // With libvirt it also runs libvirtd and virtlogd (./libvirt.ts), and verify boots a real guest.
 
+import { FLAVORS } from '../../lib/flavors.ts';
+import { hasDataPath, privateNetworkId, proveDataPath, VERIFY_SECURITY_GROUP } from './data-path.ts';
 import { readPackageList } from '../../lib/packages.ts';
 import { releaseAtLeast } from '../../lib/release.ts';
 import { sh } from '../../lib/shell.ts';
@@ -323,10 +325,17 @@ const plugin: ServicePlugin = {
     if (removed.length) ctx.log.warn(`${ctx.host.name}: removed ${removed.length} test server(s) an earlier run left behind (a verify that was killed): ${removed.join(', ')}`);
     const pattern = isLibvirt(ctx) ? consolePattern(ctx.config.settings.VERIFY_CONSOLE_PATTERN) : undefined;
     const image = await verifyImage(ctx, s);
-    const flavor = await ensureFlavor(s, { name: 'stack.tiny', ram: 128, vcpus: 1, disk: 1 });
+    const flavor = await ensureFlavor(s, FLAVORS.find((f) => f.name === 'stack.tiny')!);
     const created = Date.now();
     // On this compute host (admin's nova:HOST zone), so each compute host of the cloud is proved.
-    const server = await createServer(s, { name: testServerName(created), imageRef: image.id, flavorRef: flavor, networks: 'none', availabilityZone: `nova:${name}` });
+    const networked = hasDataPath(ctx);
+    const server = await createServer(s, {
+      name: testServerName(created),
+      imageRef: image.id,
+      flavorRef: flavor,
+      ...(networked ? { networks: [{ uuid: await privateNetworkId(s, ctx) }], securityGroups: [VERIFY_SECURITY_GROUP] } : { networks: 'none' as const }),
+      availabilityZone: `nova:${name}`,
+    });
     try {
       try {
         await waitForServerActive(s, server, ctx.config.settings.SERVICE_TIMEOUT * 1000);
@@ -357,6 +366,7 @@ const plugin: ServicePlugin = {
         const bootS = (Date.now() - created) / 1000;
         ctx.log.info(`${ctx.host.name}: guest booted: "${r.line}" on the console ${bootS.toFixed(1)} s after server create (ACTIVE after ${activeS.toFixed(1)} s) [guest-boot-s=${bootS.toFixed(1)}]`);
       }
+      if (networked) await proveDataPath(ctx, s, server, !isLibvirt(ctx));
     } finally {
       await deleteServer(s, server).catch(() => undefined);
     }

@@ -1,6 +1,7 @@
 // Nova's control plane: nova-api (uWSGI), nova-conductor, nova-scheduler, the three databases and
 // cells v2. The compute service is its own plugin (nova-compute) so a compute-only host needs no DB.
 
+import { FLAVORS } from '../../lib/flavors.ts';
 import { apiPort } from '../../lib/api-services.ts';
 import { readPackageList } from '../../lib/packages.ts';
 import { converge, packageVersion } from '../../lib/converge.ts';
@@ -10,7 +11,7 @@ import { StackError } from '../../lib/errors.ts';
 import { type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { stopPlugin } from '../../lib/stop-plugin.ts';
-import { listComputeServices, listImagesViaNova } from '../../lib/openstack/nova.ts';
+import { ensureFlavor, listComputeServices, listImagesViaNova } from '../../lib/openstack/nova.ts';
 import { daemonStatus } from '../../lib/daemon.ts';
 import {
   adminSession,
@@ -204,7 +205,11 @@ const plugin: ServicePlugin = {
       description: 'OpenStack Compute',
       url: novaUrl(ctx),
     });
-    if (ctx.config.services.has('n-api')) await waitForServices(ctx);
+    if (ctx.config.services.has('n-api')) {
+      await waitForServices(ctx);
+      const s = await adminSession(ctx);
+      for (const f of FLAVORS) await ensureFlavor(s, f);
+    }
   },
 
   links: async (ctx) =>

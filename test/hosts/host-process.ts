@@ -55,6 +55,8 @@ mount -t proc proc "$R/proc"
 mount -t sysfs -o ro sysfs "$R/sys"
 mount -t tmpfs -o mode=755,size=64m tmpfs "$R/dev"
 for d in null zero full random urandom tty; do touch "$R/dev/$d"; mount --bind "/dev/$d" "$R/dev/$d"; done
+# Open vSwitch's userspace datapath makes its bridges' ports as tap devices (and QEMU its guests' NICs).
+mkdir -p "$R/dev/net"; touch "$R/dev/net/tun"; mount --bind /dev/net/tun "$R/dev/net/tun"
 mkdir -p "$R/dev/pts" "$R/dev/shm"
 mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 devpts "$R/dev/pts"
 ln -s pts/ptmx "$R/dev/ptmx"

@@ -3,6 +3,7 @@
 // nothing, and os-hypervisors hides an unmapped node until a later discover_hosts maps it.
 // Also: what verify does before its test server (issue 15 §2), on the same scripted Nova.
 
+import { FLAVORS } from '../../lib/flavors.ts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import novaCompute from '../../plugins/nova-compute/index.ts';
@@ -42,6 +43,8 @@ beforeAll(async () => {
       ],
     }),
   );
+  // nova's register keeps the flavors it finds: all of them are there.
+  cloud.srv.route('GET', '/compute/v2.1/flavors/detail', (_req, res) => json(res, 200, { flavors: FLAVORS.map((f, i) => ({ id: `f${i}`, ...f })) }));
   // Nova lists a compute node only once a cell maps its host.
   cloud.srv.route('GET', '/compute/v2.1/os-hypervisors/detail', (_req, res) =>
     json(res, 200, { hypervisors: script.mapped ? [{ id: 'hv-1', hypervisor_hostname: 'h1', state: 'up', status: 'enabled' }] : [] }),

@@ -37,7 +37,8 @@ describe('parseTopology', () => {
   it('expands roles to devstack services and knows which host runs each', () => {
     const t = parse(THREE);
     expect(t.hosts.map((h) => h.name)).toEqual(['ctl', 'c1', 'c2']);
-    expect([...t.hosts[0]!.services].sort()).toEqual(['g-api', 'key', 'memcache', 'mysql', 'n-api', 'n-cond', 'n-sch', 'placement-api', 'q-svc', 'rabbit']);
+    expect([...t.hosts[0]!.services].sort()).toEqual(['g-api', 'key', 'memcache', 'mysql', 'n-api', 'n-cond', 'n-sch', 'ovn-controller', 'ovn-northd', 'placement-api', 'q-svc', 'rabbit']);
+    expect([...t.hosts[1]!.services].sort()).toEqual(['n-cpu', 'ovn-controller']);
     expect(t.hostsFor('n-cpu').map((h) => h.name)).toEqual(['c1', 'c2']);
     expect(t.hostFor('mysql')?.name).toBe('ctl');
     expect(t.hosts[2]!.sshKey).toBe('/cfg/keys/c2');

@@ -1,0 +1,107 @@
+// What a developer expects after a stack (devstack's create_neutron_initial_network): a `private`
+// network and subnet in the demo project, a `public` flat network on the gateway's br-ex, and
+// `router1` joining them with SNAT. Found by name and kept on a re-run; made when missing. Runs
+// with OVN (its service), through Neutron's API only.
+
+import { StackError } from '../../lib/errors.ts';
+import { PUBLIC_PHYSNET } from '../../lib/network/physnet.ts';
+import { privateNetwork, publicNetwork, type NetworkPlan } from '../../lib/network/settings.ts';
+import { ensureProject, type Session } from '../../lib/openstack/keystone.ts';
+import { addSecurityGroupRule, ensureNamed, ensureRouterInterface, list, update, type Network, type Router, type Subnet } from '../../lib/openstack/neutron.ts';
+import type { ServicePlugin, StackContext } from '../../lib/plugin.ts';
+import { VERIFY_SECURITY_GROUP } from '../../lib/network/verify-names.ts';
+import { adminSession } from '../common/openstack.ts';
+
+const subnetName = (n: NetworkPlan): string => `${n.name}-subnet`;
+
+async function ensureSubnet(s: Session, net: Network, plan: NetworkPlan, projectId: string, dhcp: boolean, setting: string): Promise<{ subnet: Subnet; created: boolean }> {
+  const { value, created } = await ensureNamed<Subnet>(s, 'subnets', subnetName(plan), projectId, {
+    network_id: net.id,
+    ip_version: 4,
+    cidr: plan.cidr,
+    gateway_ip: plan.gateway,
+    enable_dhcp: dhcp,
+  });
+  if (value.cidr !== plan.cidr) {
+    throw new StackError(
+      `subnet ${subnetName(plan)} has ${value.cidr}, but ${setting} is ${plan.cidr}`,
+      `Set ${setting}=${value.cidr} again, or delete the network (openstack network delete ${plan.name}, after its servers and router interface) for a re-run to make it anew.`,
+    );
+  }
+  return { subnet: value, created };
+}
+
+/** The objects, made where missing; what was made, for the log. */
+async function ensureInitialNetworks(ctx: StackContext): Promise<string[]> {
+  const s = await adminSession(ctx);
+  const set = ctx.config.settings;
+  const made: string[] = [];
+  const adminProject = await ensureProject(s, 'admin');
+  const demoProject = await ensureProject(s, set.DEMO_PROJECT);
+
+  const pub = publicNetwork(ctx.config);
+  const pubNet = await ensureNamed<Network>(s, 'networks', pub.name, adminProject, {
+    'router:external': true,
+    'provider:network_type': 'flat',
+    'provider:physical_network': PUBLIC_PHYSNET,
+  });
+  if (pubNet.created) made.push(`network ${pub.name}`);
+  const pubSub = await ensureSubnet(s, pubNet.value, pub, adminProject, false, 'FLOATING_RANGE');
+  if (pubSub.created) made.push(`subnet ${subnetName(pub)} ${pub.cidr}`);
+
+  const priv = privateNetwork(ctx.config);
+  const privNet = await ensureNamed<Network>(s, 'networks', priv.name, demoProject, {});
+  if (privNet.created) made.push(`network ${priv.name}`);
+  const privSub = await ensureSubnet(s, privNet.value, priv, demoProject, true, 'FIXED_RANGE');
+  if (privSub.created) made.push(`subnet ${subnetName(priv)} ${priv.cidr}`);
+
+  const gateway = { network_id: pubNet.value.id, enable_snat: true };
+  const router = await ensureNamed<Router>(s, 'routers', set.Q_ROUTER_NAME, demoProject, { external_gateway_info: gateway });
+  if (router.created) made.push(`router ${set.Q_ROUTER_NAME}`);
+  else if (router.value.external_gateway_info?.network_id !== pubNet.value.id) {
+    await update<Router>(s, 'routers', router.value.id, { external_gateway_info: gateway });
+    made.push(`${set.Q_ROUTER_NAME}'s gateway on ${pub.name}`);
+  }
+  if (await ensureRouterInterface(s, router.value.id, privSub.subnet.id)) made.push(`${set.Q_ROUTER_NAME}'s interface on ${subnetName(priv)}`);
+
+  // verify's test servers (admin's) let ping and port 22 in; users' own servers keep the default group.
+  const sg = await ensureNamed<{ id: string }>(s, 'security-groups', VERIFY_SECURITY_GROUP, adminProject, { description: 'stack.ts verify: ICMP and TCP 22 in' });
+  if (sg.created) {
+    made.push(`security group ${VERIFY_SECURITY_GROUP}`);
+    await addSecurityGroupRule(s, { security_group_id: sg.value.id, direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp' });
+    await addSecurityGroupRule(s, { security_group_id: sg.value.id, direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', port_range_min: 22, port_range_max: 22 });
+  }
+  return made;
+}
+
+const plugin: ServicePlugin = {
+  name: 'networks',
+  services: ['ovn-northd'],
+  needs: ['neutron', 'keystone'],
+  after: { init: [], start: [], register: ['neutron/register', 'keystone/register'] },
+
+  packages: async () => [],
+
+  async register(ctx) {
+    const made = await ensureInitialNetworks(ctx);
+    ctx.log.info(made.length ? `networks: made ${made.join(', ')}` : 'networks: private, public and the router are in place');
+  },
+
+  async verify(ctx) {
+    const s = await adminSession(ctx);
+    const set = ctx.config.settings;
+    const [router] = await list<Router>(s, 'routers', { name: set.Q_ROUTER_NAME });
+    if (!router) throw new StackError(`router ${set.Q_ROUTER_NAME} is gone`, 'A re-run of ./stack.ts makes it again.');
+    if (!router.external_gateway_info?.external_fixed_ips?.length) {
+      throw new StackError(`router ${set.Q_ROUTER_NAME} has no address on ${set.PUBLIC_NETWORK_NAME}`, 'A re-run of ./stack.ts sets its gateway again.');
+    }
+  },
+
+  async describe(ctx) {
+    const pub = publicNetwork(ctx.config);
+    const priv = privateNetwork(ctx.config);
+    return [`Networks: ${priv.name} ${priv.cidr} (project ${ctx.config.settings.DEMO_PROJECT}) -> ${ctx.config.settings.Q_ROUTER_NAME} (SNAT) -> ${pub.name} ${pub.cidr}, floating IPs`];
+  },
+};
+
+export default plugin;

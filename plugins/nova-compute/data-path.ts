@@ -1,0 +1,128 @@
+// verify's proof of a guest's network, hop by hop, on the compute host a test server landed on:
+// its port bound by this host's ovn-controller, an address by DHCP, the metadata service, then a
+// floating IP that the network host pings and opens port 22 of. The first hop that fails is named
+// as the broken link, with the log that explains it. On the fake driver a stand-in guest (a
+// namespace on br-int, lib/network/stand-in-guest.ts) plays the guest.
+
+import { StackError } from '../../lib/errors.ts';
+import { serviceLogTail } from '../../lib/log-tail.ts';
+import { privateNetwork, publicNetwork } from '../../lib/network/settings.ts';
+import { plugStandIn, standInDhcp, standInGet, standInListen, unplugStandIn, type StandIn } from '../../lib/network/stand-in-guest.ts';
+import type { Session } from '../../lib/openstack/keystone.ts';
+import { create, list, remove, type FloatingIp, type Network, type Port } from '../../lib/openstack/neutron.ts';
+import type { StackContext } from '../../lib/plugin.ts';
+import { quote } from '../../lib/shell.ts';
+import { VERIFY_SECURITY_GROUP } from '../../lib/network/verify-names.ts';
+
+export { VERIFY_SECURITY_GROUP };
+import { pollUntil } from '../../lib/wait.ts';
+
+const OVN_CONTROLLER_LOG = '/var/log/ovn/ovn-controller.log';
+
+/** OVN networking is on and this compute is a chassis: its test server gets a real port. */
+export const hasDataPath = (ctx: StackContext): boolean =>
+  ctx.topology.services.has('ovn-northd') && ctx.topology.hostsFor('ovn-controller').some((h) => h.name === ctx.host.name);
+
+export async function privateNetworkId(s: Session, ctx: StackContext): Promise<string> {
+  const name = privateNetwork(ctx.config).name;
+  const [net] = await list<Network>(s, 'networks', { name });
+  if (!net) throw new StackError(`the network ${name} is gone`, 'A re-run of ./stack.ts makes it again.');
+  return net.id;
+}
+
+const ovnLog = (ctx: StackContext) => serviceLogTail(ctx, { file: OVN_CONTROLLER_LOG, lines: 20 });
+
+async function serverPort(s: Session, ctx: StackContext, server: string): Promise<Port> {
+  const res = await pollUntil(async () => ({ ok: (await list<Port>(s, 'ports', { device_id: server })).length > 0 }), { timeoutMs: 30_000, intervalMs: 500 });
+  const [port] = await list<Port>(s, 'ports', { device_id: server });
+  if (!res.ok || !port) throw new StackError(`the test server ${server} on ${ctx.host.name} has no port on ${privateNetwork(ctx.config).name}`, "neutron-server's log says why Nova's port request failed.");
+  return port;
+}
+
+/** Runs fn with a stand-in guest on the fake driver; a libvirt guest is its own. */
+async function withGuest<T>(ctx: StackContext, port: Port, fake: boolean, fn: (g: StandIn | undefined) => Promise<T>): Promise<T> {
+  if (!fake) return fn(undefined);
+  const dir = `${ctx.config.settings.STACK_STATE_DIR}/verify`;
+  const g = await plugStandIn(ctx.host, { id: port.id, mac: port.mac_address }, dir);
+  try {
+    return await fn(g);
+  } finally {
+    await unplugStandIn(ctx.host, g);
+  }
+}
+
+export async function proveDataPath(ctx: StackContext, s: Session, server: string, fake: boolean): Promise<void> {
+  const host = ctx.host.name;
+  const port = await serverPort(s, ctx, server);
+  const fixed = port.fixed_ips[0]?.ip_address ?? '?';
+  await withGuest(ctx, port, fake, async (g) => {
+    // 1. The port is bound here: ovn-controller claimed it, Neutron calls it ACTIVE.
+    const bound = await pollUntil(async () => {
+      const [p] = await list<Port>(s, 'ports', { id: port.id });
+      return { ok: p?.status === 'ACTIVE', detail: `status ${p?.status ?? 'gone'}` };
+    }, { timeoutMs: ctx.config.settings.SERVICE_TIMEOUT * 1000, intervalMs: 500 });
+    if (!bound.ok) {
+      throw new StackError(
+        `Broken link: ovn-controller on ${host} -> the test server's port ${port.id} (${bound.detail}: OVN never bound it to this chassis)`,
+        'ovn-controller binds a port once it sees it on br-int; its log below says why not. A re-run of ./stack.ts restarts what is down.',
+        await ovnLog(ctx),
+      );
+    }
+    if (g) {
+      // 2. DHCP: OVN answers it from this host's ovn-controller.
+      const lease = await standInDhcp(ctx.host, g, `${ctx.config.settings.STACK_STATE_DIR}/verify`);
+      if (!lease.ok || lease.address !== fixed) {
+        throw new StackError(
+          `Broken link: DHCP (OVN's, by ovn-controller on ${host}) -> the test server: ${lease.ok ? `it got ${lease.address}, Neutron gave it ${fixed}` : 'no lease'}`,
+          `The subnet ${privateNetwork(ctx.config).name}-subnet has DHCP on; ovn-controller answers it. Its log below, and the DHCP client's output: ${lease.ok ? '' : lease.output.split('\n').slice(-3).join(' | ')}`,
+          await ovnLog(ctx),
+        );
+      }
+      // 3. The metadata service, when its agent runs here.
+      if (ctx.topology.hostsFor('q-ovn-metadata-agent').some((h) => h.name === host)) {
+        const md = await standInGet(ctx.host, g, 'http://169.254.169.254/openstack/latest/meta_data.json', 20);
+        if (!md.body?.includes(server)) {
+          throw new StackError(
+            `Broken link: the metadata agent on ${host} -> nova's metadata API: the test server's metadata ${md.error ? `could not be read (${md.error})` : 'is not its own'}`,
+            'The agent (neutron-ovn-metadata-agent) proxies 169.254.169.254 to nova-api-metadata with the shared secret; their logs say which side refused.',
+          );
+        }
+      }
+      await standInListen(ctx.host, g);
+    }
+    // 4. A floating IP, pinged and connected to from the network host.
+    await reachByFloatingIp(ctx, s, port, fixed);
+  });
+}
+
+async function reachByFloatingIp(ctx: StackContext, s: Session, port: Port, fixed: string): Promise<void> {
+  const pub = publicNetwork(ctx.config);
+  const [pubNet] = await list<Network>(s, 'networks', { name: pub.name });
+  if (!pubNet) throw new StackError(`the network ${pub.name} is gone`, 'A re-run of ./stack.ts makes it again.');
+  const fip = await create<FloatingIp>(s, 'floatingips', { floating_network_id: pubNet.id, port_id: port.id, description: 'stack.ts verify' });
+  const gw = ctx.on('ovn-northd');
+  try {
+    const ping = await gw.host.run(`for i in $(seq 1 40); do ping -c 1 -W 1 ${quote(fip.floating_ip_address)} >/dev/null 2>&1 && echo "after $i" && exit 0; done; exit 1`, {
+      check: false,
+      label: `ping ${fip.floating_ip_address} from ${gw.host.name}`,
+    });
+    if (ping.exitCode !== 0) {
+      const router = await gw.host.run(`ping -c 2 -W 1 ${quote(pub.gateway)} >/dev/null 2>&1`, { check: false, label: 'ping the gateway address' });
+      throw new StackError(
+        `Broken link: the network host ${gw.host.name} -> floating IP ${fip.floating_ip_address} -> the test server (${fixed}) on ${ctx.host.name}: no answer to ping in 40 s`,
+        `The path is ${ctx.config.settings.PUBLIC_BRIDGE} (${pub.gateway}${router.exitCode === 0 ? '' : ', itself not answering'}) -> ${ctx.config.settings.Q_ROUTER_NAME}'s gateway on ${gw.host.name} (DNAT) -> ${ctx.topology.hosts.length > 1 ? 'the Geneve tunnel -> ' : ''}the guest, with security group ${VERIFY_SECURITY_GROUP} letting ICMP in. The gateway's ovn-controller log is below.`,
+        await serviceLogTail(gw, { file: OVN_CONTROLLER_LOG, lines: 20 }),
+      );
+    }
+    const tcp = await gw.host.run(`timeout 15 bash -c ${quote(`exec 3<>/dev/tcp/${fip.floating_ip_address}/22 && head -c 100 <&3`)}`, { check: false, label: `port 22 of ${fip.floating_ip_address}` });
+    if (tcp.exitCode !== 0) {
+      throw new StackError(
+        `Broken link: the network host ${gw.host.name} -> ${fip.floating_ip_address} port 22 (the test server on ${ctx.host.name}): ${(tcp.stderr || 'no connection').trim().split('\n').pop()}`,
+        `Ping answers, so the router and the floating IP work: the security group ${VERIFY_SECURITY_GROUP} (tcp 22) or the guest's listener is what refuses.`,
+      );
+    }
+    ctx.log.info(`${ctx.host.name}: the test server's ${fixed} answers ping and port 22 at ${fip.floating_ip_address} from ${gw.host.name} (${ping.stdout.trim()} s)`);
+  } finally {
+    await remove(s, 'floatingips', fip.id).catch(() => undefined);
+  }
+}
