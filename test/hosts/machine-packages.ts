@@ -9,6 +9,8 @@ const COMMAND_OF: Record<string, string> = {
   'util-linux': 'flock',
   dosfstools: 'mkfs.fat',
   mtools: 'mcopy',
+  'qemu-utils': 'qemu-img',
+  'qemu-system-x86': 'qemu-system-x86_64',
 };
 
 const hasCommand = (cmd: string) => run('sh', ['-c', `command -v ${cmd} || test -x /usr/sbin/${cmd}`], { allowFail: true }).status === 0;
