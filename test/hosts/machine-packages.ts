@@ -9,6 +9,7 @@ const COMMAND_OF: Record<string, string> = {
   'util-linux': 'flock',
   dosfstools: 'mkfs.fat',
   mtools: 'mcopy',
+  'ansible-core': 'ansible-inventory',
 };
 
 const hasCommand = (cmd: string) => run('sh', ['-c', `command -v ${cmd} || test -x /usr/sbin/${cmd}`], { allowFail: true }).status === 0;
