@@ -22,6 +22,8 @@ export async function ensureMachinePackages(packages: readonly string[], log: (l
   }
   log(`installing on this machine: ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  await runAsync('apt-get', ['update', '-q'], { env });
-  await runAsync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { env });
+  // Test files run in parallel and each may install what it lacks: wait for another's apt, not fail.
+  const wait = ['-o', 'DPkg::Lock::Timeout=600'];
+  await runAsync('apt-get', [...wait, 'update', '-q'], { env });
+  await runAsync('apt-get', [...wait, 'install', '-y', '-q', '--no-install-recommends', ...missing], { env });
 }
