@@ -19,18 +19,24 @@ import type { Host, HostFacts } from './lib/host/types.ts';
 import { detectRelease } from './lib/release.ts';
 import { orderPlugins } from './lib/plan.ts';
 import { cloudVerifyTasks, makeCloudContexts, perHost, pluginsOn, preflightTask, removeNamesTask, stackTasks, stopTasks, teardownOrder, verifyTasks, type MutableContext } from './lib/stack-tasks.ts';
-import { chooseRenderer, formatTaskOrder, runTasks, type TaskHandle, type TaskNode } from './lib/tasks.ts';
-import { planDiffs } from './lib/config-files.ts';
-import { daemonStatus } from './lib/daemon.ts';
+import { chooseRenderer, runTasks, type TaskHandle, type TaskNode } from './lib/tasks.ts';
 import { summary, writeOutputs } from './lib/outputs.ts';
 import { cleanTasks } from './lib/clean.ts';
 import { exitCodeOf } from './lib/errors.ts';
 import { handleInterrupts, onInterrupt } from './lib/interrupt.ts';
 import { PLUGINS } from './plugins/index.ts';
 import { imageName } from './lib/image.ts';
+import { EXPORT_FORMATS, exportKollaAnsible, type ExportFormat } from './lib/kolla/export.ts';
+import { collectStatus, formatStatus } from './lib/status-report.ts';
+import { verifyReport } from './lib/verify-report.ts';
+import { collectPlan, formatPlan } from './lib/plan-report.ts';
 import { acquireLock, currentHolder, hostLockStore, LockHeldError, localLockStore, type HeldLock } from './lib/run-lock.ts';
 
-const COMMANDS = ['stack', 'unstack', 'clean', 'plan', 'verify', 'status'] as const;
+const COMMANDS = ['stack', 'unstack', 'clean', 'plan', 'verify', 'status', 'export'] as const;
+/** The commands that print one JSON document on stdout with --json. */
+const JSON_COMMANDS: readonly Command[] = ['plan', 'verify', 'status'];
+/** Commands that only read the hosts: no lock, no log file, nothing written on a host. */
+const READ_ONLY: readonly Command[] = ['plan', 'status', 'export'];
 type Command = (typeof COMMANDS)[number];
 
 const HELP = `Usage: ./stack.ts [command] [options]
@@ -42,6 +48,9 @@ Commands:
   plan       print the tasks per host and the config file changes as diffs; changes nothing
   verify     re-check the whole pipeline of a stacked cloud
   status     show each service on each host
+  export kolla-ansible DIR
+             write kolla-ansible's multinode inventory, globals.yml and passwords.yml (0600)
+             for this cloud into DIR; reads the hosts, changes nothing on them
 
 Options:
   --config FILE   localrc or local.conf to read (default: ./local.conf, else ./localrc, else defaults)
@@ -49,6 +58,7 @@ Options:
   --debug         also print every command run on every host (passwords masked)
   --yes           never ask: generate passwords that are not set
   --purge         with clean: remove the packages too
+  --json          with plan, verify, status: one JSON document on stdout instead of the text
   --timings FILE  write each step's timing as JSON (used by npm run bench)
   --help, --version
 
@@ -68,15 +78,23 @@ function parseCli(argv: string[]) {
       yes: { type: 'boolean', short: 'y' },
       purge: { type: 'boolean' },
       timings: { type: 'string' },
+      json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
     },
   });
   if (values.config === '') throw new UsageError('--config was given an empty file name: name the localrc or local.conf to read, or leave --config out.');
-  if (positionals.length > 1) throw new UsageError(`One command at a time; got: ${positionals.join(' ')}`);
   const command = (positionals[0] ?? 'stack') as Command;
   if (!COMMANDS.includes(command)) throw new UsageError(`Unknown command "${command}". Commands: ${COMMANDS.join(', ')}.`);
-  return { command, ...values };
+  let exportTo: { format: ExportFormat; dir: string } | undefined;
+  if (command === 'export') {
+    const [, format, dir, ...more] = positionals;
+    if (!format || !dir || more.length) throw new UsageError(`export takes a format and a directory: ./stack.ts export kolla-ansible DIR${positionals.length > 1 ? ` (got: ${positionals.slice(1).join(' ')})` : ''}`);
+    if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw new UsageError(`export writes ${EXPORT_FORMATS.join(', ')}, not "${format}": ./stack.ts export kolla-ansible DIR`);
+    exportTo = { format: format as ExportFormat, dir };
+  } else if (positionals.length > 1) throw new UsageError(`One command at a time; got: ${positionals.join(' ')}`);
+  if (values.json && !JSON_COMMANDS.includes(command)) throw new UsageError(`--json goes with ${JSON_COMMANDS.join(', ')}, not with ${command}.`);
+  return { command, exportTo, ...values };
 }
 
 /** --config, else local.conf, else localrc in the current directory, else the documented defaults. */
@@ -194,41 +212,38 @@ async function run(s: Session, tasks: TaskNode[], opts: ReturnType<typeof parseC
 /** plan runs the preflight outside the task runner: nothing to show, nothing to cancel. */
 const silentHandle: TaskHandle = { output: () => undefined, title: () => undefined, progressed: () => undefined, signal: new AbortController().signal };
 
-async function commandPlan(s: Session): Promise<number> {
+async function commandPlan(s: Session, json: boolean): Promise<number> {
   const plugins = orderPlugins(s.config, PLUGINS);
   // What stack would refuse, plan refuses the same way (exit 2): the preflight only reads.
   for (const c of s.ctxs) await preflightTask(c, pluginsOn(c, plugins)).run!(silentHandle);
-  const out: string[] = s.ctxs.map((c) => `Plan for ${c.host.name} (${c.facts.id} ${c.facts.version}, ${c.facts.init}, OpenStack ${c.release.name}):`);
-  out.push('', 'Tasks in an order the run can take (hosts in parallel; each starts once what it waits for is done):');
-  out.push(...formatTaskOrder(stackTasks(s.ctxs, plugins)).map((l) => `  ${l}`));
-  out.push('', formatEndpoints(s.endpoints, s.topology, (t) => s.log.mask(t)));
-  out.push('', 'Config file changes:');
-  const invented = s.config.inventedSecrets ?? [];
-  if (invented.length) {
-    // Made up for this plan only (it writes nothing): the -/+ password lines are what a stack
-    // would change, not a change someone made, and their values differ on every plan.
-    out.push(`  (no password is kept yet for ${invented.join(', ')} in ${relative(process.cwd(), s.config.secretsFile) || s.config.secretsFile}: a stack would generate ${invented.length === 1 ? 'it' : 'them'} once, keep ${invented.length === 1 ? 'it' : 'them'} there, and write ${invented.length === 1 ? 'it' : 'them'} where the password lines below say)`);
-  }
-  const diffs = (await Promise.all(s.ctxs.map((c) => planDiffs(c, pluginsOn(c, plugins))))).flat();
-  out.push(...diffs);
-  if (!diffs.length) out.push('  (none: every file already has these values)');
-  process.stdout.write(s.log.mask(out.join('\n')) + '\n');
+  const tasks = stackTasks(s.ctxs, plugins);
+  const mask = (t: string) => s.log.mask(t);
+  const report = await collectPlan({ hosts: s.ctxs.map((c) => ({ ctx: c, plugins: pluginsOn(c, plugins) })), tasks, endpoints: s.endpoints, topology: s.topology, invented: s.config.inventedSecrets ?? [], mask });
+  const text = json
+    ? JSON.stringify(report, null, 2)
+    : formatPlan(report, tasks, formatEndpoints(s.endpoints, s.topology, mask), relative(process.cwd(), s.config.secretsFile) || s.config.secretsFile);
+  process.stdout.write(mask(text) + '\n');
   return 0;
 }
 
-async function commandStatus(s: Session): Promise<number> {
-  const rows: string[] = [];
-  for (const c of s.ctxs) {
-    const here = pluginsOn(c, orderPlugins(s.config, PLUGINS));
-    for (const p of here) {
-      for (const d of p.daemons?.(c) ?? []) {
-        const st = await daemonStatus(c.host, c.facts, d, s.config.settings.STACK_STATE_DIR);
-        rows.push(`${c.host.name.padEnd(14)} ${p.name.padEnd(13)} ${d.name.padEnd(16)} ${st.running ? `running (pid ${st.pid ?? '?'})` : 'stopped'}`);
-      }
-    }
-    for (const p of here) for (const line of (await p.describe?.(c)) ?? []) rows.push(`${c.host.name.padEnd(14)} ${line}`);
-  }
-  process.stdout.write(rows.join('\n') + '\n');
+async function commandStatus(s: Session, json: boolean): Promise<number> {
+  const plugins = orderPlugins(s.config, PLUGINS);
+  const status = await collectStatus(s.ctxs.map((c) => ({ ctx: c, plugins: pluginsOn(c, plugins) })));
+  process.stdout.write(s.log.mask(json ? JSON.stringify({ hosts: status }, null, 2) + '\n' : formatStatus(status)));
+  return 0;
+}
+
+async function commandExport(s: Session, dir: string): Promise<number> {
+  const hosts = s.ctxs.map((c) => ({ spec: s.topology.hosts.find((h) => h.name === c.host.name)!, host: c.host, facts: c.facts, release: c.release, address: c.address }));
+  const r = await exportKollaAnsible({ config: s.config, hosts }, resolve(dir));
+  for (const n of r.notes) s.log.warn(n);
+  const shown = r.files.map((f) => relative(process.cwd(), f) || f);
+  process.stdout.write(
+    [
+      `Wrote kolla-ansible's inventory ${shown[0]}, ${shown[1]} and ${shown[2]} (mode 0600: this cloud's passwords, never printed).`,
+      'Next steps: README.md, "Moving on to kolla-ansible".',
+    ].join('\n') + '\n',
+  );
   return 0;
 }
 
@@ -250,7 +265,7 @@ async function main(argv: string[]): Promise<number> {
   }
   // Commands that change the host take the lock beside the config first (before the config is
   // read: a second run must touch nothing), then the target host's once it is known.
-  const locked = !['plan', 'status'].includes(opts.command);
+  const locked = !READ_ONLY.includes(opts.command);
   const me = currentHolder(['./stack.ts', ...argv].join(' '));
   const locks: HeldLock[] = [];
   const releaseLocks = async () => {
@@ -265,7 +280,7 @@ async function main(argv: string[]): Promise<number> {
       await readConfigFile(configFile(opts.config).file);
       locks.push(await acquireLock(localLockStore(join(dirname(configFile(opts.config).file), '.stack', 'run.lock')), me));
     }
-    s = await open(opts, opts.command === 'plan' || opts.command === 'status');
+    s = await open(opts, READ_ONLY.includes(opts.command));
   } catch (err) {
     await releaseLocks();
     process.stderr.write((err instanceof LockHeldError ? `${err.message}\n${err.hint}` : renderError(err, undefined, (t) => t, { debug: !!opts.debug })) + '\n');
@@ -294,13 +309,17 @@ async function main(argv: string[]): Promise<number> {
     const plugins = orderPlugins(s.config, PLUGINS);
     switch (opts.command) {
       case 'plan':
-        return await commandPlan(s);
+        return await commandPlan(s, !!opts.json);
       case 'status':
-        return await commandStatus(s);
+        return await commandStatus(s, !!opts.json);
+      case 'export':
+        return await commandExport(s, opts.exportTo!.dir);
       case 'verify': {
         const hostsAndPlugins = s.ctxs.map((c) => ({ ctx: c, plugins: pluginsOn(c, plugins) }));
         const tree = hostsAndPlugins.length === 1 ? [verifyTasks(hostsAndPlugins[0]!.ctx, hostsAndPlugins[0]!.plugins)] : [cloudVerifyTasks(hostsAndPlugins)];
-        const r = await run(s, tree, opts);
+        // With --json the steps go to stderr as plain lines (the logger's terminal stream), stdout holds the document.
+        const r = await run(s, tree, opts.json ? { ...opts, verbose: true } : opts);
+        if (opts.json) process.stdout.write(s.log.mask(JSON.stringify(verifyReport(tree, r, (t) => s.log.mask(t)), null, 2)) + '\n');
         return r.ok ? 0 : exitCodeOf(r.error, 'run');
       }
       case 'unstack':

@@ -54,14 +54,19 @@ export function fileDiff(path: string, current: string | null, next: string, mas
   return mask(maskOptions(createTwoFilesPatch(current === null ? '/dev/null' : path, path, current ?? '', next, '', '', { context: 2 })));
 }
 
-/** The diffs `plan` prints for every file the plugins would write, masked; none when nothing changes. */
-export async function planDiffs(ctx: StackContext, plugins: readonly ServicePlugin[]): Promise<string[]> {
-  const out: string[] = [];
+/** Every file the plugins would change on this host, with its diff (masked); none when nothing changes. */
+export async function planFileChanges(ctx: StackContext, plugins: readonly ServicePlugin[]): Promise<Array<{ path: string; diff: string }>> {
+  const out: Array<{ path: string; diff: string }> = [];
   for (const f of [...(await renderAll(ctx, plugins)).values()].flat()) {
-    const d = fileDiff(f.path, await ctx.host.readFileIfExists(f.path), f.content, (t) => ctx.log.mask(t));
-    if (d) out.push(d);
+    const diff = fileDiff(f.path, await ctx.host.readFileIfExists(f.path), f.content, (t) => ctx.log.mask(t));
+    if (diff) out.push({ path: f.path, diff });
   }
   return out;
+}
+
+/** The diffs `plan` prints for every file the plugins would write, masked; none when nothing changes. */
+export async function planDiffs(ctx: StackContext, plugins: readonly ServicePlugin[]): Promise<string[]> {
+  return (await planFileChanges(ctx, plugins)).map((c) => c.diff);
 }
 
 /**

@@ -45,18 +45,31 @@ export interface BrokenLink {
   readonly log?: { file: string; lines: string };
 }
 
+/** A StackError that keeps which link broke, for verify --json. */
+export class BrokenLinkError extends StackError {
+  constructor(
+    message: string,
+    hint: string,
+    logTail: { file: string; lines: string } | undefined,
+    readonly broken: { readonly service: string; readonly host: string; readonly link: string },
+  ) {
+    super(message, hint, logTail);
+  }
+}
+
 /** The one message shape of a broken link: service and host first, then the link by name. */
-export function brokenLinkError(b: BrokenLink): StackError {
+export function brokenLinkError(b: BrokenLink): BrokenLinkError {
   const cause = b.log?.lines ? findCause(b.log.lines) : undefined;
-  return new StackError(
+  return new BrokenLinkError(
     `${b.service} on ${b.host} ${b.what}.\n  Broken link: ${b.link}${cause ? `\n  Its log says: ${cause.line}` : ''}`,
     cause && !/ is not running|is stopped/.test(b.what) ? `${cause.hint} ${b.hint}` : b.hint,
     b.log ? { file: b.log.file, lines: b.log.lines || '(nothing logged there in this time window)' } : undefined,
+    { service: b.service, host: b.host, link: b.link },
   );
 }
 
 /** The first broken link on this host, or undefined when every link holds. */
-export async function findBrokenLink(ctx: StackContext, plugins: readonly ServicePlugin[], since: Date): Promise<StackError | undefined> {
+export async function findBrokenLink(ctx: StackContext, plugins: readonly ServicePlugin[], since: Date): Promise<BrokenLinkError | undefined> {
   const stateDir = String(ctx.config.settings.STACK_STATE_DIR);
   const log = async (file: string | undefined) => (file ? { file, lines: await windowLines(ctx, file, since) } : undefined);
   // Every daemon's status at once (one round trip on a loaded host), reported in plugin order.

@@ -179,8 +179,16 @@ export function taskOrder(nodes: readonly TaskNode[]): Array<{ node: TaskNode; a
   return graphOrder(g).map((id) => ({ node: byId.get(id)!, after: directEdges(byId.get(id)!, nodes) }));
 }
 
-/** `plan`'s numbered list: host, service, step, and the tasks of other plugins or hosts it waits for. */
-export function formatTaskOrder(nodes: readonly TaskNode[]): string[] {
+export interface PlannedTask {
+  readonly id: string;
+  readonly host?: string;
+  readonly service?: string;
+  readonly title: string;
+  readonly after: readonly string[];
+}
+
+/** `plan`'s list: every leaf in an order the run can take, with its host, service and edges. */
+export function plannedTasks(nodes: readonly TaskNode[]): PlannedTask[] {
   const scopes = new Map<string, Scope>();
   const index = (n: TaskNode, parent: Scope): void => {
     const s = scopeOf(n, parent);
@@ -188,11 +196,19 @@ export function formatTaskOrder(nodes: readonly TaskNode[]): string[] {
     n.children?.forEach((c) => index(c, s));
   };
   nodes.forEach((n) => index(n, {}));
-  const order = taskOrder(nodes);
+  return taskOrder(nodes).map(({ node, after }) => {
+    const s = scopes.get(node.id)!;
+    return { id: node.id, ...(s.host ? { host: s.host } : {}), ...(s.service ? { service: s.service } : {}), title: node.title, after };
+  });
+}
+
+/** `plan`'s numbered list: host, service, step, and the tasks of other plugins or hosts it waits for. */
+export function formatTaskOrder(nodes: readonly TaskNode[]): string[] {
+  const order = plannedTasks(nodes);
   const width = String(order.length).length;
-  return order.map(({ node, after }, i) => {
-    const edges = after.length ? `   (after ${after.join(', ')})` : '';
-    return `${String(i + 1).padStart(width)}. ${label(scopes.get(node.id)!, node.title)}${edges}`;
+  return order.map((t, i) => {
+    const edges = t.after.length ? `   (after ${t.after.join(', ')})` : '';
+    return `${String(i + 1).padStart(width)}. ${label(t, t.title)}${edges}`;
   });
 }
 

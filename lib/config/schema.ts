@@ -115,6 +115,13 @@ export const SCHEMA = {
   INSTALL_RECOMMENDS: s('bool', 'False', 'Behaviour', 'Install packages\' Recommends too (adds ~1 GB and ~60 s).'),
   APT_UNSAFE_IO: s('bool', 'False', 'Behaviour', 'Let dpkg skip fsync (faster by ~15 s; fine for throwaway test hosts, not for a real machine).'),
   OFFLINE: s('bool', 'False', 'Behaviour', 'Do not refresh package lists or download images; use what is on the host and in the cache.'),
+
+  // --- ./stack.ts export kolla-ansible DIR
+  KOLLA_OPENSTACK_RELEASE: s('enum', '', 'Export', 'openstack_release the kolla-ansible export writes; empty means the hosts\' release (2025.1 when none can be read).', {
+    choices: ['', 'zed', '2023.1', '2023.2', '2024.1', '2024.2', '2025.1'],
+  }),
+  KOLLA_INTERNAL_VIP: s('address', '', 'Export', 'kolla_internal_vip_address: a free address HAProxy serves the APIs at, needed when several hosts run control services; empty means the one controller\'s own.'),
+  KOLLA_EXTERNAL_INTERFACE: s('string', '', 'Export', 'neutron_external_interface: an interface with no address on the network hosts, for Neutron\'s external bridge; empty means the first such one found.'),
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SCHEMA;

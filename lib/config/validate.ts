@@ -227,10 +227,12 @@ export function checkValue(name: SettingName, value: string): ValueProblem | und
     case 'enum': {
       const choices = spec.choices ?? [];
       if (choices.includes(value)) return undefined;
+      // An empty choice means "detect"; a list starting with a bare comma would not say so.
+      const shown = choices.map((c) => (c === '' ? '(empty)' : c));
       const near = closest(value, choices);
       return {
-        message: `${name}=${value} is not one of ${choices.join(', ')}` + (near ? `; did you mean ${near}?` : ''),
-        hint: `use one of: ${choices.join(', ')}`,
+        message: `${name}=${value} is not one of ${shown.join(', ')}` + (near ? `; did you mean ${near}?` : ''),
+        hint: `use one of: ${shown.join(', ')}`,
       };
     }
     case 'path':
@@ -247,6 +249,9 @@ export function checkValue(name: SettingName, value: string): ValueProblem | und
       if (name === 'PUBLIC_BRIDGE' || name === 'PUBLIC_INTERFACE') return checkInterfaceName(name, value);
       if (name === 'DEMO_PROJECT') return checkDemoProject(value);
       if (name === 'VERIFY_CONSOLE_PATTERN') return checkPattern(name, value);
+      if (name === 'KOLLA_EXTERNAL_INTERFACE' && value !== '' && !/^[A-Za-z0-9_.:@-]{1,15}$/.test(value)) {
+        return { message: `${name}=${value} is not a network interface name (at most 15 letters, digits and . _ - : @)`, hint: 'e.g. KOLLA_EXTERNAL_INTERFACE=eth1; `ip -o link` on the host lists its interfaces' };
+      }
       return name === 'TARGET_HOST' ? checkTargetHost(value) : undefined;
     case 'secret':
       // Never the value: only what is wrong with it.

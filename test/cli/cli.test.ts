@@ -12,7 +12,7 @@ describe('stack.ts command line', () => {
   it('--help lists every command and the exit codes', async () => {
     const r = await stack(['--help']);
     expect(r.exitCode).toBe(0);
-    for (const c of ['stack', 'unstack', 'clean', 'plan', 'verify', 'status', '--config', '--debug', '--yes', 'Exit codes: 0 ok, 1 a task failed, 2 bad input']) expect(r.stdout).toContain(c);
+    for (const c of ['stack', 'unstack', 'clean', 'plan', 'verify', 'status', 'export kolla-ansible DIR', '--json', '--config', '--debug', '--yes', 'Exit codes: 0 ok, 1 a task failed, 2 bad input']) expect(r.stdout).toContain(c);
   });
 
   it('--version prints the package version', async () => {
@@ -23,7 +23,7 @@ describe('stack.ts command line', () => {
   it('an unknown command exits 2 and says which commands exist', async () => {
     const r = await stack(['stak']);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain('Unknown command "stak". Commands: stack, unstack, clean, plan, verify, status.');
+    expect(r.stderr).toContain('Unknown command "stak". Commands: stack, unstack, clean, plan, verify, status, export.');
   });
 
   it('a bad config exits 2 naming file:line before touching any host', async () => {

@@ -11,6 +11,7 @@ const COMMAND_OF: Record<string, string> = {
   mtools: 'mcopy',
   'qemu-utils': 'qemu-img',
   'qemu-system-x86': 'qemu-system-x86_64',
+  'ansible-core': 'ansible-inventory',
 };
 
 const hasCommand = (cmd: string) => run('sh', ['-c', `command -v ${cmd} || test -x /usr/sbin/${cmd}`], { allowFail: true }).status === 0;
@@ -23,6 +24,8 @@ export async function ensureMachinePackages(packages: readonly string[], log: (l
   }
   log(`installing on this machine: ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  await runAsync('apt-get', ['update', '-q'], { env });
-  await runAsync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { env });
+  // Test files run in parallel and each may install what it lacks: wait for another's apt, not fail.
+  const wait = ['-o', 'DPkg::Lock::Timeout=600'];
+  await runAsync('apt-get', [...wait, 'update', '-q'], { env });
+  await runAsync('apt-get', [...wait, 'install', '-y', '-q', '--no-install-recommends', ...missing], { env });
 }
