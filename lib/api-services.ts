@@ -11,7 +11,7 @@ const UWSGI = ['uwsgi', 'uwsgi_python3', 'uwsgi-core'];
 
 export interface ApiService {
   /** The catalog's service type. */
-  readonly api: 'identity' | 'image' | 'placement' | 'compute' | 'network';
+  readonly api: 'identity' | 'image' | 'placement' | 'compute' | 'network' | 'metadata';
   /** The plugin that runs it (plugins/<name>). */
   readonly plugin: string;
   /** devstack's service name: the topology puts it on a host, and its URL names that host. */
@@ -30,6 +30,8 @@ export const API_SERVICES: readonly ApiService[] = Object.freeze([
   { api: 'image', plugin: 'glance', service: 'g-api', port: 9292, path: '', daemon: 'glance-api', owners: ['glance-api'] },
   { api: 'placement', plugin: 'placement', service: 'placement-api', port: 8778, path: '', daemon: 'placement-api', owners: [...UWSGI, 'placement-api'] },
   { api: 'compute', plugin: 'nova', service: 'n-api', port: 8774, path: '/v2.1', daemon: 'nova-api', owners: [...UWSGI, 'nova-api', 'nova-api-wsgi'] },
+  // Not in the catalog: the OVN metadata agents proxy guests' requests to it.
+  { api: 'metadata', plugin: 'nova', service: 'n-api', port: 8775, path: '', daemon: 'nova-api-metadata', owners: [...UWSGI, 'nova-metadata-wsgi'] },
   // neutron-server renames its processes (setproctitle): the parent shows as /usr/bin/python.
   { api: 'network', plugin: 'neutron', service: 'q-svc', port: 9696, path: '', daemon: 'neutron-server', owners: ['neutron-server', 'neutron-server:', '/usr/bin/python', 'python3'] },
 ] as const satisfies readonly ApiService[]);

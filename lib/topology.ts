@@ -43,7 +43,7 @@ export const ROLES: Readonly<Record<string, readonly ServiceName[]>> = {
   controller: ['key', 'g-api', 'placement-api', 'ovn-northd', 'ovn-controller', 'q-svc', 'n-api', 'n-cond', 'n-sch'],
   database: ['mysql'],
   messaging: ['rabbit', 'memcache'],
-  compute: ['n-cpu', 'ovn-controller'],
+  compute: ['n-cpu', 'ovn-controller', 'q-ovn-metadata-agent'],
   // A host of its own for OVN's databases and the gateway (br-ex, the router's SNAT, floating IPs).
   network: ['ovn-northd', 'ovn-controller'],
 };

@@ -13,5 +13,6 @@ import novaCompute from './nova-compute/index.ts';
 import ovnNorthd from './ovn-northd/index.ts';
 import ovnController from './ovn-controller/index.ts';
 import networks from './networks/index.ts';
+import ovnMetadataAgent from './ovn-metadata-agent/index.ts';
 
-export const PLUGINS: readonly ServicePlugin[] = [mariadb, rabbitmq, memcached, keystone, glance, image, placement, ovnNorthd, ovnController, neutron, networks, nova, novaCompute];
+export const PLUGINS: readonly ServicePlugin[] = [mariadb, rabbitmq, memcached, keystone, glance, image, placement, ovnNorthd, ovnController, neutron, networks, nova, novaCompute, ovnMetadataAgent];

@@ -41,7 +41,7 @@ export const SCHEMA = {
   // --- What to run
   ENABLED_SERVICES: s(
     'list',
-    'mysql,rabbit,memcache,key,g-api,placement-api,ovn-northd,q-svc,n-api,n-cond,n-sch,n-cpu,ovn-controller',
+    'mysql,rabbit,memcache,key,g-api,placement-api,ovn-northd,q-svc,n-api,n-cond,n-sch,n-cpu,ovn-controller,q-ovn-metadata-agent',
     'Services',
     'Comma list of services; enable_service/disable_service lines edit it.',
   ),
@@ -81,6 +81,7 @@ export const SCHEMA = {
   PLACEMENT_DB_PASSWORD: s('secret', '', 'Passwords', 'MariaDB password of the placement database user (generated).', { generated: true }),
   NOVA_DB_PASSWORD: s('secret', '', 'Passwords', 'MariaDB password of the nova database user (generated).', { generated: true }),
   NEUTRON_DB_PASSWORD: s('secret', '', 'Passwords', 'MariaDB password of the neutron database user (generated).', { generated: true }),
+  METADATA_PROXY_SHARED_SECRET: s('secret', '', 'Passwords', 'Secret the OVN metadata agents sign guests\' requests to nova-api-metadata with (generated).', { generated: true }),
   MEMCACHE_SECRET_KEY: s('secret', '', 'Passwords', 'Key that encrypts and signs the tokens services cache in memcached (memcache_secret_key; generated).', { generated: true }),
   SECRETS_FILE: s('path', '', 'Passwords', 'Where generated passwords are kept (0600); empty means .stack-secrets beside the config file.'),
 

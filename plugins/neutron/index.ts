@@ -73,6 +73,9 @@ function ml2Ovn(ctx: StackContext): Record<string, Record<string, string | numbe
       ovn_l3_scheduler: 'leastloaded',
       ovn_metadata_enabled: ctx.topology.services.has('q-ovn-metadata-agent'),
       enable_distributed_floating_ip: false,
+      // At each start neutron-server makes OVN's northbound database match its own: a network made
+      // before metadata was on gets its metadata port, lost OVN databases are refilled.
+      neutron_sync_mode: 'repair',
     },
   };
 }

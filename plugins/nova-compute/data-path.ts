@@ -80,7 +80,11 @@ export async function proveDataPath(ctx: StackContext, s: Session, server: strin
       }
       // 3. The metadata service, when its agent runs here.
       if (ctx.topology.hostsFor('q-ovn-metadata-agent').some((h) => h.name === host)) {
-        const md = await standInGet(ctx.host, g, 'http://169.254.169.254/openstack/latest/meta_data.json', 20);
+        // The agent makes the network's namespace and haproxy when the first port of it is bound here: retried, as CirrOS does.
+        let md: { body?: string; error?: string } = {};
+        const deadline = Date.now() + 90_000;
+        do md = await standInGet(ctx.host, g, 'http://169.254.169.254/openstack/latest/meta_data.json', 10);
+        while (!md.body && Date.now() < deadline);
         if (!md.body?.includes(server)) {
           throw new StackError(
             `Broken link: the metadata agent on ${host} -> nova's metadata API: the test server's metadata ${md.error ? `could not be read (${md.error})` : 'is not its own'}`,

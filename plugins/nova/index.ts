@@ -36,6 +36,7 @@ import { releaseAtLeast } from '../../lib/release.ts';
 const epoxy = (ctx: StackContext): boolean => releaseAtLeast(ctx.release, 'epoxy');
 
 export const NOVA_PORT = apiPort('compute');
+export const METADATA_PORT = apiPort('metadata');
 export const NOVA_CONF = '/etc/nova/nova.conf';
 const API_LOG = '/var/log/nova/nova-api.log';
 export const NOVA_DATABASES = ['nova_api', 'nova', 'nova_cell0'] as const;
@@ -54,6 +55,18 @@ const apiDaemon = (ctx: StackContext): DaemonSpec => ({
   runtimeDirs,
   link: `clients -> nova-api (the compute API at ${novaUrl(ctx)})`,
   ownLog: API_LOG,
+});
+
+/** The metadata API runs beside nova-api when the cloud has OVN metadata agents to serve. */
+export const hasMetadata = (ctx: StackContext): boolean => ctx.topology.services.has('q-ovn-metadata-agent');
+
+const metadataDaemon = (ctx: StackContext): DaemonSpec => ({
+  name: 'nova-api-metadata',
+  argv: uwsgiArgv(ctx, '/etc/nova/nova-api-metadata-uwsgi.ini', METADATA_PORT, '/var/log/nova/nova-api-metadata-uwsgi.log'),
+  logFile: '/var/log/nova/nova-api-metadata-uwsgi.log',
+  runtimeDirs,
+  link: `the OVN metadata agents -> nova-api-metadata (${ctx.endpoints.url.metadata}, guests' 169.254.169.254)`,
+  ownLog: '/var/log/nova/nova-api-metadata-uwsgi.log',
 });
 
 const plainDaemon = (name: 'nova-conductor' | 'nova-scheduler'): DaemonSpec => ({
@@ -94,7 +107,16 @@ export function novaCommon(ctx: StackContext) {
     oslo_concurrency: { lock_path: '/var/lib/nova/tmp' },
     vnc: { enabled: false },
     // Only with neutron-server: Nova asks it for a server's ports and security groups.
-    ...(ctx.config.services.has('q-svc') ? { neutron: { ...serviceAuth(ctx, 'neutron', s.NEUTRON_PASSWORD), service_metadata_proxy: false } } : {}),
+    ...(ctx.config.services.has('q-svc')
+      ? {
+          neutron: {
+            ...serviceAuth(ctx, 'neutron', s.NEUTRON_PASSWORD),
+            // Guests' metadata requests come through the OVN metadata agents, signed with the shared secret.
+            service_metadata_proxy: hasMetadata(ctx),
+            ...(hasMetadata(ctx) ? { metadata_proxy_shared_secret: s.METADATA_PROXY_SHARED_SECRET } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -192,6 +214,7 @@ const plugin: ServicePlugin = {
       if ((await startService(ctx, plainDaemon(binary), files, undefined, why)) !== 'running') restarted.push(binary);
     }
     if (enabled.has('n-api')) await startService(ctx, apiDaemon(ctx), files, `${novaUrl(ctx)}/`, because);
+    if (enabled.has('n-api') && hasMetadata(ctx)) await startService(ctx, metadataDaemon(ctx), files, `${ctx.endpoints.url.metadata}/`, because);
     // register waits until they report from their new processes (see ./reports.ts); it needs nova-api.
     if (enabled.has('n-api')) for (const b of restarted) await noteRestart(ctx, b);
   },
@@ -232,7 +255,7 @@ const plugin: ServicePlugin = {
     }
   },
 
-  daemons: (ctx) => [plainDaemon('nova-conductor'), plainDaemon('nova-scheduler'), apiDaemon(ctx)],
+  daemons: (ctx) => [plainDaemon('nova-conductor'), plainDaemon('nova-scheduler'), apiDaemon(ctx), ...(hasMetadata(ctx) ? [metadataDaemon(ctx)] : [])],
 
   async clean(ctx) {
     await stopPlugin(ctx, plugin);
@@ -240,7 +263,7 @@ const plugin: ServicePlugin = {
       databases: NOVA_DATABASES,
       dbUser: 'nova',
       configs: [{ path: NOVA_CONF, packaged: '/usr/share/nova-common/nova.conf' }],
-      paths: ['/var/lib/nova/tmp', '/var/lib/nova/instances', API_LOG, ...['nova-api-uwsgi', 'nova-conductor', 'nova-scheduler'].flatMap((n) => [`/var/log/nova/${n}.log`, `/var/log/nova/${n}.out`])],
+      paths: ['/var/lib/nova/tmp', '/var/lib/nova/instances', API_LOG, ...['nova-api-uwsgi', 'nova-api-metadata-uwsgi', 'nova-conductor', 'nova-scheduler'].flatMap((n) => [`/var/log/nova/${n}.log`, `/var/log/nova/${n}.out`])],
     });
   },
 };

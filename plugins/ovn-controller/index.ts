@@ -14,6 +14,7 @@ import { serviceLogTail } from '../../lib/log-tail.ts';
 import { chooseDatapath, DATAPATH_PROBE, probeFromOutput, type DatapathChoice, type DatapathType } from '../../lib/network/datapath.ts';
 import { publicNetwork } from '../../lib/network/settings.ts';
 import { PUBLIC_PHYSNET } from '../../lib/network/physnet.ts';
+import { OVS_LOCAL_LISTEN, OVS_SOCKET } from '../../lib/network/ovs-paths.ts';
 import { ensureOvsdbFile, waitForOvsdb } from '../../lib/ovsdb.ts';
 import { readPackageList } from '../../lib/packages.ts';
 import type { LinkCheck, ServicePlugin, StackContext } from '../../lib/plugin.ts';
@@ -28,7 +29,6 @@ const OVS_LOGS = '/var/log/openvswitch';
 const OVN_RUN = '/var/run/ovn';
 const OVN_LOGS = '/var/log/ovn';
 const CONF_DB = { db: '/etc/openvswitch/conf.db', schema: '/usr/share/openvswitch/vswitch.ovsschema' };
-export const OVS_SOCKET = `${OVS_RUN}/db.sock`;
 const INTEGRATION_BRIDGE = 'br-int';
 
 const stateDir = (ctx: StackContext): string => ctx.config.settings.STACK_STATE_DIR;
@@ -172,7 +172,7 @@ const plugin: ServicePlugin = {
       ...(gateway ? { 'ovn-bridge-mappings': `${PUBLIC_PHYSNET}:${ctx.config.settings.PUBLIC_BRIDGE}`, 'ovn-cms-options': 'enable-chassis-as-gw' } : {}),
     }).map(([k, v]) => quote(`external_ids:${k}=${v}`));
     const unset = gateway ? '' : ` -- remove open_vswitch . external_ids ${GATEWAY_IDS.join(' ')}`;
-    await ovsVsctl(ctx, `--no-wait init -- set open_vswitch . ${set.join(' ')}${unset}`, 'chassis settings (external_ids)');
+    await ovsVsctl(ctx, `--no-wait init -- set open_vswitch . ${set.join(' ')}${unset} -- set-manager ${OVS_LOCAL_LISTEN}`, 'chassis settings (external_ids)');
 
     const sw = await startOrRestart(ctx, vswitchd(), []);
     const up = await pollUntil(async () => {
