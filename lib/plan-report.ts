@@ -2,6 +2,7 @@
 // table and every config file a stack would change (diffs masked). Printed as text, or with --json
 // as one JSON document; neither holds a password.
 
+import { collectNetworkReport, formatNetworkReport, type NetworkReport } from './network/plan.ts';
 import { planFileChanges } from './config-files.ts';
 import { urlHost, type Endpoints } from './endpoints.ts';
 import type { ServicePlugin, StackContext } from './plugin.ts';
@@ -22,6 +23,8 @@ export interface PlanReport {
   readonly changedFiles: ReadonlyArray<{ host: string; path: string; diff: string }>;
   /** Passwords no secrets file keeps yet: made up for this plan, a stack would generate them once. */
   readonly passwordsNotKeptYet: readonly string[];
+  /** The guests' networks, router and datapaths (absent without OVN). */
+  readonly network?: NetworkReport;
 }
 
 export async function collectPlan(args: {
@@ -33,6 +36,7 @@ export async function collectPlan(args: {
   mask: (t: string) => string;
 }): Promise<PlanReport> {
   const e = args.endpoints;
+  const network = await collectNetworkReport(args.hosts.map((h) => h.ctx));
   const changes = await Promise.all(args.hosts.map(async ({ ctx, plugins }) => (await planFileChanges(ctx, plugins)).map((c) => ({ host: ctx.host.name, ...c }))));
   return {
     hosts: args.hosts.map(({ ctx }) => ({ host: ctx.host.name, os: `${ctx.facts.id} ${ctx.facts.version}`, init: ctx.facts.init, release: ctx.release.name })),
@@ -49,6 +53,7 @@ export async function collectPlan(args: {
     },
     changedFiles: changes.flat(),
     passwordsNotKeptYet: [...args.invented],
+    ...(network ? { network } : {}),
   };
 }
 
@@ -58,6 +63,7 @@ export function formatPlan(report: PlanReport, tasks: readonly TaskNode[], addre
   out.push('', 'Tasks in an order the run can take (hosts in parallel; each starts once what it waits for is done):');
   out.push(...formatTaskOrder(tasks).map((l) => `  ${l}`));
   out.push('', addresses);
+  if (report.network) out.push('', ...formatNetworkReport(report.network));
   out.push('', 'Config file changes:');
   const invented = report.passwordsNotKeptYet;
   if (invented.length) {

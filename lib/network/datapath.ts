@@ -3,6 +3,9 @@
 // packet through ovs-vswitchd (slower; these machines' kernels have no module at all). Said in
 // preflight, the summary and `status`, as KVM or TCG is.
 
+import { memoKey } from '../cloud-state.ts';
+import type { StackContext } from '../plugin.ts';
+
 export type DatapathType = 'system' | 'netdev';
 
 export interface DatapathProbe {
@@ -40,22 +43,32 @@ export function chooseDatapath(wish: '' | DatapathType, probe: DatapathProbe, ho
   if (wish === 'system' && !kernel) {
     return {
       type: 'system',
-      reason: 'kernel (OVS_DATAPATH_TYPE=system)',
+      reason: 'OVS_DATAPATH_TYPE=system',
       error: `OVS_DATAPATH_TYPE=system, but ${host}'s kernel has no openvswitch module (none loaded, and modprobe finds none)`,
     };
   }
-  if (wish !== 'netdev' && kernel) return { type: 'system', reason: `kernel (the openvswitch module is ${probe.loaded ? 'loaded' : 'loadable'})` };
+  if (wish !== 'netdev' && kernel) return { type: 'system', reason: `the openvswitch module is ${probe.loaded ? 'loaded' : 'loadable'}` };
   if (!probe.tun) {
     return {
       type: 'netdev',
-      reason: 'userspace',
+      reason: 'no openvswitch module',
       error: `${host} has ${kernel ? '' : 'no openvswitch kernel module and '}no /dev/net/tun, where Open vSwitch's userspace datapath makes its ports`,
     };
   }
-  if (wish === 'netdev') return { type: 'netdev', reason: 'userspace (OVS_DATAPATH_TYPE=netdev)' };
+  if (wish === 'netdev') return { type: 'netdev', reason: 'OVS_DATAPATH_TYPE=netdev' };
   return {
     type: 'netdev',
-    reason: 'userspace: the kernel has no openvswitch module',
+    reason: 'the kernel has no openvswitch module',
     warning: `${host}: the kernel has no openvswitch module; Open vSwitch uses its userspace datapath (every packet passes through ovs-vswitchd: works, slower)`,
   };
+}
+
+const DATAPATH = memoKey<DatapathChoice>('ovs.datapath');
+
+/** The choice for ctx's host: probed once per run and host. */
+export async function datapathOf(ctx: StackContext): Promise<DatapathChoice> {
+  return ctx.cloud.perHost(DATAPATH, ctx.host.name, async () => {
+    const r = await ctx.host.run(DATAPATH_PROBE, { check: false, label: 'openvswitch kernel module' });
+    return chooseDatapath(ctx.config.settings.OVS_DATAPATH_TYPE as '' | DatapathType, probeFromOutput(r.stdout), ctx.host.name);
+  });
 }

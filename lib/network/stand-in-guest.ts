@@ -44,7 +44,8 @@ export const standInNames = (portId: string): StandIn => ({ ns: `stack-verify-${
 /** Plugs the namespace onto br-int as the port's owner (external_ids:iface-id), with the port's MAC. */
 export async function plugStandIn(host: Host, port: { id: string; mac: string }, scriptDir: string, bridge = 'br-int'): Promise<StandIn> {
   const g = standInNames(port.id);
-  await unplugStandIn(host, g, bridge);
+  // One verify at a time runs on a host (the run lock): any stand-in here is a killed run's.
+  await removeStandIns(host, bridge);
   await host.run(sh('install', '-d', '-m', '0755', scriptDir), { label: 'verify directory' });
   await host.writeFile(`${scriptDir}/udhcpc.script`, UDHCPC_SCRIPT, { mode: 0o755 });
   await host.run(
@@ -100,5 +101,17 @@ export async function unplugStandIn(host: Host, g: StandIn, bridge = 'br-int'): 
       'true',
     ].join('; '),
     { check: false, label: `remove stand-in guest ${g.ns}` },
+  );
+}
+
+/** Every stand-in guest on the host (a verify killed before its cleanup leaves one): for clean, and before a new one. */
+export async function removeStandIns(host: Host, bridge = 'br-int'): Promise<void> {
+  await host.run(
+    [
+      `for n in $(ip netns list | awk '/^stack-verify-/{print $1}'); do for p in $(ip netns pids "$n"); do kill -9 "$p"; done; ip netns del "$n"; done`,
+      `for p in $(ovs-vsctl --timeout=10 list-ports ${quote(bridge)} 2>/dev/null | grep '^svg-'); do ovs-vsctl --timeout=10 del-port ${quote(bridge)} "$p"; done`,
+      'true',
+    ].join('; '),
+    { check: false, label: 'remove stand-in guests' },
   );
 }

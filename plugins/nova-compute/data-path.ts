@@ -12,12 +12,14 @@ import type { Session } from '../../lib/openstack/keystone.ts';
 import { create, list, remove, type FloatingIp, type Network, type Port } from '../../lib/openstack/neutron.ts';
 import type { StackContext } from '../../lib/plugin.ts';
 import { quote } from '../../lib/shell.ts';
+import { datapathOf } from '../../lib/network/datapath.ts';
 import { VERIFY_SECURITY_GROUP } from '../../lib/network/verify-names.ts';
 
 export { VERIFY_SECURITY_GROUP };
 import { pollUntil } from '../../lib/wait.ts';
 
 const OVN_CONTROLLER_LOG = '/var/log/ovn/ovn-controller.log';
+const FIP_MARK = 'stack.ts verify';
 
 /** OVN networking is on and this compute is a chassis: its test server gets a real port. */
 export const hasDataPath = (ctx: StackContext): boolean =>
@@ -95,6 +97,15 @@ export async function proveDataPath(ctx: StackContext, s: Session, server: strin
       await standInListen(ctx.host, g);
     }
     // 4. A floating IP, pinged and connected to from the network host.
+    const gw = ctx.on('ovn-northd');
+    if (gw.host.name !== host && ((await datapathOf(ctx)).type === 'netdev' || (await datapathOf(gw)).type === 'netdev')) {
+      // OVS's userspace datapath sends Geneve only out of a port of its own bridge: between two hosts
+      // whose kernels have no openvswitch module the tunnel needs a NIC given to OVS, which stack.ts does not do yet.
+      ctx.log.warn(
+        `${host}: the floating IP check of its test server is skipped: the path from the network host ${gw.host.name} is a Geneve tunnel, and with Open vSwitch's userspace datapath (no openvswitch kernel module) stack.ts makes no tunnels between hosts yet`,
+      );
+      return;
+    }
     await reachByFloatingIp(ctx, s, port, fixed);
   });
 }
@@ -103,7 +114,9 @@ async function reachByFloatingIp(ctx: StackContext, s: Session, port: Port, fixe
   const pub = publicNetwork(ctx.config);
   const [pubNet] = await list<Network>(s, 'networks', { name: pub.name });
   if (!pubNet) throw new StackError(`the network ${pub.name} is gone`, 'A re-run of ./stack.ts makes it again.');
-  const fip = await create<FloatingIp>(s, 'floatingips', { floating_network_id: pubNet.id, port_id: port.id, description: 'stack.ts verify' });
+  // A killed verify leaves its floating IP behind, unassociated once its server is gone.
+  for (const old of await list<FloatingIp>(s, 'floatingips', { description: FIP_MARK })) if (!old.port_id) await remove(s, 'floatingips', old.id);
+  const fip = await create<FloatingIp>(s, 'floatingips', { floating_network_id: pubNet.id, port_id: port.id, description: FIP_MARK });
   const gw = ctx.on('ovn-northd');
   try {
     const ping = await gw.host.run(`for i in $(seq 1 40); do ping -c 1 -W 1 ${quote(fip.floating_ip_address)} >/dev/null 2>&1 && echo "after $i" && exit 0; done; exit 1`, {

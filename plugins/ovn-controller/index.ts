@@ -9,9 +9,8 @@
 
 import { StackError } from '../../lib/errors.ts';
 import { daemonStatus, type DaemonSpec } from '../../lib/daemon.ts';
-import { memoKey } from '../../lib/cloud-state.ts';
 import { serviceLogTail } from '../../lib/log-tail.ts';
-import { chooseDatapath, DATAPATH_PROBE, probeFromOutput, type DatapathChoice, type DatapathType } from '../../lib/network/datapath.ts';
+import { datapathOf, type DatapathType } from '../../lib/network/datapath.ts';
 import { publicNetwork } from '../../lib/network/settings.ts';
 import { PUBLIC_PHYSNET } from '../../lib/network/physnet.ts';
 import { OVS_LOCAL_LISTEN, OVS_SOCKET } from '../../lib/network/ovs-paths.ts';
@@ -23,6 +22,7 @@ import { quote, sh } from '../../lib/shell.ts';
 import { stopPlugin } from '../../lib/stop-plugin.ts';
 import { pollUntil } from '../../lib/wait.ts';
 import { checkHostNetworks } from '../../lib/network/host-checks.ts';
+import { removeStandIns } from '../../lib/network/stand-in-guest.ts';
 
 const OVS_RUN = '/var/run/openvswitch';
 const OVS_LOGS = '/var/log/openvswitch';
@@ -65,15 +65,6 @@ const controller = (): DaemonSpec => ({
 
 /** This host carries the public bridge: it runs ovn-northd (the controller, or a host of the network role). */
 export const isGateway = (ctx: StackContext): boolean => ctx.endpoints.hostOf['ovn-northd'] === ctx.host.name;
-
-const DATAPATH = memoKey<DatapathChoice>('ovs.datapath');
-
-export async function datapathOf(ctx: StackContext): Promise<DatapathChoice> {
-  return ctx.cloud.perHost(DATAPATH, ctx.host.name, async () => {
-    const r = await ctx.host.run(DATAPATH_PROBE, { check: false, label: 'openvswitch kernel module' });
-    return chooseDatapath(ctx.config.settings.OVS_DATAPATH_TYPE as '' | DatapathType, probeFromOutput(r.stdout), ctx.host.name);
-  });
-}
 
 /** The external_ids ovn-controller reads: who this chassis is, where the southbound database is, how to tunnel. */
 function chassisIds(ctx: StackContext, dp: DatapathType): Record<string, string> {
@@ -243,7 +234,7 @@ const plugin: ServicePlugin = {
 
   async describe(ctx) {
     const dp = await datapathOf(ctx);
-    const lines = [`Datapath: ${dp.type === 'system' ? 'kernel' : 'userspace (netdev)'}: ${dp.reason}`];
+    const lines = [`Datapath: ${dp.type === 'system' ? 'kernel' : 'userspace (netdev)'}: ${dp.reason}${dp.type === 'netdev' && ctx.topology.hosts.length > 1 ? '; no Geneve tunnels to other hosts yet (guests here reach only this host\'s network)' : ''}`];
     if (isGateway(ctx)) {
       const net = publicNetwork(ctx.config);
       lines.push(`Gateway: ${ctx.config.settings.PUBLIC_BRIDGE} ${net.gateway}/${net.prefix}: floating IPs ${net.cidr} answer from ${ctx.host.name}`);
@@ -254,6 +245,7 @@ const plugin: ServicePlugin = {
   daemons: () => [ovsdbServer(), vswitchd(), controller()],
 
   async clean(ctx) {
+    await removeStandIns(ctx.host);
     await stopPlugin(ctx, plugin);
     // The kernel datapath keeps its ports after ovs-vswitchd is gone; the userspace one has none left.
     // Open vSwitch's database goes back to an empty one, as the package made it.

@@ -22,6 +22,7 @@ import { SshHost } from '../../lib/host/ssh.ts';
 import { MemoryLogger } from '../fixtures/memory-logger.ts';
 import { isWildcard, tcpListeners } from '../fixtures/listeners.ts';
 import { readSecretsFile } from '../../lib/config/secrets.ts';
+import { plugStandIn, standInDhcp, standInListen, unplugStandIn, STAND_IN_BANNER } from '../../lib/network/stand-in-guest.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const STACK = join(REPO, 'stack.ts');
@@ -155,7 +156,7 @@ const onHost = cloud.onHost;
 /** Processes of the cloud on the host (not sshd, tini, sleep, our own ps). */
 async function cloudProcesses(): Promise<string[]> {
   const r = await onHost(`ps -eo comm= | sort -u`);
-  return r.stdout.split('\n').filter((c) => /uwsgi|glance|nova|neutron|mysqld|mariadbd|beam|epmd|memcached|python3/.test(c));
+  return r.stdout.split('\n').filter((c) => /uwsgi|glance|nova|neutron|mysqld|mariadbd|beam|epmd|memcached|python3|ovs|ovn|haproxy/.test(c));
 }
 
 const expected = EXPECTED[suite];
@@ -233,6 +234,52 @@ e2eDescribe(pendingReason)(`all-in-one over SSH on ${where}`, () => {
     expect(save.exitCode, save.stderr).toBe(0);
     expect(save.stdout.split(' ')[0]).toBe(imageSha256);
   }, 300_000);
+
+  it("plan shows the networks, the router and the datapath; every chassis is in Neutron's agent list", async () => {
+    const p = await stack(['plan']);
+    expect(p.exitCode, p.all).toBe(0);
+    expect(p.all).toMatch(/^Networks:\n  private +10\.0\.0\.0\/22 gateway 10\.0\.0\.1 .*\n  public +172\.24\.4\.0\/24 gateway 172\.24\.4\.1 on br-ex .*\n  router1 +private -> public, SNAT\n  datapath +\S+: userspace \(netdev\): the kernel has no openvswitch module/m);
+    const agents = await onHost('openstack --os-cloud stack-admin network agent list -f value -c "Agent Type" -c Host -c Alive');
+    expect(agents.exitCode, agents.stderr).toBe(0);
+    expect(agents.stdout).toMatch(/^OVN Controller Gateway agent \S+ True$/m);
+    expect(agents.stdout).toMatch(/^OVN Metadata agent \S+ True$/m);
+  }, 300_000);
+
+  it('the demo user boots a server on private with the openstack client; with a floating IP it answers ping and port 22 from the network host', async () => {
+    const os = (args: string) => onHost(`openstack --os-cloud stack ${args}`);
+    const ok = async (args: string) => {
+      const r = await os(args);
+      expect(r.exitCode, `openstack ${args}\n${r.stderr}`).toBe(0);
+      return r.stdout.trim();
+    };
+    await ok('security group create e2e-ssh -f value -c id');
+    await ok('security group rule create --protocol icmp e2e-ssh -f value -c id');
+    await ok('security group rule create --protocol tcp --dst-port 22 e2e-ssh -f value -c id');
+    const server = await ok('server create --flavor stack.tiny --image tiny --network private --security-group e2e-ssh --wait e2e-vm -f value -c id');
+    const [portId, mac] = (await ok(`port list --server ${server} -f value -c ID -c "MAC Address"`)).split(/\s+/) as [string, string];
+    const fip = await ok('floating ip create public -f value -c floating_ip_address');
+    await ok(`server add floating ip ${server} ${fip}`);
+    // The fake driver runs no guest: the test plays the hypervisor, plugging a namespace onto the
+    // server's port as libvirt would, and runs DHCP and a port-22 listener in it.
+    const dir = '/var/lib/stack-ts/e2e-guest';
+    const g = await plugStandIn(cloud.ssh, { id: portId, mac }, dir);
+    try {
+      const lease = await standInDhcp(cloud.ssh, g, dir);
+      expect(lease.ok, lease.ok ? '' : lease.output).toBe(true);
+      const fixed = await ok(`port show ${portId} -f json -c fixed_ips`);
+      expect(fixed).toContain(lease.ok ? lease.address : 'no lease');
+      await standInListen(cloud.ssh, g);
+      const ping = await onHost(`for i in $(seq 1 30); do ping -c 1 -W 1 ${fip} >/dev/null && exit 0; done; exit 1`);
+      expect(ping.exitCode, `no answer from ${fip}`).toBe(0);
+      const banner = await onHost(`timeout 15 bash -c 'exec 3<>/dev/tcp/${fip}/22 && head -1 <&3'`);
+      expect(banner.stdout.trim()).toBe(STAND_IN_BANNER);
+    } finally {
+      await unplugStandIn(cloud.ssh, g);
+      await os(`server delete --wait ${server}`);
+      await os(`floating ip delete ${fip}`);
+      await os('security group delete e2e-ssh');
+    }
+  }, 600_000);
 
   it('no secret in any file outside the 0600/0640 ones on the host; the checked files do hold them', async () => {
     for (const [k, v] of (await readSecretsFile(join(cloud.work, '.stack-secrets'), true)).values) secrets.set(k, v);
@@ -318,6 +365,9 @@ e2eDescribe(pendingReason)(`all-in-one over SSH on ${where}`, () => {
       'ls -d /var/lib/stack-ts /var/log/stack-ts /etc/openstack/clouds.yaml /etc/nova/nova-compute.conf /etc/keystone/fernet-keys /etc/mysql/mariadb.conf.d/99-stack.cnf /etc/*/stack-db.cnf 2>/dev/null; ls /var/lib/glance/images 2>/dev/null; ls /var/lib/mysql | grep -xE "keystone|glance|nova|nova_api|nova_cell0|placement|neutron"',
     );
     expect(left.stdout.trim()).toBe('');
+    // The host's network is as it was: no bridge, namespace or route of the cloud's is left.
+    const net = await onHost("ip -br link | awk '{print $1}' | grep -vxE 'lo|eth0(@.*)?'; ip netns list; ip -4 route | grep -v ' dev eth0 '");
+    expect(net.stdout.trim()).toBe('');
     // Config files are back to what the packages ship.
     const diff = await onHost('cmp /etc/glance/glance-api.conf /usr/share/glance-common/glance-api.conf && cmp /etc/nova/nova.conf /usr/share/nova-common/nova.conf');
     expect(diff.exitCode, diff.stdout + diff.stderr).toBe(0);

@@ -93,6 +93,9 @@ e2eDescribe(undefined)('all-in-one with libvirt/QEMU (TCG), stack.ts running on 
         'COMMAND_TIMEOUT=3000',
         'IMAGE_URLS=/root/boot.qcow2',
         `VERIFY_CONSOLE_PATTERN=${BOOT_MARKER}`,
+        // QEMU guests on OVN ports (os-vif with the userspace datapath) are not proved yet: this file
+        // keeps to the hypervisor; the all-in-one files prove the networks on the fake driver.
+        'disable_service ovn-northd ovn-controller q-ovn-metadata-agent',
         `ADMIN_PASSWORD='${ADMIN_PASSWORD.replace(/'/g, `'\\''`)}'`,
         '',
       ].join('\n'),

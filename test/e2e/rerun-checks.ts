@@ -183,6 +183,14 @@ export const rerunChecks: MoreChecks = {
         async () => `rabbitmqctl -q change_password ${rabbitUser(c)} Changed-behind-1`,
         /RabbitMQ on \S+ refuses the login of \S+ with RABBIT_PASSWORD.*\n.*Broken link: nova and neutron -> RabbitMQ/,
       ],
+      // Issue 17: the network's daemons, each named with its link and started again by a re-run.
+      ['ovn-controller killed', async () => `kill -KILL ${await pidOf('ovn-controller')}`, /ovn-controller on \S+ is not running.*\n.*Broken link: OVN southbound -> ovn-controller/],
+      ['ovn-northd killed', async () => `kill -KILL ${await pidOf('ovn-northd')}`, /ovn-northd on \S+ is not running.*\n.*Broken link: neutron's networks -> ovn-northd/],
+      [
+        'the metadata agent killed',
+        async () => `kill -KILL ${await pidOf('neutron-ovn-metadata-agent')}`,
+        /neutron-ovn-metadata-agent on \S+ is not running.*\n.*Broken link: guests \(169\.254\.169\.254\) -> neutron-ovn-metadata-agent/,
+      ],
       // Issue 15 §2: the record stays active with its checksum; the re-run must upload the data again.
       [
         "the image's file removed from Glance's store",

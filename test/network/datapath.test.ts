@@ -32,6 +32,6 @@ describe('the Open vSwitch datapath', () => {
 
   it('OVS_DATAPATH_TYPE=netdev wins over a kernel that has the module', () => {
     const c = chooseDatapath('netdev', { loaded: true, loadable: true, tun: true }, 'h1');
-    expect(c).toMatchObject({ type: 'netdev', reason: 'userspace (OVS_DATAPATH_TYPE=netdev)' });
+    expect(c).toMatchObject({ type: 'netdev', reason: 'OVS_DATAPATH_TYPE=netdev' });
   });
 });
