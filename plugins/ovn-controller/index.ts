@@ -252,6 +252,8 @@ const plugin: ServicePlugin = {
     await ctx.host.run(
       [
         'ovs-dpctl del-dp ovs-system >/dev/null 2>&1 || true',
+        // The userspace datapath's ports are persistent tap devices: they outlive ovs-vswitchd.
+        `for d in ${[INTEGRATION_BRIDGE, ctx.config.settings.PUBLIC_BRIDGE, 'ovs-netdev'].map(quote).join(' ')}; do [ -e "/sys/class/net/$d/tun_flags" ] && ip link del "$d"; done; true`,
         sh('rm', '-f', CONF_DB.db, '/etc/openvswitch/.conf.db.~lock~'),
         sh('ovsdb-tool', 'create', CONF_DB.db, CONF_DB.schema),
       ].join('; '),
