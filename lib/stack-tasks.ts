@@ -114,7 +114,9 @@ export const pluginsOn = (ctx: StackContext, plugins: readonly ServicePlugin[]):
  * Ports the API plugins listen on: checked free (or ours) before anything is changed. MariaDB,
  * RabbitMQ and memcached check their own ports, with their process names, in their preflight.
  */
-export const PORTS: Readonly<Record<string, readonly number[]>> = Object.fromEntries(API_SERVICES.map((a) => [a.plugin, [a.port]]));
+export const PORTS: Readonly<Record<string, readonly number[]>> = Object.fromEntries(
+  [...new Set(API_SERVICES.map((a) => a.plugin))].map((plugin) => [plugin, API_SERVICES.filter((a) => a.plugin === plugin).map((a) => a.port)]),
+);
 
 const phaseLeaf = (ctx: StackContext, p: ServicePlugin, phase: string, run: () => Promise<void>, timeoutMs?: number): TaskNode => ({
   id: `${ctx.host.name}/${p.name}/${phase}`,

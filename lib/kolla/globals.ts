@@ -48,6 +48,7 @@ export const KOLLA_PASSWORDS: ReadonlyArray<readonly [string, SettingName]> = [
   ['neutron_database_password', 'NEUTRON_DB_PASSWORD'],
   ['neutron_keystone_password', 'NEUTRON_PASSWORD'],
   ['memcache_secret_key', 'MEMCACHE_SECRET_KEY'],
+  ['metadata_secret', 'METADATA_PROXY_SHARED_SECRET'],
 ];
 
 export function renderPasswords(settings: Settings): string {

@@ -64,7 +64,6 @@ export const SERVICE_BY_PORT: Readonly<Record<string, string>> = {
   ...Object.fromEntries(API_SERVICES.map((a) => [String(a.port), a.daemon])),
   // Not run by stack.ts, but a user's catalog may still name them.
   '35357': 'keystone',
-  '8775': 'nova-metadata',
 };
 
 const BODY_SNIPPET = 300;

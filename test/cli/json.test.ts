@@ -20,6 +20,7 @@ const SECRETS = {
   NOVA_DB_PASSWORD: 'Js-ndb-0004',
   NEUTRON_DB_PASSWORD: 'Js-qdb-0005',
   MEMCACHE_SECRET_KEY: 'Js-mck-0006',
+  METADATA_PROXY_SHARED_SECRET: 'Js-mps-0007',
 };
 
 let dir: string;

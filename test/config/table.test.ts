@@ -8,7 +8,7 @@ import { ConfigError, loadConfig, type Config } from '../../lib/config/index.ts'
 import type { SettingName } from '../../lib/config/schema.ts';
 
 const KNOWN = 'known services: mysql, rabbit, memcache, key, g-api, g-reg, placement-api, ovn-northd, q-svc, n-api, n-cond, n-sch, n-cpu, ovn-controller, q-ovn-metadata-agent';
-const DEFAULT_SERVICES = ['mysql', 'rabbit', 'memcache', 'key', 'g-api', 'placement-api', 'ovn-northd', 'q-svc', 'n-api', 'n-cond', 'n-sch', 'n-cpu', 'ovn-controller'];
+const DEFAULT_SERVICES = ['mysql', 'rabbit', 'memcache', 'key', 'g-api', 'placement-api', 'ovn-northd', 'q-svc', 'n-api', 'n-cond', 'n-sch', 'n-cpu', 'ovn-controller', 'q-ovn-metadata-agent'];
 const SPACES_HINT = (n: string) => `    the shell reads "${n} = ..." as a command; write ${n}=value with no spaces`;
 const SINGLE_QUOTE_HINT = "    if the $ is part of the value (a password, say), put the value in single quotes: NAME='...'";
 

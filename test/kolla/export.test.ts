@@ -37,6 +37,7 @@ const SECRETS = {
   NOVA_DB_PASSWORD: 'ndb-pw-0012',
   NEUTRON_DB_PASSWORD: 'qdb-pw-0013',
   MEMCACHE_SECRET_KEY: 'memcache-key-0014',
+  METADATA_PROXY_SHARED_SECRET: 'metadata-secret-0015',
 } as const;
 
 const THREE_HOSTS = `hosts:
@@ -233,6 +234,7 @@ describe('export kolla-ansible: the passwords', () => {
       glance_keystone_password: SECRETS.GLANCE_PASSWORD,
       nova_api_database_password: SECRETS.NOVA_DB_PASSWORD,
       memcache_secret_key: SECRETS.MEMCACHE_SECRET_KEY,
+      metadata_secret: SECRETS.METADATA_PROXY_SHARED_SECRET,
     });
     for (const f of [KOLLA_FILES.inventory, KOLLA_FILES.globals]) {
       const text = readFileSync(join(dir, f), 'utf8');

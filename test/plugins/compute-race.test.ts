@@ -70,7 +70,7 @@ function computeHost(): RecordingHost {
 
 function contextOn(host: RecordingHost): StackContext {
   const base = makeContext(host, DEBIAN_SYSV, { ADMIN_PASSWORD, VIRT_DRIVER: 'fake', SERVICE_TIMEOUT: 20 });
-  const url = { ...base.endpoints.url, identity: cloud.url, image: cloud.url, placement: `${cloud.url}/placement`, compute: `${cloud.url}/compute/v2.1` };
+  const url = { ...base.endpoints.url, identity: cloud.url, image: cloud.url, placement: `${cloud.url}/placement`, compute: `${cloud.url}/compute/v2.1`, metadata: `${cloud.url}/metadata` };
   return { ...base, endpoints: { ...base.endpoints, url } };
 }
 
@@ -221,7 +221,7 @@ describe('a re-run waits until what it restarted is back before verify', () => {
       .reply(/rabbitmqctl add_user/, { exitCode: 70, stderr: 'Error:\nuser_already_exists: stackrabbit' })
       .reply(/rabbitmqctl authenticate_user/, { exitCode: 65, stderr: 'Error: failed to authenticate user "stackrabbit"' });
     const ctx = contextOn(host);
-    unchangedStamps(host, ['nova-conductor', 'nova-scheduler', 'nova-api'], ['/etc/nova/nova.conf', '/etc/nova/stack-db.cnf']);
+    unchangedStamps(host, ['nova-conductor', 'nova-scheduler', 'nova-api', 'nova-api-metadata'], ['/etc/nova/nova.conf', '/etc/nova/stack-db.cnf']);
     script.control = [
       { binary: 'nova-conductor', updated_at: 'T0' },
       { binary: 'nova-scheduler', updated_at: 'T0' },
@@ -229,7 +229,7 @@ describe('a re-run waits until what it restarted is back before verify', () => {
     await rabbitmq.register!(ctx);
     await nova.start!(ctx);
     const said = (ctx.log as unknown as { lines: string[] }).lines.join('\n');
-    for (const d of ['nova-conductor', 'nova-scheduler', 'nova-api']) expect(said).toMatch(new RegExp(`restarting ${d}: its RabbitMQ user's password was set back`));
+    for (const d of ['nova-conductor', 'nova-scheduler', 'nova-api', 'nova-api-metadata']) expect(said).toMatch(new RegExp(`restarting ${d}: its RabbitMQ user's password was set back`));
     setTimeout(() => (script.control = [{ binary: 'nova-conductor', updated_at: 'T1' }, { binary: 'nova-scheduler', updated_at: 'T1' }]), 1500);
     const started = Date.now();
     await nova.register!(ctx);

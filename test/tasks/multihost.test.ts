@@ -36,7 +36,7 @@ describe('a three-host cloud', () => {
     const names = (i: number) => pluginsOn(ctxs[i]!, plugins).map((p) => p.name);
     expect(names(0)).toEqual(['mariadb', 'rabbitmq', 'memcached']);
     expect(names(1)).toEqual(['keystone', 'glance', 'image', 'placement', 'ovn-northd', 'ovn-controller', 'neutron', 'networks', 'nova']);
-    expect(names(2)).toEqual(['ovn-controller', 'nova-compute']);
+    expect(names(2)).toEqual(['ovn-controller', 'nova-compute', 'ovn-metadata-agent']);
     expect(ctxs[2]!.on('mysql').host.name).toBe('infra');
     expect(ctxs[0]!.on('n-api').address).toBe('10.0.0.12');
     expect(teardownOrder(ctxs).map((c) => c.host.name)).toEqual(['cpu', 'ctl', 'infra']);

@@ -2,7 +2,7 @@
 // check, the owners a busy port may have, the HTTP client's service names and the port each
 // plugin's daemon listens on all come from that one declaration.
 import { describe, expect, it } from 'vitest';
-import { API_SERVICES } from '../../lib/api-services.ts';
+import { API_SERVICES, apiService } from '../../lib/api-services.ts';
 import { renderAll } from '../../lib/config-files.ts';
 import { SERVICE_BY_PORT } from '../../lib/openstack/http.ts';
 import { orderPlugins } from '../../lib/plan.ts';
@@ -25,9 +25,12 @@ describe('every API from its one declaration', () => {
   const ctl = ctxs[0]!;
   const plugins = pluginsOn(ctl, orderPlugins(config, PLUGINS));
 
-  it('lists five APIs with distinct ports, plugins and services', () => {
-    expect(API_SERVICES.map((a) => a.api).sort()).toEqual(['compute', 'identity', 'image', 'network', 'placement']);
-    for (const key of ['port', 'plugin', 'service'] as const) expect(new Set(API_SERVICES.map((a) => a[key])).size, key).toBe(API_SERVICES.length);
+  it('lists six APIs with distinct ports; only nova serves two (compute and metadata, both with n-api)', () => {
+    expect(API_SERVICES.map((a) => a.api).sort()).toEqual(['compute', 'identity', 'image', 'metadata', 'network', 'placement']);
+    expect(new Set(API_SERVICES.map((a) => a.port)).size).toBe(API_SERVICES.length);
+    const others = API_SERVICES.filter((a) => a.api !== 'metadata');
+    for (const key of ['plugin', 'service'] as const) expect(new Set(others.map((a) => a[key])).size, key).toBe(others.length);
+    expect(apiService('metadata')).toMatchObject({ plugin: 'nova', service: 'n-api' });
   });
 
   for (const a of API_SERVICES) {
@@ -35,7 +38,8 @@ describe('every API from its one declaration', () => {
       // The address table: its URL on the host that runs its service.
       expect(ctl.endpoints.url[a.api]).toBe(`http://10.0.0.12:${a.port}${a.path}`);
       // Preflight checks the port on the host of the plugin, and knows its own processes there.
-      expect(PORTS[a.plugin]).toEqual([a.port]);
+      expect(PORTS[a.plugin]).toContain(a.port);
+      expect(PORTS[a.plugin]).toEqual(API_SERVICES.filter((x) => x.plugin === a.plugin).map((x) => x.port));
       expect(DEFAULT_PORT_OWNERS[a.port]).toEqual(a.owners);
       // The HTTP client names the daemon when nothing answers on the port.
       expect(SERVICE_BY_PORT[String(a.port)]).toBe(a.daemon);

@@ -38,7 +38,7 @@ describe('parseTopology', () => {
     const t = parse(THREE);
     expect(t.hosts.map((h) => h.name)).toEqual(['ctl', 'c1', 'c2']);
     expect([...t.hosts[0]!.services].sort()).toEqual(['g-api', 'key', 'memcache', 'mysql', 'n-api', 'n-cond', 'n-sch', 'ovn-controller', 'ovn-northd', 'placement-api', 'q-svc', 'rabbit']);
-    expect([...t.hosts[1]!.services].sort()).toEqual(['n-cpu', 'ovn-controller']);
+    expect([...t.hosts[1]!.services].sort()).toEqual(['n-cpu', 'ovn-controller', 'q-ovn-metadata-agent']);
     expect(t.hostsFor('n-cpu').map((h) => h.name)).toEqual(['c1', 'c2']);
     expect(t.hostFor('mysql')?.name).toBe('ctl');
     expect(t.hosts[2]!.sshKey).toBe('/cfg/keys/c2');
