@@ -31,7 +31,7 @@ const on = async (i: number, cmd: string) => sshExec(th, th.hosts[i]!, cmd, 120_
 /** Processes of the cloud on a host (not sshd, tini, sleep, our own ps). */
 async function cloudProcesses(i: number): Promise<string[]> {
   const r = await on(i, 'ps -eo comm= | sort -u');
-  return r.stdout.split('\n').filter((c) => /uwsgi|glance|nova|neutron|mysqld|mariadbd|beam|epmd|memcached|python3/.test(c));
+  return r.stdout.split('\n').filter((c) => /uwsgi|glance|nova|neutron|mysqld|mariadbd|beam|epmd|memcached|python3|ovs|ovn|haproxy/.test(c));
 }
 
 // The hosts file's names, unlike the test hosts' own hostnames (h1, h2, h3), as with the README's
@@ -103,6 +103,15 @@ e2eDescribe(undefined)('three hosts from one command', () => {
       }
       for (const n of NAMES.slice(1)) expect(r.all).toMatch(new RegExp(`^${n} +nova-compute +nova-compute +running`, 'm'));
       expect(r.all).not.toMatch(new RegExp(`^${NAMES[1]} +(keystone|mariadb)`, 'm'));
+    }, 300_000);
+
+    it("every chassis is in Neutron's agent list: the controller as the gateway, each compute with its metadata agent", async () => {
+      const r = await on(0, 'openstack --os-cloud stack-admin network agent list -f value -c "Agent Type" -c Host -c Alive');
+      expect(r.exitCode, r.stderr).toBe(0);
+      const rows = r.stdout.trim().split('\n').sort();
+      expect(rows.filter((l) => /^OVN Controller Gateway agent \S+ True$/.test(l))).toHaveLength(1);
+      expect(rows.filter((l) => /^OVN Controller agent \S+ True$/.test(l))).toHaveLength(2);
+      expect(rows.filter((l) => /^OVN Metadata agent \S+ True$/.test(l))).toHaveLength(2);
     }, 300_000);
 
     it('the real openstack client on the controller lists both hypervisors', async () => {
