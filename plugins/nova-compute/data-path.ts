@@ -53,7 +53,7 @@ async function withGuest<T>(ctx: StackContext, port: Port, fake: boolean, fn: (g
   }
 }
 
-export async function proveDataPath(ctx: StackContext, s: Session, server: string, fake: boolean): Promise<void> {
+export async function proveDataPath(ctx: StackContext, s: Session, server: string, fake: boolean, createdAt = Date.now()): Promise<void> {
   const host = ctx.host.name;
   const port = await serverPort(s, ctx, server);
   const fixed = port.fixed_ips[0]?.ip_address ?? '?';
@@ -106,11 +106,11 @@ export async function proveDataPath(ctx: StackContext, s: Session, server: strin
       );
       return;
     }
-    await reachByFloatingIp(ctx, s, port, fixed);
+    await reachByFloatingIp(ctx, s, port, fixed, createdAt);
   });
 }
 
-async function reachByFloatingIp(ctx: StackContext, s: Session, port: Port, fixed: string): Promise<void> {
+async function reachByFloatingIp(ctx: StackContext, s: Session, port: Port, fixed: string, createdAt: number): Promise<void> {
   const pub = publicNetwork(ctx.config);
   const [pubNet] = await list<Network>(s, 'networks', { name: pub.name });
   if (!pubNet) throw new StackError(`the network ${pub.name} is gone`, 'A re-run of ./stack.ts makes it again.');
@@ -138,7 +138,8 @@ async function reachByFloatingIp(ctx: StackContext, s: Session, port: Port, fixe
         `Ping answers, so the router and the floating IP work: the security group ${VERIFY_SECURITY_GROUP} (tcp 22) or the guest's listener is what refuses.`,
       );
     }
-    ctx.log.info(`${ctx.host.name}: the test server's ${fixed} answers ping and port 22 at ${fip.floating_ip_address} from ${gw.host.name} (${ping.stdout.trim()} s)`);
+    const pingS = ((Date.now() - createdAt) / 1000).toFixed(1);
+    ctx.log.info(`${ctx.host.name}: the test server's ${fixed} answers ping and port 22 at ${fip.floating_ip_address} from ${gw.host.name}, ${pingS} s after server create [guest-ping-s=${pingS}]`);
   } finally {
     await remove(s, 'floatingips', fip.id).catch(() => undefined);
   }

@@ -366,7 +366,7 @@ const plugin: ServicePlugin = {
         const bootS = (Date.now() - created) / 1000;
         ctx.log.info(`${ctx.host.name}: guest booted: "${r.line}" on the console ${bootS.toFixed(1)} s after server create (ACTIVE after ${activeS.toFixed(1)} s) [guest-boot-s=${bootS.toFixed(1)}]`);
       }
-      if (networked) await proveDataPath(ctx, s, server, !isLibvirt(ctx));
+      if (networked) await proveDataPath(ctx, s, server, !isLibvirt(ctx), created);
     } finally {
       await deleteServer(s, server).catch(() => undefined);
     }
