@@ -63,6 +63,7 @@ export const SCHEMA = {
   PUBLIC_NETWORK_GATEWAY: s('address', '172.24.4.1', 'Network', 'Address the network host holds on PUBLIC_BRIDGE: the public network\'s gateway, and how the host reaches floating IPs.'),
   PUBLIC_BRIDGE: s('string', 'br-ex', 'Network', 'Open vSwitch bridge of the public network on the network host.'),
   PUBLIC_INTERFACE: s('string', '', 'Network', 'A spare NIC of the network host to add to PUBLIC_BRIDGE (its addresses are lost); empty means floating IPs are reached from the network host only.'),
+  TUNNEL_INTERFACE: s('string', '', 'Network', 'A NIC of every chassis host for the Geneve tunnels (its address is the tunnel endpoint; with the userspace datapath OVS takes it over, on br-phy); empty means the host\'s own address.'),
   PRIVATE_NETWORK_NAME: s('string', 'private', 'Network', 'Name of the demo project\'s network (and of its subnet, with -subnet).'),
   PUBLIC_NETWORK_NAME: s('string', 'public', 'Network', 'Name of the external network floating IPs come from.'),
   Q_ROUTER_NAME: s('string', 'router1', 'Network', 'Name of the demo project\'s router between the two networks (SNAT on).'),

@@ -203,7 +203,7 @@ function maskProblem(name: string, value: string): ValueProblem | undefined {
 
 /** A Linux interface name: up to 15 characters, no blank, '/' or ':' (empty = not set). */
 function checkInterfaceName(name: string, value: string): ValueProblem | undefined {
-  if (value === '' && name === 'PUBLIC_INTERFACE') return undefined;
+  if (value === '' && name !== 'PUBLIC_BRIDGE') return undefined;
   if (/^[A-Za-z0-9_.-]{1,15}$/.test(value) && value !== '.' && value !== '..') return undefined;
   return { message: `${name}=${JSON.stringify(value)} is not an interface name`, hint: 'an interface name has 1 to 15 letters, digits, ".", "-" or "_" (see ip -br link)' };
 }
@@ -246,7 +246,7 @@ export function checkValue(name: SettingName, value: string): ValueProblem | und
       return typeof net === 'string' ? { message: `${name}: ${net}`, hint: `e.g. ${name}=${spec.default.startsWith('$') ? '10.0.0.0/22' : spec.default}` } : undefined;
     }
     case 'string':
-      if (name === 'PUBLIC_BRIDGE' || name === 'PUBLIC_INTERFACE') return checkInterfaceName(name, value);
+      if (name === 'PUBLIC_BRIDGE' || name === 'PUBLIC_INTERFACE' || name === 'TUNNEL_INTERFACE') return checkInterfaceName(name, value);
       if (name === 'DEMO_PROJECT') return checkDemoProject(value);
       if (name === 'VERIFY_CONSOLE_PATTERN') return checkPattern(name, value);
       if (name === 'KOLLA_EXTERNAL_INTERFACE' && value !== '' && !/^[A-Za-z0-9_.:@-]{1,15}$/.test(value)) {

@@ -23,6 +23,7 @@ import { stopPlugin } from '../../lib/stop-plugin.ts';
 import { pollUntil } from '../../lib/wait.ts';
 import { checkHostNetworks } from '../../lib/network/host-checks.ts';
 import { removeStandIns } from '../../lib/network/stand-in-guest.ts';
+import { ensurePhysBridge, PHYS_BRIDGE, restoreTunnelInterface, tunnelEndpoint, type TunnelEndpoint } from '../../lib/network/tunnel.ts';
 
 const OVS_RUN = '/var/run/openvswitch';
 const OVS_LOGS = '/var/log/openvswitch';
@@ -67,7 +68,7 @@ const controller = (): DaemonSpec => ({
 export const isGateway = (ctx: StackContext): boolean => ctx.endpoints.hostOf['ovn-northd'] === ctx.host.name;
 
 /** The external_ids ovn-controller reads: who this chassis is, where the southbound database is, how to tunnel. */
-function chassisIds(ctx: StackContext, dp: DatapathType): Record<string, string> {
+function chassisIds(ctx: StackContext, dp: DatapathType, tunnel: TunnelEndpoint | undefined): Record<string, string> {
   const me = ctx.endpoints.hosts.get(ctx.host.name);
   const name = ctx.facts.hostname;
   return {
@@ -75,7 +76,7 @@ function chassisIds(ctx: StackContext, dp: DatapathType): Record<string, string>
     hostname: name,
     'ovn-remote': ctx.endpoints.ovn.sb,
     'ovn-encap-type': 'geneve',
-    'ovn-encap-ip': me?.myIp ?? ctx.address,
+    'ovn-encap-ip': tunnel?.ip ?? me?.myIp ?? ctx.address,
     'ovn-bridge-datapath-type': dp,
   };
 }
@@ -140,6 +141,12 @@ const plugin: ServicePlugin = {
     }
     if (dp.warning) ctx.log.warn(dp.warning);
     await checkHostNetworks(ctx, isGateway(ctx));
+    if (ctx.config.settings.TUNNEL_INTERFACE && !(await tunnelEndpoint(ctx))) {
+      throw new StackError(
+        `TUNNEL_INTERFACE=${ctx.config.settings.TUNNEL_INTERFACE} has no IPv4 address on ${ctx.host.name} (or does not exist there); nothing was changed`,
+        'Give the NIC its tunnel address on every chassis host (ip -br addr), or remove TUNNEL_INTERFACE to tunnel over the hosts\' own addresses.',
+      );
+    }
   },
 
   async configure(ctx) {
@@ -156,7 +163,8 @@ const plugin: ServicePlugin = {
     const db = await startOrRestart(ctx, ovsdbServer(), []);
     await waitForOvsdb(ctx, { name: 'ovsdb-server', remote: `unix:${OVS_SOCKET}`, database: 'Open_vSwitch', log: () => tail(ctx, ovsdbServer()) });
     await db.markStarted();
-    const ids = chassisIds(ctx, dp);
+    const tunnel = await tunnelEndpoint(ctx);
+    const ids = chassisIds(ctx, dp, tunnel);
     const gateway = isGateway(ctx);
     const set = Object.entries({
       ...ids,
@@ -173,6 +181,7 @@ const plugin: ServicePlugin = {
     if (!up.ok) throw new StackError(`ovs-vswitchd on ${ctx.host.name} does not answer: ${up.detail}`, 'Its log below says why.', await tail(ctx, vswitchd()));
     await sw.markStarted();
     if (gateway) await ensurePublicBridge(ctx, dp);
+    if (tunnel && dp === 'netdev') await ensurePhysBridge(ctx, tunnel);
 
     const ovn = await startOrRestart(ctx, controller(), []);
     const reg = await pollUntil(async () => chassisRegistered(ctx), { timeoutMs: ctx.config.settings.SERVICE_TIMEOUT * 1000, intervalMs: 500 });
@@ -234,7 +243,12 @@ const plugin: ServicePlugin = {
 
   async describe(ctx) {
     const dp = await datapathOf(ctx);
-    const lines = [`Datapath: ${dp.type === 'system' ? 'kernel' : 'userspace (netdev)'}: ${dp.reason}${dp.type === 'netdev' && ctx.topology.hosts.length > 1 ? '; no Geneve tunnels to other hosts yet (guests here reach only this host\'s network)' : ''}`];
+    const tunnel = await tunnelEndpoint(ctx);
+    const lines = [
+      `Datapath: ${dp.type === 'system' ? 'kernel' : 'userspace (netdev)'}: ${dp.reason}${
+        tunnel ? `; Geneve tunnels from ${tunnel.ip} (${tunnel.nic}${dp.type === 'netdev' ? ` on ${PHYS_BRIDGE}` : ''})` : dp.type === 'netdev' && ctx.topology.hosts.length > 1 ? '; no Geneve tunnels to other hosts without TUNNEL_INTERFACE (guests here reach only this host\'s network)' : ''
+      }`,
+    ];
     if (isGateway(ctx)) {
       const net = publicNetwork(ctx.config);
       lines.push(`Gateway: ${ctx.config.settings.PUBLIC_BRIDGE} ${net.gateway}/${net.prefix}: floating IPs ${net.cidr} answer from ${ctx.host.name}`);
@@ -253,12 +267,13 @@ const plugin: ServicePlugin = {
       [
         'ovs-dpctl del-dp ovs-system >/dev/null 2>&1 || true',
         // The userspace datapath's ports are persistent tap devices: they outlive ovs-vswitchd.
-        `for d in ${[INTEGRATION_BRIDGE, ctx.config.settings.PUBLIC_BRIDGE, 'ovs-netdev'].map(quote).join(' ')}; do [ -e "/sys/class/net/$d/tun_flags" ] && ip link del "$d"; done; true`,
+        `for d in ${[INTEGRATION_BRIDGE, ctx.config.settings.PUBLIC_BRIDGE, PHYS_BRIDGE, 'ovs-netdev'].map(quote).join(' ')}; do [ -e "/sys/class/net/$d/tun_flags" ] && ip link del "$d"; done; true`,
         sh('rm', '-f', CONF_DB.db, '/etc/openvswitch/.conf.db.~lock~'),
         sh('ovsdb-tool', 'create', CONF_DB.db, CONF_DB.schema),
       ].join('; '),
       { label: 'remove the bridges and Open vSwitch\'s settings' },
     );
+    await restoreTunnelInterface(ctx);
   },
 };
 

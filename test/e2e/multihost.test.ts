@@ -13,6 +13,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sshExec, startTestHosts, testHostSettings, type TestHosts } from '../hosts/index.ts';
 import { ALLINONE_FAKE, COMPUTE_FAKE } from './layers.ts';
+import { SshHost } from '../../lib/host/ssh.ts';
+import { MemoryLogger } from '../fixtures/memory-logger.ts';
+import { plugStandIn, standInDhcp, unplugStandIn, type StandIn } from '../../lib/network/stand-in-guest.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const STACK = join(REPO, 'stack.ts');
@@ -46,7 +49,7 @@ e2eDescribe(undefined)('three hosts from one command', () => {
   beforeAll(async () => {
     // h2 is a compute in the first layout and the controller in the second: it starts with both
     // (h1's controller set resolves to the same packages: nova-compute-fake's are nova-api's dependencies).
-    th = await startTestHosts({ count: 3, log: (l) => process.stderr.write(`[hosts] ${l}\n`), layers: [ALLINONE_FAKE, ALLINONE_FAKE, COMPUTE_FAKE] });
+    th = await startTestHosts({ count: 3, log: (l) => process.stderr.write(`[hosts] ${l}\n`), layers: [ALLINONE_FAKE, ALLINONE_FAKE, COMPUTE_FAKE], tunnelNetwork: true });
     work = mkdtempSync(join(tmpdir(), 'stackts-e2e-mh-'));
     writeFileSync(join(work, 'seed.raw'), Buffer.alloc(1024 * 1024, 'stack.ts multihost '));
     await execa('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', join(work, 'seed.raw'), join(work, 'tiny.qcow2')]);
@@ -56,6 +59,8 @@ e2eDescribe(undefined)('three hosts from one command', () => {
         'HOSTS_FILE=hosts.yaml',
         ...testHostSettings(th),
         'VIRT_DRIVER=fake',
+        // No openvswitch module here: OVS's userspace datapath tunnels through a NIC of its own (eth1).
+        'TUNNEL_INTERFACE=eth1',
         'APT_UNSAFE_IO=True',
         'COMMAND_TIMEOUT=1800',
         `IMAGE_URLS=file://${join(work, 'tiny.qcow2')}`,
@@ -89,10 +94,46 @@ e2eDescribe(undefined)('three hosts from one command', () => {
       for (const n of NAMES.slice(1)) expect(r.all).toContain(`[${n}] nova-compute: start ... done`);
     }, 2_400_000);
 
-    it('verify boots one server on each compute host', async () => {
+    it('verify boots one server on each compute host and reaches it at a floating IP from the controller, over the tunnel', async () => {
       const r = await stack('verify');
       expect(r.exitCode, r.all).toBe(0);
-      for (const n of NAMES.slice(1)) expect(r.all).toContain(`[${n}] nova-compute: verify ... done`);
+      for (const n of NAMES.slice(1)) {
+        expect(r.all).toContain(`[${n}] nova-compute: verify ... done`);
+        expect(r.all).toMatch(new RegExp(`${n}: the test server's \\S+ answers ping and port 22 at 172\\.24\\.4\\.\\d+ from ${NAMES[0]}`));
+      }
+      expect(r.all).not.toMatch(/floating IP check .* is skipped/);
+    }, 900_000);
+
+    it('two guests on different computes reach each other over the Geneve tunnel', async () => {
+      const os = async (args: string) => {
+        const x = await on(0, `openstack --os-cloud stack-admin ${args}`);
+        expect(x.exitCode, `openstack ${args}\n${x.stderr}`).toBe(0);
+        return x.stdout.trim();
+      };
+      const ssh = [1, 2].map((i) => new SshHost({ host: th.hosts[i]!.address, privateKey: th.keyPath, log: new MemoryLogger(), commandTimeoutMs: 120_000 }));
+      const guests: { server: string; host: SshHost; g?: StandIn; ip?: string }[] = [];
+      try {
+        for (const [k, i] of [[0, 1], [1, 2]] as const) {
+          const server = await os(`server create --flavor stack.tiny --image tiny --network private --security-group stack-verify --availability-zone nova:${th.hosts[i]!.name} --wait e2e-${i} -f value -c id`);
+          guests.push({ server, host: ssh[k]! });
+        }
+        for (const guest of guests) {
+          const [portId, mac] = (await os(`port list --server ${guest.server} -f value -c ID -c "MAC Address"`)).split(/\s+/) as [string, string];
+          guest.g = await plugStandIn(guest.host, { id: portId, mac }, '/var/lib/stack-ts/e2e-guest');
+          const lease = await standInDhcp(guest.host, guest.g, '/var/lib/stack-ts/e2e-guest');
+          expect(lease.ok, lease.ok ? '' : lease.output).toBe(true);
+          guest.ip = lease.ok ? lease.address : '';
+        }
+        const [a, b] = guests as [Required<(typeof guests)[0]>, Required<(typeof guests)[0]>];
+        const ping = await a.host.run(`ip netns exec ${a.g.ns} ping -c 3 -W 2 ${b.ip}`, { check: false });
+        expect(ping.exitCode, `${a.ip} on ${NAMES[1]} -> ${b.ip} on ${NAMES[2]}:\n${ping.stdout}${ping.stderr}`).toBe(0);
+      } finally {
+        for (const guest of guests) {
+          if (guest.g) await unplugStandIn(guest.host, guest.g);
+          await on(0, `openstack --os-cloud stack-admin server delete --wait ${guest.server}`);
+        }
+        for (const h of ssh) await h.close();
+      }
     }, 900_000);
 
     it('status lists every service per host', async () => {
@@ -167,6 +208,9 @@ e2eDescribe(undefined)('three hosts from one command', () => {
         expect(await cloudProcesses(i), th.hosts[i]!.name).toEqual([]);
         const left = await on(i, 'ls /var/lib/stack-ts /var/log/stack-ts /etc/openstack/clouds.yaml /etc/nova/nova-compute.conf 2>/dev/null; grep -c "BEGIN stack.ts" /etc/hosts');
         expect(left.stdout.trim(), th.hosts[i]!.name).toBe('0');
+        // The network as it was: eth1 has its address back from br-phy, no bridge, namespace or route of the cloud's.
+        const net = await on(i, "ip -br link | awk '{print $1}' | grep -vxE 'lo|eth[01](@.*)?'; ip netns list; ip -4 route | grep -vE ' dev eth[01] '; ip -4 -o addr show dev eth1 | grep -o 'inet [0-9./]*'");
+        expect(net.stdout.trim(), th.hosts[i]!.name).toBe(`inet ${th.hosts[i]!.tunnelAddress}/24`);
       }
     }, 900_000);
   });

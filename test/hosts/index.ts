@@ -31,6 +31,8 @@ export interface TestHost {
   target: string;
   /** The host's / as seen from this machine (its merged overlay). */
   rootDir: string;
+  /** Its eth1 address on the hosts' second network, when started with tunnelNetwork. */
+  tunnelAddress?: string;
 }
 
 /** What this run made, for tests that check the harness itself. */
@@ -71,6 +73,8 @@ export interface StartOptions {
    * (package-layers.ts); a host without one starts from the bare base and stack.ts installs everything.
    */
   layers?: readonly (LayerSpec | undefined)[];
+  /** Give each host an eth1 on a second network of their own (10.98.N.0/24): a NIC for Open vSwitch's tunnels. */
+  tunnelNetwork?: boolean;
 }
 
 const active = new Set<RunState>();
@@ -129,7 +133,7 @@ export async function startTestHosts(opts: StartOptions): Promise<TestHosts> {
   try {
     const keyPath = join(runDir, 'id_ed25519');
     run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `stack-ts-test-${runId}`, '-f', keyPath]);
-    const plan = planNetwork(prefix, runId, slot, opts.count);
+    const plan = planNetwork(prefix, runId, slot, opts.count, opts.tunnelNetwork ?? false);
     createNetwork(plan, state);
     lap('network');
 
@@ -167,7 +171,7 @@ export async function startTestHosts(opts: StartOptions): Promise<TestHosts> {
       mountOverlay(lowers, d);
       const hostKey = writeHostFiles(d.root, { name, etcHosts, proxyUrl: proxy.url, authorizedKey: pubKey });
       knownHosts.push(`${h.address} ${hostKey}`);
-      hosts.push({ name, address: h.address, sshPort: 22, user: 'root', keyPath, target: `root@${h.address}`, rootDir: d.root });
+      hosts.push({ name, address: h.address, sshPort: 22, user: 'root', keyPath, target: `root@${h.address}`, rootDir: d.root, ...(h.tunnel ? { tunnelAddress: h.tunnel.address } : {}) });
     }
     const knownHostsPath = join(runDir, 'known_hosts');
     writeFileSync(knownHostsPath, `${knownHosts.join('\n')}\n`);

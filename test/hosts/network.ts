@@ -7,10 +7,12 @@ import { run } from './proc.ts';
 export interface NetPlan {
   readonly bridge: string;
   readonly gateway: string; // 10.99.N.1
-  readonly hosts: readonly { readonly netns: string; readonly veth: string; readonly address: string }[];
+  readonly hosts: readonly { readonly netns: string; readonly veth: string; readonly address: string; readonly tunnel?: { readonly veth: string; readonly address: string } }[];
+  /** A second network of the hosts alone (eth1, 10.98.N.0/24): a NIC a host can give to Open vSwitch for its Geneve tunnels. */
+  readonly tunnelBridge?: string;
 }
 
-export function planNetwork(prefix: string, runId: string, slot: number, count: number): NetPlan {
+export function planNetwork(prefix: string, runId: string, slot: number, count: number, tunnel = false): NetPlan {
   const net = `10.99.${slot}`;
   const plan: NetPlan = {
     bridge: `${prefix}br${runId}`,
@@ -19,9 +21,11 @@ export function planNetwork(prefix: string, runId: string, slot: number, count: 
       netns: `${prefix}${runId}-h${i + 1}`,
       veth: `${prefix}${runId}v${i + 1}`,
       address: `${net}.${11 + i}`,
+      ...(tunnel ? { tunnel: { veth: `${prefix}${runId}t${i + 1}`, address: `10.98.${slot}.${11 + i}` } } : {}),
     })),
+    ...(tunnel ? { tunnelBridge: `${prefix}br${runId}t` } : {}),
   };
-  for (const name of [plan.bridge, ...plan.hosts.map((h) => h.veth)]) {
+  for (const name of [plan.bridge, ...plan.hosts.map((h) => h.veth), ...(plan.tunnelBridge ? [plan.tunnelBridge] : []), ...plan.hosts.flatMap((h) => (h.tunnel ? [h.tunnel.veth] : []))]) {
     if (name.length > 15) throw new Error(`interface name ${name} is longer than Linux's 15 characters: use a shorter prefix`);
   }
   return plan;
@@ -41,6 +45,12 @@ export function createNetwork(plan: NetPlan, state: RunState): void {
   ip('link', 'add', 'name', plan.bridge, 'type', 'bridge');
   ip('addr', 'add', `${plan.gateway}/24`, 'dev', plan.bridge);
   ip('link', 'set', 'dev', plan.bridge, 'up');
+  if (plan.tunnelBridge) {
+    state.tunnelBridge = plan.tunnelBridge;
+    saveState(state);
+    ip('link', 'add', 'name', plan.tunnelBridge, 'type', 'bridge');
+    ip('link', 'set', 'dev', plan.tunnelBridge, 'up');
+  }
   for (const h of plan.hosts) {
     ip('netns', 'add', h.netns);
     // The host's end is created inside the namespace, already named eth0.
@@ -49,5 +59,11 @@ export function createNetwork(plan: NetPlan, state: RunState): void {
     ip('-n', h.netns, 'addr', 'add', `${h.address}/24`, 'dev', 'eth0');
     ip('-n', h.netns, 'link', 'set', 'dev', 'eth0', 'up');
     ip('-n', h.netns, 'link', 'set', 'dev', 'lo', 'up');
+    if (h.tunnel && plan.tunnelBridge) {
+      ip('link', 'add', 'name', h.tunnel.veth, 'type', 'veth', 'peer', 'name', 'eth1', 'netns', h.netns);
+      ip('link', 'set', 'dev', h.tunnel.veth, 'master', plan.tunnelBridge, 'up');
+      ip('-n', h.netns, 'addr', 'add', `${h.tunnel.address}/24`, 'dev', 'eth1');
+      ip('-n', h.netns, 'link', 'set', 'dev', 'eth1', 'up');
+    }
   }
 }

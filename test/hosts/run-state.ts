@@ -11,6 +11,8 @@ export interface RunState {
   readonly prefix: string;
   readonly runDir: string;
   bridge?: string;
+  /** The hosts' second network, when asked for (network.ts). */
+  tunnelBridge?: string;
   readonly netns: string[];
   readonly mounts: string[];
   readonly hostPids: ProcId[];
@@ -109,6 +111,7 @@ function teardownSteps(s: RunState, opts: { stale?: boolean }): Step[] {
   const nsNow = new Set(netnsList());
   for (const ns of s.netns) if (nsNow.has(ns)) steps.push({ what: `ip netns del ${ns}`, now: () => run('ip', ['netns', 'del', ns]) });
   if (s.bridge && linkExists(s.bridge)) steps.push({ what: `ip link del ${s.bridge}`, now: () => run('ip', ['link', 'del', 'dev', s.bridge!]) });
+  if (s.tunnelBridge && linkExists(s.tunnelBridge)) steps.push({ what: `ip link del ${s.tunnelBridge}`, now: () => run('ip', ['link', 'del', 'dev', s.tunnelBridge!]) });
   // Never recurse into a live mount: that would delete inside it.
   const stillMounted = () => {
     const still = mountedPaths().filter((m) => m.startsWith(`${s.runDir}/`));
@@ -162,7 +165,7 @@ const ownerPidOf = (name: string, prefix: string): number | null => {
   return m ? Number(m[1]) : null;
 };
 const ownerPidOfBridge = (name: string, prefix: string): number | null => {
-  const m = new RegExp(`^${prefix}br(\\d+)(?:x\\d+)?$`).exec(name);
+  const m = new RegExp(`^${prefix}br(\\d+)(?:x\\d+)?t?$`).exec(name);
   return m ? Number(m[1]) : null;
 };
 
