@@ -36,7 +36,10 @@ export async function ensurePhysBridge(ctx: StackContext, ep: TunnelEndpoint): P
   await ctx.host.run(
     [
       `if [ ! -s ${quote(savedPath(ctx))} ]; then install -d -m 0755 ${quote(ctx.config.settings.STACK_STATE_DIR)} && echo ${quote(`${ep.nic} ${ep.cidr}`)} > ${quote(savedPath(ctx))}; fi`,
-      `ovs-vsctl --timeout=30 --may-exist add-br ${b} -- set bridge ${b} datapath_type=netdev -- --may-exist add-port ${b} ${quote(ep.nic)}`,
+      // br-phy wears the NIC's MAC: the kernel still answers ARP for the address on the NIC itself,
+      // and OVS takes in a tunnel's packets only when they are addressed to its bridge.
+      `mac=$(cat /sys/class/net/${ep.nic}/address)`,
+      `ovs-vsctl --timeout=30 --may-exist add-br ${b} -- set bridge ${b} datapath_type=netdev "other-config:hwaddr=\"$mac\"" -- --may-exist add-port ${b} ${quote(ep.nic)}`,
       `i=0; while ! ip link show dev ${b} >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done`,
       `ip addr del ${quote(ep.cidr)} dev ${quote(ep.nic)} 2>/dev/null; true`,
       sh('ip', 'addr', 'replace', ep.cidr, 'dev', b),
