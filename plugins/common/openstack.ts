@@ -220,6 +220,25 @@ export async function startService(
 }
 
 
+/**
+ * A Python daemon of an OpenStack service run as the service's user, the way its packages lay it
+ * out: /run/<service> and /var/lock/<service> made before each start, /var/lib/<service> as its
+ * working directory, its output in /var/log/<service>/<name>.out beside its own log.
+ */
+export function osloDaemon(service: string, spec: { name: string; argv: readonly string[]; ownLog: string; link: string }): DaemonSpec {
+  return {
+    ...spec,
+    user: service,
+    group: service,
+    logFile: `/var/log/${service}/${spec.name}.out`,
+    runtimeDirs: [
+      { path: `/run/${service}`, owner: `${service}:${service}` },
+      { path: `/var/lock/${service}`, owner: `${service}:${service}` },
+    ],
+    workDir: `/var/lib/${service}`,
+  };
+}
+
 /** The last lines of a service log on the host, masked: what explains a failure (seed 000's lesson). */
 export { logTail };
 

@@ -28,6 +28,7 @@ import {
   bindAddress,
   serviceAuth,
   serviceLinks,
+  osloDaemon,
 } from '../common/openstack.ts';
 
 export const NEUTRON_PORT = apiPort('network');
@@ -37,20 +38,13 @@ const LOG = '/var/log/neutron/neutron-server.log';
 
 export const neutronUrl = (ctx: StackContext): string => ctx.endpoints.url.network;
 
-const daemon = (): DaemonSpec => ({
-  name: 'neutron-server',
-  argv: ['/usr/bin/neutron-server', '--config-file', CONF, '--config-file', ML2_CONF, '--log-file', LOG],
-  user: 'neutron',
-  group: 'neutron',
-  logFile: '/var/log/neutron/neutron-server.out',
-  runtimeDirs: [
-    { path: '/run/neutron', owner: 'neutron:neutron' },
-    { path: '/var/lock/neutron', owner: 'neutron:neutron' },
-  ],
-  workDir: '/var/lib/neutron',
-  link: 'nova and clients -> neutron-server (the network API)',
-  ownLog: LOG,
-});
+const daemon = (): DaemonSpec =>
+  osloDaemon('neutron', {
+    name: 'neutron-server',
+    argv: ['/usr/bin/neutron-server', '--config-file', CONF, '--config-file', ML2_CONF, '--log-file', LOG],
+    link: 'nova and clients -> neutron-server (the network API)',
+    ownLog: LOG,
+  });
 
 export const hasOvn = (ctx: StackContext): boolean => ctx.topology.services.has('ovn-northd');
 

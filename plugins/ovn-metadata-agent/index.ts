@@ -10,7 +10,7 @@ import { readPackageList } from '../../lib/packages.ts';
 import type { LinkCheck, ServicePlugin, StackContext } from '../../lib/plugin.ts';
 import { quote, sh } from '../../lib/shell.ts';
 import { pollUntil } from '../../lib/wait.ts';
-import { renderIni, startService } from '../common/openstack.ts';
+import { osloDaemon, renderIni, startService } from '../common/openstack.ts';
 import { OVS_LOCAL_TCP } from '../../lib/network/ovs-paths.ts';
 
 const CONF = '/etc/neutron/neutron.conf';
@@ -21,20 +21,13 @@ const HAPROXY_PIDS = '/var/lib/neutron/external/pids';
 
 const stateDir = (ctx: StackContext): string => ctx.config.settings.STACK_STATE_DIR;
 
-const daemon = (): DaemonSpec => ({
-  name: 'neutron-ovn-metadata-agent',
-  argv: ['/usr/bin/neutron-ovn-metadata-agent', '--config-file', CONF, '--config-file', INI, '--log-file', LOG],
-  user: 'neutron',
-  group: 'neutron',
-  logFile: '/var/log/neutron/neutron-ovn-metadata-agent.out',
-  runtimeDirs: [
-    { path: '/run/neutron', owner: 'neutron:neutron' },
-    { path: '/var/lock/neutron', owner: 'neutron:neutron' },
-  ],
-  workDir: '/var/lib/neutron',
-  link: 'guests (169.254.169.254) -> neutron-ovn-metadata-agent -> nova-api-metadata',
-  ownLog: LOG,
-});
+const daemon = (): DaemonSpec =>
+  osloDaemon('neutron', {
+    name: 'neutron-ovn-metadata-agent',
+    argv: ['/usr/bin/neutron-ovn-metadata-agent', '--config-file', CONF, '--config-file', INI, '--log-file', LOG],
+    link: 'guests (169.254.169.254) -> neutron-ovn-metadata-agent -> nova-api-metadata',
+    ownLog: LOG,
+  });
 
 /** The agent has told the southbound database it serves this chassis. */
 async function registered(ctx: StackContext): Promise<{ ok: boolean; detail: string }> {
