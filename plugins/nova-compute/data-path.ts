@@ -17,6 +17,8 @@ import { VERIFY_SECURITY_GROUP } from '../../lib/network/verify-names.ts';
 
 export { VERIFY_SECURITY_GROUP };
 import { pollUntil } from '../../lib/wait.ts';
+import { dhcpOnConsole, metadataOnConsole } from '../../lib/network/guest-console.ts';
+import { getConsoleOutput } from '../../lib/openstack/nova.ts';
 
 const OVN_CONTROLLER_LOG = '/var/log/ovn/ovn-controller.log';
 const FIP_MARK = 'stack.ts verify';
@@ -95,6 +97,8 @@ export async function proveDataPath(ctx: StackContext, s: Session, server: strin
         }
       }
       await standInListen(ctx.host, g);
+    } else {
+      await readGuestConsole(ctx, s, server, fixed);
     }
     // 4. A floating IP, pinged and connected to from the network host.
     const gw = ctx.on('ovn-northd');
@@ -108,6 +112,39 @@ export async function proveDataPath(ctx: StackContext, s: Session, server: strin
     }
     await reachByFloatingIp(ctx, s, port, fixed, createdAt);
   });
+}
+
+/**
+ * A real guest says on its console what DHCP gave it and whether it read its metadata (CirrOS and
+ * the test image do: lib/network/guest-console.ts). Waited for, up to 2 minutes; an image that
+ * says nothing leaves the floating IP as the proof.
+ */
+async function readGuestConsole(ctx: StackContext, s: Session, server: string, fixed: string): Promise<void> {
+  const host = ctx.host.name;
+  const wantMetadata = ctx.topology.hostsFor('q-ovn-metadata-agent').some((h) => h.name === host);
+  let text = '';
+  const res = await pollUntil(async () => {
+    text = await getConsoleOutput(s, server, 200).catch(() => text);
+    const dhcp = dhcpOnConsole(text);
+    const md = metadataOnConsole(text);
+    return { ok: dhcp?.kind === 'failed' || md?.kind === 'failed' || (dhcp !== undefined && (!wantMetadata || md !== undefined)) };
+  }, { timeoutMs: 120_000, intervalMs: 3000 });
+  const dhcp = dhcpOnConsole(text);
+  if (dhcp?.kind === 'failed' || (dhcp?.kind === 'ok' && dhcp.value !== fixed)) {
+    throw new StackError(
+      `Broken link: DHCP (OVN's, by ovn-controller on ${host}) -> the test server: ${dhcp.kind === 'failed' ? `its console says "${dhcp.reason}"` : `it got ${dhcp.value}, Neutron gave it ${fixed}`}`,
+      'ovn-controller answers DHCP for the subnet; its log below says why not.',
+      await ovnLog(ctx),
+    );
+  }
+  const md = metadataOnConsole(text);
+  if (wantMetadata && md?.kind === 'failed') {
+    throw new StackError(
+      `Broken link: the metadata agent on ${host} -> nova's metadata API: the test server's console says "${md.reason}"`,
+      'The agent (neutron-ovn-metadata-agent) proxies 169.254.169.254 to nova-api-metadata with the shared secret; their logs say which side refused.',
+    );
+  }
+  if (!res.ok && dhcp === undefined) ctx.log.info(`${host}: the test server's console says nothing of DHCP (an image verify does not know): the floating IP is the proof`);
 }
 
 async function reachByFloatingIp(ctx: StackContext, s: Session, port: Port, fixed: string, createdAt: number): Promise<void> {
