@@ -8,6 +8,7 @@ import { benchThreeHost } from './multihost.ts';
 import { benchFloor } from './floor.ts';
 import { benchLibvirt } from './libvirt.ts';
 import { benchRerun } from './rerun.ts';
+import { benchFanout } from './fanout.ts';
 import { formatSummary, type BenchResults } from './summary.ts';
 import type { RunFigures } from './libvirt.ts';
 
@@ -31,5 +32,6 @@ for (const part of opts.parts) {
   if (part === 'floor') results.floor = await benchFloor(opts.suite);
   if (part === 'libvirt') await benchLibvirt(fake, opts.suite);
   if (part === 'rerun') await benchRerun(opts.suite);
+  if (part === 'fanout') await benchFanout(opts.suite);
 }
 if (opts.parts.some((p) => p === 'allinone' || p === 'three-host' || p === 'floor')) console.log(`\n${formatSummary(results)}`);

@@ -7,7 +7,9 @@ import { SUITES, type Suite } from '../test/hosts/index.ts';
  * The parts in the order `npm run bench` runs them; libvirt prints itself beside allinone, and the
  * summary compares allinone, three-host and floor.
  */
-export const BENCH_PARTS = ['allinone', 'three-host', 'floor', 'libvirt', 'rerun'] as const;
+export const BENCH_PARTS = ['allinone', 'three-host', 'floor', 'libvirt', 'rerun', 'fanout'] as const;
+/** Asked for by name only (--only fanout): six hosts stacked three times is a long run. */
+export const ON_REQUEST: readonly BenchPart[] = ['fanout'];
 export type BenchPart = (typeof BENCH_PARTS)[number];
 
 export interface BenchOptions {
@@ -36,7 +38,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const asked = (values.only ?? []).flatMap((o) => o.split(',')).map((o) => o.trim()).filter(Boolean);
   const unknown = asked.filter((p) => !(BENCH_PARTS as readonly string[]).includes(p));
   if (unknown.length) throw new Error(`--only ${unknown.join(',')}: no such bench part.\n${USAGE}`);
-  const parts = asked.length ? BENCH_PARTS.filter((p) => asked.includes(p)) : BENCH_PARTS;
+  const parts = asked.length ? BENCH_PARTS.filter((p) => asked.includes(p)) : BENCH_PARTS.filter((p) => !ON_REQUEST.includes(p));
   return { parts, suite: suite as Suite };
 }
 

@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { BENCH_PARTS, parseBenchArgs, releaseRan } from '../../bench/options.ts';
 
 describe('parseBenchArgs', () => {
-  it('runs every part on bookworm by default', () => {
-    expect(parseBenchArgs([])).toEqual({ parts: [...BENCH_PARTS], suite: 'bookworm' });
+  it('runs every part but the fan-out on bookworm by default; the fan-out when asked for', () => {
+    expect(parseBenchArgs([])).toEqual({ parts: BENCH_PARTS.filter((p) => p !== 'fanout'), suite: 'bookworm' });
+    expect(parseBenchArgs(['--only', 'fanout']).parts).toEqual(['fanout']);
   });
 
   it('takes --suite trixie and --only, in the bench order whatever the order asked', () => {
@@ -14,7 +15,7 @@ describe('parseBenchArgs', () => {
 
   it('refuses an unknown suite or part with the usage line', () => {
     expect(() => parseBenchArgs(['--suite', 'sid'])).toThrow(/--suite sid: the test hosts are built for bookworm or trixie\.\nusage: npm run bench/);
-    expect(() => parseBenchArgs(['--only', 'libvrt'])).toThrow(/--only libvrt: no such bench part\.\nusage: .*parts: allinone, three-host, floor, libvirt, rerun/);
+    expect(() => parseBenchArgs(['--only', 'libvrt'])).toThrow(/--only libvrt: no such bench part\.\nusage: .*parts: allinone, three-host, floor, libvirt, rerun, fanout/);
     expect(() => parseBenchArgs(['--fast'])).toThrow(/--fast[\s\S]*usage: npm run bench/);
   });
 });

@@ -62,7 +62,8 @@ export interface TestHosts {
 }
 
 export interface StartOptions {
-  count: 1 | 2 | 3;
+  /** Up to six hosts (10.99.N.11-16); the fan-out bench takes them all. */
+  count: 1 | 2 | 3 | 4 | 5 | 6;
   /** The Debian release of the hosts: bookworm (12, default) or trixie (13). */
   suite?: Suite;
   /** 1-4 lowercase letters, starts the names of every namespace, bridge and run dir. Default "stk". */
@@ -86,7 +87,7 @@ export async function startTestHosts(opts: StartOptions): Promise<TestHosts> {
   const suite = opts.suite ?? DEFAULT_SUITE;
   if (!SUITES.includes(suite)) throw new Error(`startTestHosts: suite "${suite}" must be one of ${SUITES.join(', ')}`);
   if (!/^[a-z]{1,4}$/.test(prefix)) throw new Error(`startTestHosts: prefix "${prefix}" must be 1-4 lowercase letters (Linux interface names are at most 15 characters)`);
-  if (![1, 2, 3].includes(opts.count)) throw new Error(`startTestHosts: count must be 1, 2 or 3, not ${opts.count}`);
+  if (![1, 2, 3, 4, 5, 6].includes(opts.count)) throw new Error(`startTestHosts: count must be 1 to 6, not ${opts.count}`);
   if (process.getuid?.() !== 0) throw new Error('startTestHosts: test hosts need root (network namespaces, mounts); run the e2e tests as root');
   await ensureMachinePackages(['iproute2', 'openssh-client', 'util-linux'], log);
 
