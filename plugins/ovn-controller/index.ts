@@ -46,10 +46,7 @@ const ovsdbServer = (): DaemonSpec => ({
 
 const vswitchd = (): DaemonSpec => ({
   name: 'ovs-vswitchd',
-  // --monitor, as ovs-ctl starts it: a crash (an assertion of OVS 3.1's userspace conntrack, seen in
-  // the three-host e2e: conn_update_state()) restarts it at once instead of cutting every guest off.
-  // The stop signals the process group, the monitor and its child together.
-  argv: ['/usr/sbin/ovs-vswitchd', `unix:${OVS_SOCKET}`, `--pidfile=${OVS_RUN}/ovs-vswitchd.pid`, `--log-file=${OVS_LOGS}/ovs-vswitchd.log`, '--no-chdir', '--monitor'],
+  argv: ['/usr/sbin/ovs-vswitchd', `unix:${OVS_SOCKET}`, `--pidfile=${OVS_RUN}/ovs-vswitchd.pid`, `--log-file=${OVS_LOGS}/ovs-vswitchd.log`, '--no-chdir'],
   user: 'root',
   group: 'root',
   runtimeDirs: [{ path: OVS_RUN, owner: 'root:root' }],
