@@ -16,6 +16,7 @@ export interface TunnelEndpoint {
 }
 
 const savedPath = (ctx: StackContext): string => `${ctx.config.settings.STACK_STATE_DIR}/tunnel-interface`;
+const sysctl = (nic: string, key: string): string => quote(`/proc/sys/net/ipv4/conf/${nic}/${key}`);
 
 /** Pure: the first IPv4 address of `ip -4 -o addr show` output, as address/prefix. */
 export const firstIpv4 = (text: string): string | undefined => /\binet (\d+\.\d+\.\d+\.\d+\/\d+)/.exec(text)?.[1];
@@ -35,7 +36,14 @@ export async function ensurePhysBridge(ctx: StackContext, ep: TunnelEndpoint): P
   const b = PHYS_BRIDGE;
   await ctx.host.run(
     [
-      `if [ ! -s ${quote(savedPath(ctx))} ]; then install -d -m 0755 ${quote(ctx.config.settings.STACK_STATE_DIR)} && echo ${quote(`${ep.nic} ${ep.cidr}`)} > ${quote(savedPath(ctx))}; fi`,
+      // Saved once: the NIC, its address and the two settings below as they were, for clean.
+      `if [ ! -s ${quote(savedPath(ctx))} ]; then install -d -m 0755 ${quote(ctx.config.settings.STACK_STATE_DIR)} && ` +
+        `echo ${quote(`${ep.nic} ${ep.cidr}`)} "$(cat ${sysctl(ep.nic, 'rp_filter')})" "$(cat ${sysctl(ep.nic, 'arp_ignore')})" > ${quote(savedPath(ctx))}; fi`,
+      // The kernel still sees what arrives on the NIC: it would answer a second time (duplicate
+      // pings, tunnel packets refused with ICMP, BFD flapping). Strict reverse-path filtering drops
+      // it there (the address's route is br-phy's), and ARP for it is answered by br-phy alone.
+      `echo 1 > ${sysctl(ep.nic, 'rp_filter')}`,
+      `echo 8 > ${sysctl(ep.nic, 'arp_ignore')}`,
       // br-phy wears the NIC's MAC: the kernel still answers ARP for the address on the NIC itself,
       // and OVS takes in a tunnel's packets only when they are addressed to its bridge.
       `mac=$(cat /sys/class/net/${ep.nic}/address)`,
@@ -53,5 +61,9 @@ export async function ensurePhysBridge(ctx: StackContext, ep: TunnelEndpoint): P
 /** clean: the saved address back on the NIC. br-phy itself goes with the other bridges. */
 export async function restoreTunnelInterface(ctx: StackContext): Promise<void> {
   const f = quote(savedPath(ctx));
-  await ctx.host.run(`if [ -s ${f} ]; then set -- $(cat ${f}); ip addr replace "$2" dev "$1" && ip link set "$1" up && rm -f ${f}; fi`, { check: false, label: "the tunnels' NIC gets its address back" });
+  await ctx.host.run(
+    `if [ -s ${f} ]; then set -- $(cat ${f}); ip addr replace "$2" dev "$1" && ip link set "$1" up && ` +
+      `{ [ -z "$3" ] || echo "$3" > "/proc/sys/net/ipv4/conf/$1/rp_filter"; } && { [ -z "$4" ] || echo "$4" > "/proc/sys/net/ipv4/conf/$1/arp_ignore"; } && rm -f ${f}; fi`,
+    { check: false, label: "the tunnels' NIC gets its address and settings back" },
+  );
 }

@@ -116,6 +116,22 @@ async function chassisRegistered(ctx: StackContext): Promise<{ ok: boolean; deta
   return { ok: r.stdout.trim() === ctx.facts.hostname, detail: `no chassis named ${ctx.facts.hostname} in the southbound database` };
 }
 
+/**
+ * Zed's Neutron reads a chassis's gateway options (ovn-cms-options, ovn-bridge-mappings) from its
+ * external_ids in the southbound database; OVN 23.03 (Debian 12's) writes them to other_config
+ * only. Without them Neutron took every chassis for a gateway and scheduled router1's on a compute
+ * with no br-ex (seen on three hosts: floating IPs answered only when the network host won).
+ * Copied for the gateway, removed elsewhere; later releases read other_config and ignore these.
+ */
+async function mirrorGatewayOptions(ctx: StackContext, gateway: boolean): Promise<void> {
+  const db = `--db=${quote(ctx.endpoints.ovn.sb)} --timeout=10`;
+  const chassis = quote(ctx.facts.hostname);
+  const cmd = gateway
+    ? `ovn-sbctl ${db} set Chassis ${chassis} external_ids:ovn-cms-options=enable-chassis-as-gw ${quote(`external_ids:ovn-bridge-mappings=${PUBLIC_PHYSNET}:${ctx.config.settings.PUBLIC_BRIDGE}`)}`
+    : `ovn-sbctl ${db} remove Chassis ${chassis} external_ids ovn-cms-options -- remove Chassis ${chassis} external_ids ovn-bridge-mappings`;
+  await ctx.host.run(cmd, { label: gateway ? 'gateway options where Neutron reads them' : 'no gateway options on this chassis' });
+}
+
 async function connectionStatus(ctx: StackContext): Promise<string> {
   const r = await ctx.host.run(`ovn-appctl -t ${OVN_RUN}/ovn-controller.$(cat ${OVN_RUN}/ovn-controller.pid 2>/dev/null).ctl connection-status`, { check: false, label: 'ovn-controller connection' });
   return (r.stdout || r.stderr).trim();
@@ -193,6 +209,7 @@ const plugin: ServicePlugin = {
       );
     }
     await ovn.markStarted();
+    await mirrorGatewayOptions(ctx, gateway);
   },
 
   async links(ctx): Promise<LinkCheck[]> {
