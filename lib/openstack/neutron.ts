@@ -104,3 +104,14 @@ export async function addSecurityGroupRule(s: Session, rule: Record<string, unkn
     if (!(err instanceof ApiError && err.status === 409)) throw err; // already there
   }
 }
+
+export interface Agent {
+  readonly agent_type: string;
+  readonly host: string;
+  readonly alive: boolean;
+}
+
+/** Neutron's agents (with OVN: one per chassis, one per metadata agent). */
+export async function listAgents(s: Session): Promise<Agent[]> {
+  return (await call<{ agents: Agent[] }>(s, 'GET', u(s, 'agents'))).agents;
+}

@@ -7,10 +7,11 @@ import { StackError } from '../../lib/errors.ts';
 import { PUBLIC_PHYSNET } from '../../lib/network/physnet.ts';
 import { privateNetwork, publicNetwork, type NetworkPlan } from '../../lib/network/settings.ts';
 import { ensureProject, type Session } from '../../lib/openstack/keystone.ts';
-import { addSecurityGroupRule, ensureNamed, ensureRouterInterface, list, update, type Network, type Router, type Subnet } from '../../lib/openstack/neutron.ts';
+import { addSecurityGroupRule, ensureNamed, ensureRouterInterface, list, listAgents, update, type Network, type Router, type Subnet } from '../../lib/openstack/neutron.ts';
 import type { ServicePlugin, StackContext } from '../../lib/plugin.ts';
 import { VERIFY_SECURITY_GROUP } from '../../lib/network/verify-names.ts';
 import { adminSession } from '../common/openstack.ts';
+import { pollUntil } from '../../lib/wait.ts';
 
 const subnetName = (n: NetworkPlan): string => `${n.name}-subnet`;
 
@@ -74,6 +75,18 @@ async function ensureInitialNetworks(ctx: StackContext): Promise<string[]> {
   return made;
 }
 
+/** What Neutron's agent list lacks: an alive OVN controller per chassis, an alive metadata agent per agent host; undefined when nothing. */
+async function missingAgents(ctx: StackContext): Promise<string | undefined> {
+  const agents = await listAgents(await adminSession(ctx));
+  const alive = (re: RegExp) => agents.filter((a) => re.test(a.agent_type) && a.alive).length;
+  const want = [
+    { what: 'OVN controller agents', re: /^OVN Controller( Gateway)? agent$/, n: ctx.topology.hostsFor('ovn-controller').length },
+    { what: 'OVN metadata agents', re: /^OVN Metadata agent$/, n: ctx.topology.hostsFor('q-ovn-metadata-agent').length },
+  ];
+  const short = want.filter((w) => alive(w.re) < w.n);
+  return short.length ? short.map((w) => `${alive(w.re)} of ${w.n} ${w.what} alive`).join(', ') : undefined;
+}
+
 const plugin: ServicePlugin = {
   name: 'networks',
   services: ['ovn-northd'],
@@ -92,6 +105,18 @@ const plugin: ServicePlugin = {
     const set = ctx.config.settings;
     const [router] = await list<Router>(s, 'routers', { name: set.Q_ROUTER_NAME });
     if (!router) throw new StackError(`router ${set.Q_ROUTER_NAME} is gone`, 'A re-run of ./stack.ts makes it again.');
+    // `openstack network agent list` after a stack shows every chassis alive: a chassis that has
+    // just registered takes a moment to be reported alive, so it is waited for.
+    const res = await pollUntil(async () => {
+      const missing = await missingAgents(ctx);
+      return { ok: missing === undefined, detail: missing ?? '' };
+    }, { timeoutMs: ctx.config.settings.SERVICE_TIMEOUT * 1000, intervalMs: 2000 });
+    if (!res.ok) {
+      throw new StackError(
+        `Neutron does not list every chassis as alive: ${res.detail}`,
+        'Each ovn-controller and metadata agent reports through the southbound database; a re-run of ./stack.ts restarts what is down, ./stack.ts status shows it.',
+      );
+    }
     if (!router.external_gateway_info?.external_fixed_ips?.length) {
       throw new StackError(`router ${set.Q_ROUTER_NAME} has no address on ${set.PUBLIC_NETWORK_NAME}`, 'A re-run of ./stack.ts sets its gateway again.');
     }
