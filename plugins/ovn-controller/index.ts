@@ -187,15 +187,9 @@ const plugin: ServicePlugin = {
       ...(gateway ? { 'ovn-bridge-mappings': `${PUBLIC_PHYSNET}:${ctx.config.settings.PUBLIC_BRIDGE}`, 'ovn-cms-options': 'enable-chassis-as-gw' } : {}),
     }).map(([k, v]) => quote(`external_ids:${k}=${v}`));
     const unset = gateway ? '' : ` -- remove open_vswitch . external_ids ${GATEWAY_IDS.join(' ')}`;
-    // The userspace datapath passes a QEMU guest's TCP on with the checksum the guest left to the
-    // host (virtio offload) unless it handles offloads itself: without this, ping and DHCP worked
-    // and every TCP connection to a libvirt guest (port 22, its metadata reads) failed. Read at
-    // ovs-vswitchd's start: turning it on restarts a running one.
-    const tso = dp === 'netdev' ? ' other_config:userspace-tso-enable=true' : '';
-    const tsoBefore = (await ctx.host.run('ovs-vsctl --timeout=30 get open_vswitch . other_config:userspace-tso-enable 2>/dev/null', { check: false, label: 'userspace offloads' })).stdout.trim();
-    await ovsVsctl(ctx, `--no-wait init -- set open_vswitch . ${set.join(' ')}${tso}${unset} -- set-manager ${OVS_LOCAL_LISTEN}`, 'chassis settings (external_ids)');
+    await ovsVsctl(ctx, `--no-wait init -- set open_vswitch . ${set.join(' ')}${unset} -- set-manager ${OVS_LOCAL_LISTEN}`, 'chassis settings (external_ids)');
 
-    const sw = await startOrRestart(ctx, vswitchd(), [], tso && tsoBefore !== '"true"' ? 'the userspace datapath now handles offloads (userspace-tso-enable)' : undefined);
+    const sw = await startOrRestart(ctx, vswitchd(), []);
     const up = await pollUntil(async () => {
       const r = await ctx.host.run(`ovs-appctl -t ${OVS_RUN}/ovs-vswitchd.$(cat ${OVS_RUN}/ovs-vswitchd.pid 2>/dev/null).ctl version`, { check: false, label: 'ovs-vswitchd answers' });
       return { ok: r.exitCode === 0, detail: (r.stderr || r.stdout).trim() };

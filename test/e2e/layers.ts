@@ -12,4 +12,4 @@ export const COMPUTE_FAKE: LayerSpec = { label: 'compute-fake', lists: ['nova-co
 /** Everything on one host, fake driver; also a host that is a compute in one layout and the controller in the next. */
 export const ALLINONE_FAKE: LayerSpec = { label: 'allinone-fake', lists: [...CONTROL, 'ovn-northd', 'nova-compute-fake', ...CHASSIS] };
 /** Everything on one host with libvirt and QEMU. */
-export const ALLINONE_LIBVIRT: LayerSpec = { label: 'allinone-libvirt', lists: [...CONTROL, 'ovn-northd', 'nova-compute', ...CHASSIS] };
+export const ALLINONE_LIBVIRT: LayerSpec = { label: 'allinone-libvirt', lists: [...CONTROL, 'nova-compute'] };
