@@ -98,7 +98,7 @@ export async function proveDataPath(ctx: StackContext, s: Session, server: strin
       }
       await standInListen(ctx.host, g);
     } else {
-      await readGuestConsole(ctx, s, server, fixed);
+      await readGuestConsole(ctx, s, server, fixed, (await datapathOf(ctx)).type === 'netdev');
     }
     // 4. A floating IP, pinged and connected to from the network host.
     const gw = ctx.on('ovn-northd');
@@ -119,7 +119,7 @@ export async function proveDataPath(ctx: StackContext, s: Session, server: strin
  * the test image do: lib/network/guest-console.ts). Waited for, up to 2 minutes; an image that
  * says nothing leaves the floating IP as the proof.
  */
-async function readGuestConsole(ctx: StackContext, s: Session, server: string, fixed: string): Promise<void> {
+async function readGuestConsole(ctx: StackContext, s: Session, server: string, fixed: string, userspace = false): Promise<void> {
   const host = ctx.host.name;
   const wantMetadata = ctx.topology.hostsFor('q-ovn-metadata-agent').some((h) => h.name === host);
   let text = '';
@@ -138,7 +138,10 @@ async function readGuestConsole(ctx: StackContext, s: Session, server: string, f
     );
   }
   const md = metadataOnConsole(text);
-  if (wantMetadata && md?.kind === 'failed') {
+  if (wantMetadata && md?.kind === 'failed' && userspace) {
+    // TCP from a QEMU guest does not pass the userspace datapath (see reachByFloatingIp).
+    ctx.log.warn(`${host}: the test server could not read its metadata ("${md.reason}"): TCP from a QEMU guest does not pass Open vSwitch's userspace datapath (no openvswitch kernel module)`);
+  } else if (wantMetadata && md?.kind === 'failed') {
     throw new StackError(
       `Broken link: the metadata agent on ${host} -> nova's metadata API: the test server's console says "${md.reason}"`,
       'The agent (neutron-ovn-metadata-agent) proxies 169.254.169.254 to nova-api-metadata with the shared secret; their logs say which side refused.',
