@@ -12,22 +12,11 @@ import { StackError } from '../../lib/errors.ts';
 import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { stopPlugin } from '../../lib/stop-plugin.ts';
-import {
-  authtoken,
-  cleanService,
-  dbSync,
-  dbPasswordFile,
-  dbUrl,
-  ensureDatabases,
-  logTail,
-  registerService,
-  renderIni,
-  bindAddress,
-  startService,
-  dbPasswordPath,
-  urlHost,
-  serviceLinks,
-} from '../common/openstack.ts';
+import { authtoken, dbPasswordFile, dbUrl, renderIni, bindAddress, dbPasswordPath } from '../../lib/service/config.ts';
+import { cleanService, registerService, startService, serviceLinks } from '../../lib/service/lifecycle.ts';
+import { dbSync, ensureDatabases } from '../../lib/service/db.ts';
+import { logTail } from '../../lib/log-tail.ts';
+import { urlHost } from '../../lib/endpoints.ts';
 
 export const GLANCE_PORT = apiPort('image');
 const REGISTRY_PORT = 9191;

@@ -12,7 +12,8 @@ import { createHash } from 'node:crypto';
 import { checkImageSources } from '../../lib/image-preflight.ts';
 import { InputError, StackError } from '../../lib/errors.ts';
 import { type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
-import { adminSession, logTail } from '../common/openstack.ts';
+import { adminSession } from '../../lib/service/lifecycle.ts';
+import { logTail } from '../../lib/log-tail.ts';
 
 const GLANCE_LOG = '/var/log/glance/glance-api.log';
 

@@ -16,22 +16,11 @@ import {
   type Session,
 } from '../../lib/openstack/keystone.ts';
 import { ApiError, request } from '../../lib/openstack/http.ts';
-import {
-  KEYSTONE_PORT,
-  adminSession,
-  cleanService,
-  dbSync,
-  dbPasswordFile,
-  dbUrl,
-  ensureDatabases,
-  keystoneUrl,
-  logTail,
-  renderIni,
-  startService,
-  dbPasswordPath,
-  uwsgiArgv,
-  uwsgiIni,
-} from '../common/openstack.ts';
+import { adminSession, cleanService, startService } from '../../lib/service/lifecycle.ts';
+import { dbSync, ensureDatabases } from '../../lib/service/db.ts';
+import { dbPasswordFile, dbUrl, keystoneUrl, renderIni, dbPasswordPath, uwsgiArgv, uwsgiIni } from '../../lib/service/config.ts';
+import { apiPort } from '../../lib/api-services.ts';
+import { logTail } from '../../lib/log-tail.ts';
 
 const CONF = '/etc/keystone/keystone.conf';
 const LOG = '/var/log/keystone/keystone.log';
@@ -39,7 +28,7 @@ const UWSGI_INI = '/etc/keystone/keystone-uwsgi-stack.ini';
 
 const daemon = (ctx: StackContext): DaemonSpec => ({
   name: 'keystone',
-  argv: uwsgiArgv(ctx, UWSGI_INI, KEYSTONE_PORT, '/var/log/keystone/keystone-uwsgi.log'),
+  argv: uwsgiArgv(ctx, UWSGI_INI, apiPort('identity'), '/var/log/keystone/keystone-uwsgi.log'),
   // uwsgi drops to keystone:keystone itself (uid/gid in Debian's ini); it must start as root to bind.
   logFile: '/var/log/keystone/keystone-uwsgi.log',
   runtimeDirs: [{ path: '/run/keystone', owner: 'keystone:keystone' }],

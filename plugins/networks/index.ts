@@ -10,7 +10,7 @@ import { ensureProject, type Session } from '../../lib/openstack/keystone.ts';
 import { addSecurityGroupRule, ensureNamed, ensureRouterInterface, list, listAgents, update, type Network, type Router, type Subnet } from '../../lib/openstack/neutron.ts';
 import type { ServicePlugin, StackContext } from '../../lib/plugin.ts';
 import { VERIFY_SECURITY_GROUP } from '../../lib/network/verify-names.ts';
-import { adminSession } from '../common/openstack.ts';
+import { adminSession } from '../../lib/service/lifecycle.ts';
 import { pollUntil } from '../../lib/wait.ts';
 
 const subnetName = (n: NetworkPlan): string => `${n.name}-subnet`;

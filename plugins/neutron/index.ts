@@ -12,24 +12,10 @@ import type { DaemonSpec } from '../../lib/daemon.ts';
 import { PUBLIC_PHYSNET } from '../../lib/network/physnet.ts';
 import { stopPlugin } from '../../lib/stop-plugin.ts';
 import { call } from '../../lib/openstack/keystone.ts';
-import {
-  adminSession,
-  authtoken,
-  cleanService,
-  dbPasswordFile,
-  dbPasswordPath,
-  startService,
-  dbSync,
-  dbUrl,
-  ensureDatabases,
-  logTail,
-  registerService,
-  renderIni,
-  bindAddress,
-  serviceAuth,
-  serviceLinks,
-  osloDaemon,
-} from '../common/openstack.ts';
+import { adminSession, cleanService, startService, registerService, serviceLinks } from '../../lib/service/lifecycle.ts';
+import { authtoken, dbPasswordFile, dbPasswordPath, dbUrl, renderIni, bindAddress, serviceAuth, osloDaemon } from '../../lib/service/config.ts';
+import { dbSync, ensureDatabases } from '../../lib/service/db.ts';
+import { logTail } from '../../lib/log-tail.ts';
 
 export const NEUTRON_PORT = apiPort('network');
 const CONF = '/etc/neutron/neutron.conf';

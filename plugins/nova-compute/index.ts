@@ -14,7 +14,9 @@ import { daemonLogTail, daemonStatus, stopDaemon, type DaemonSpec } from '../../
 import { listComputeServices, listHypervisors, type Hypervisor, ensureFlavor, createServer, deleteServer, getServer, getConsoleOutput, waitForServerActive, waitForServerGone } from '../../lib/openstack/nova.ts';
 import { listResourceProviders } from '../../lib/openstack/placement.ts';
 import { listImages } from '../../lib/openstack/glance.ts';
-import { adminSession, cleanService, logTail, renderIni, startService } from '../common/openstack.ts';
+import { adminSession, cleanService, startService } from '../../lib/service/lifecycle.ts';
+import { renderIni } from '../../lib/service/config.ts';
+import { logTail } from '../../lib/log-tail.ts';
 import { startOrRestart } from '../../lib/restart.ts';
 import { windowStart } from '../../lib/links.ts';
 import { explainingLines } from '../../lib/log-cause.ts';

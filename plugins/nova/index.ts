@@ -13,23 +13,10 @@ import type { DaemonSpec } from '../../lib/daemon.ts';
 import { stopPlugin } from '../../lib/stop-plugin.ts';
 import { ensureFlavor, listComputeServices, listImagesViaNova } from '../../lib/openstack/nova.ts';
 import { daemonStatus } from '../../lib/daemon.ts';
-import {
-  adminSession,
-  authtoken,
-  cleanService,
-  dbSync,
-  dbPasswordFile,
-  dbUrl,
-  ensureDatabases,
-  logTail,
-  registerService,
-  renderIni,
-  serviceAuth,
-  startService,
-  dbPasswordPath,
-  uwsgiArgv,
-  serviceLinks,
-} from '../common/openstack.ts';
+import { adminSession, cleanService, registerService, startService, serviceLinks } from '../../lib/service/lifecycle.ts';
+import { authtoken, dbPasswordFile, dbUrl, renderIni, serviceAuth, dbPasswordPath, uwsgiArgv } from '../../lib/service/config.ts';
+import { dbSync, ensureDatabases } from '../../lib/service/db.ts';
+import { logTail } from '../../lib/log-tail.ts';
 import { downReason, isBack, noteRestart, restartedWith } from './reports.ts';
 import { releaseAtLeast } from '../../lib/release.ts';
 

@@ -7,7 +7,7 @@
 
 import { listComputeServices, type ComputeService } from '../../lib/openstack/nova.ts';
 import type { StackContext } from '../../lib/plugin.ts';
-import { adminSession } from '../common/openstack.ts';
+import { adminSession } from '../../lib/service/lifecycle.ts';
 
 /** Service id -> updated_at, read right after a restart: a later report has another updated_at. */
 export type Reports = ReadonlyMap<string, string | null>;

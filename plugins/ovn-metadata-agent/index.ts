@@ -10,7 +10,8 @@ import { readPackageList } from '../../lib/packages.ts';
 import type { LinkCheck, ServicePlugin, StackContext } from '../../lib/plugin.ts';
 import { quote, sh } from '../../lib/shell.ts';
 import { pollUntil } from '../../lib/wait.ts';
-import { osloDaemon, renderIni, startService } from '../common/openstack.ts';
+import { osloDaemon, renderIni } from '../../lib/service/config.ts';
+import { startService } from '../../lib/service/lifecycle.ts';
 import { OVS_LOCAL_TCP } from '../../lib/network/ovs-paths.ts';
 
 const CONF = '/etc/neutron/neutron.conf';

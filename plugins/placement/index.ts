@@ -8,21 +8,9 @@ import { type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { stopPlugin } from '../../lib/stop-plugin.ts';
 import { listResourceProviders } from '../../lib/openstack/placement.ts';
-import {
-  adminSession,
-  authtoken,
-  cleanService,
-  dbSync,
-  dbPasswordFile,
-  dbUrl,
-  ensureDatabases,
-  registerService,
-  renderIni,
-  startService,
-  dbPasswordPath,
-  uwsgiArgv,
-  serviceLinks,
-} from '../common/openstack.ts';
+import { adminSession, cleanService, registerService, startService, serviceLinks } from '../../lib/service/lifecycle.ts';
+import { authtoken, dbPasswordFile, dbUrl, renderIni, dbPasswordPath, uwsgiArgv } from '../../lib/service/config.ts';
+import { dbSync, ensureDatabases } from '../../lib/service/db.ts';
 
 export const PLACEMENT_PORT = apiPort('placement');
 const CONF = '/etc/placement/placement.conf';

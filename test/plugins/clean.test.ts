@@ -10,7 +10,7 @@ import { createLogger } from '../../lib/log.ts';
 import type { ServicePlugin } from '../../lib/plugin.ts';
 import { runTasks } from '../../lib/tasks.ts';
 import { dropServiceDatabases } from '../../lib/db-admin.ts';
-import { cleanService } from '../../plugins/common/openstack.ts';
+import { cleanService } from '../../lib/service/lifecycle.ts';
 import { DEBIAN_SYSV, RecordingHost, makeContext } from '../fixtures/recording-host.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'stackts-clean-'));

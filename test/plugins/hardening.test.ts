@@ -3,7 +3,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { writeIfChanged } from '../../lib/config-files.ts';
-import { authtoken, dbPasswordFile } from '../../plugins/common/openstack.ts';
+import { authtoken, dbPasswordFile } from '../../lib/service/config.ts';
 import { withPasswordFromStdin } from '../../plugins/keystone/index.ts';
 import { DEBIAN_SYSV, RecordingHost, makeContext } from '../fixtures/recording-host.ts';
 

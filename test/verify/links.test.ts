@@ -7,7 +7,7 @@ import { verifyTasks, type MutableContext } from '../../lib/stack-tasks.ts';
 import type { LinkCheck, ServicePlugin, StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { StackError } from '../../lib/errors.ts';
-import { serviceLinks } from '../../plugins/common/openstack.ts';
+import { serviceLinks } from '../../lib/service/lifecycle.ts';
 import keystone from '../../plugins/keystone/index.ts';
 import rabbitmq, { ENV_FILE } from '../../plugins/rabbitmq/index.ts';
 import { configStampPath } from '../../lib/restart.ts';
