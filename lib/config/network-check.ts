@@ -5,7 +5,7 @@
 
 import type { ConfigIssue } from './errors.ts';
 import type { SettingName } from './schema.ts';
-import { contains, lastAddress, overlaps, parseCidr, parseIpv4 } from '../network/cidr.ts';
+import { contains, lastAddress, overlaps, parseCidr, parseIpv4 } from '../cidr.ts';
 
 export function networkIssues(value: (n: SettingName) => string, origin: (n: SettingName) => string): ConfigIssue[] {
   const fixed = parseCidr(value('FIXED_RANGE'));

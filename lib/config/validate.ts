@@ -1,7 +1,7 @@
 // Checks one setting's value against its SCHEMA entry and converts it to its typed form.
 // Messages name the setting and show the value, except for secrets, whose value is never shown.
 
-import { parseCidr } from '../network/cidr.ts';
+import { parseCidr } from '../cidr.ts';
 import { isIP } from 'node:net';
 import { SCHEMA, type SettingName, type SettingSpec } from './schema.ts';
 

@@ -4,7 +4,7 @@
 
 import { StackError } from '../errors.ts';
 import type { StackContext } from '../plugin.ts';
-import { networkOf, overlaps, parseCidr, type Ipv4Net } from './cidr.ts';
+import { networkOf, overlaps, parseCidr, type Ipv4Net } from '../cidr.ts';
 
 export interface HostRoute {
   readonly dest: string;

@@ -1,7 +1,7 @@
 // The two networks a stack makes, from the settings (already checked by lib/config/network-check.ts).
 
 import type { Config } from '../config/types.ts';
-import { nthAddress, parseCidr, type Ipv4Net } from './cidr.ts';
+import { nthAddress, parseCidr, type Ipv4Net } from '../cidr.ts';
 
 export interface NetworkPlan {
   readonly name: string;

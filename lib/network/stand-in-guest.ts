@@ -5,6 +5,7 @@
 
 import type { Host } from '../host/types.ts';
 import { quote, sh } from '../shell.ts';
+import { waitForLink } from './wait-link.ts';
 
 export interface StandIn {
   readonly ns: string;
@@ -52,7 +53,7 @@ export async function plugStandIn(host: Host, port: { id: string; mac: string },
     [
       `ovs-vsctl --timeout=30 add-port ${quote(bridge)} ${quote(g.dev)} -- set Interface ${quote(g.dev)} type=internal ` +
         `${quote(`external_ids:iface-id=${port.id}`)} ${quote(`external_ids:attached-mac=${port.mac}`)} external_ids:iface-status=active`,
-      `i=0; while ! ip link show dev ${quote(g.dev)} >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done`,
+      waitForLink(g.dev),
       sh('ip', 'netns', 'add', g.ns),
       sh('ip', 'link', 'set', g.dev, 'netns', g.ns),
       sh('ip', 'netns', 'exec', g.ns, 'ip', 'link', 'set', 'lo', 'up'),

@@ -5,6 +5,7 @@
 
 import type { StackContext } from '../plugin.ts';
 import { quote, sh } from '../shell.ts';
+import { waitForLink } from './wait-link.ts';
 
 export const PHYS_BRIDGE = 'br-phy';
 
@@ -48,7 +49,7 @@ export async function ensurePhysBridge(ctx: StackContext, ep: TunnelEndpoint): P
       // and OVS takes in a tunnel's packets only when they are addressed to its bridge.
       `mac=$(cat /sys/class/net/${ep.nic}/address)`,
       `ovs-vsctl --timeout=30 --may-exist add-br ${b} -- set bridge ${b} datapath_type=netdev "other-config:hwaddr=\"$mac\"" -- --may-exist add-port ${b} ${quote(ep.nic)}`,
-      `i=0; while ! ip link show dev ${b} >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done`,
+      waitForLink(b),
       `ip addr del ${quote(ep.cidr)} dev ${quote(ep.nic)} 2>/dev/null; true`,
       sh('ip', 'addr', 'replace', ep.cidr, 'dev', b),
       sh('ip', 'link', 'set', b, 'up'),

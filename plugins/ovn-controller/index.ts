@@ -14,6 +14,8 @@ import { datapathOf, type DatapathType } from '../../lib/network/datapath.ts';
 import { publicNetwork } from '../../lib/network/settings.ts';
 import { PUBLIC_PHYSNET } from '../../lib/network/physnet.ts';
 import { OVS_LOCAL_LISTEN, OVS_SOCKET } from '../../lib/network/ovs-paths.ts';
+import { appctl, rootDaemon } from '../../lib/network/ovs-daemon.ts';
+import { waitForLink } from '../../lib/network/wait-link.ts';
 import { ensureOvsdbFile, waitForOvsdb } from '../../lib/ovsdb.ts';
 import { readPackageList } from '../../lib/packages.ts';
 import type { LinkCheck, ServicePlugin, StackContext } from '../../lib/plugin.ts';
@@ -34,35 +36,32 @@ const INTEGRATION_BRIDGE = 'br-int';
 
 const stateDir = (ctx: StackContext): string => ctx.config.settings.STACK_STATE_DIR;
 
-const ovsdbServer = (): DaemonSpec => ({
-  name: 'ovsdb-server',
-  argv: ['/usr/sbin/ovsdb-server', CONF_DB.db, `--remote=punix:${OVS_SOCKET}`, '--remote=db:Open_vSwitch,Open_vSwitch,manager_options', `--pidfile=${OVS_RUN}/ovsdb-server.pid`, `--log-file=${OVS_LOGS}/ovsdb-server.log`, '--no-chdir'],
-  user: 'root',
-  group: 'root',
-  runtimeDirs: [{ path: OVS_RUN, owner: 'root:root' }],
-  link: 'ovs-vswitchd, ovn-controller and nova-compute -> ovsdb-server (Open vSwitch\'s own database)',
-  ownLog: `${OVS_LOGS}/ovsdb-server.log`,
-});
+const ovsdbServer = (): DaemonSpec =>
+  rootDaemon({
+    name: 'ovsdb-server',
+    argv: ['/usr/sbin/ovsdb-server', CONF_DB.db, `--remote=punix:${OVS_SOCKET}`, '--remote=db:Open_vSwitch,Open_vSwitch,manager_options'],
+    run: OVS_RUN,
+    log: `${OVS_LOGS}/ovsdb-server.log`,
+    link: 'ovs-vswitchd, ovn-controller and nova-compute -> ovsdb-server (Open vSwitch\'s own database)',
+  });
 
-const vswitchd = (): DaemonSpec => ({
-  name: 'ovs-vswitchd',
-  argv: ['/usr/sbin/ovs-vswitchd', `unix:${OVS_SOCKET}`, `--pidfile=${OVS_RUN}/ovs-vswitchd.pid`, `--log-file=${OVS_LOGS}/ovs-vswitchd.log`, '--no-chdir'],
-  user: 'root',
-  group: 'root',
-  runtimeDirs: [{ path: OVS_RUN, owner: 'root:root' }],
-  link: 'the guests\' ports, br-int and br-ex -> ovs-vswitchd (it forwards every packet)',
-  ownLog: `${OVS_LOGS}/ovs-vswitchd.log`,
-});
+const vswitchd = (): DaemonSpec =>
+  rootDaemon({
+    name: 'ovs-vswitchd',
+    argv: ['/usr/sbin/ovs-vswitchd', `unix:${OVS_SOCKET}`],
+    run: OVS_RUN,
+    log: `${OVS_LOGS}/ovs-vswitchd.log`,
+    link: 'the guests\' ports, br-int and br-ex -> ovs-vswitchd (it forwards every packet)',
+  });
 
-const controller = (): DaemonSpec => ({
-  name: 'ovn-controller',
-  argv: ['/usr/bin/ovn-controller', `unix:${OVS_SOCKET}`, `--pidfile=${OVN_RUN}/ovn-controller.pid`, `--log-file=${OVN_LOGS}/ovn-controller.log`, '--no-chdir'],
-  user: 'root',
-  group: 'root',
-  runtimeDirs: [{ path: OVN_RUN, owner: 'root:root' }],
-  link: 'OVN southbound -> ovn-controller -> br-int (the flows of this host\'s guests)',
-  ownLog: `${OVN_LOGS}/ovn-controller.log`,
-});
+const controller = (): DaemonSpec =>
+  rootDaemon({
+    name: 'ovn-controller',
+    argv: ['/usr/bin/ovn-controller', `unix:${OVS_SOCKET}`],
+    run: OVN_RUN,
+    log: `${OVN_LOGS}/ovn-controller.log`,
+    link: 'OVN southbound -> ovn-controller -> br-int (the flows of this host\'s guests)',
+  });
 
 /** This host carries the public bridge: it runs ovn-northd (the controller, or a host of the network role). */
 export const isGateway = (ctx: StackContext): boolean => ctx.endpoints.hostOf['ovn-northd'] === ctx.host.name;
@@ -99,7 +98,7 @@ async function ensurePublicBridge(ctx: StackContext, dp: DatapathType): Promise<
   await ctx.host.run(
     [
       // The bridge's own port appears once ovs-vswitchd has made it.
-      `i=0; while ! ip link show dev ${quote(s.PUBLIC_BRIDGE)} >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done`,
+      waitForLink(s.PUBLIC_BRIDGE),
       sh('ip', 'addr', 'replace', `${net.gateway}/${net.prefix}`, 'dev', s.PUBLIC_BRIDGE),
       sh('ip', 'link', 'set', s.PUBLIC_BRIDGE, 'up'),
     ].join(' && '),
@@ -133,7 +132,7 @@ async function mirrorGatewayOptions(ctx: StackContext, gateway: boolean): Promis
 }
 
 async function connectionStatus(ctx: StackContext): Promise<string> {
-  const r = await ctx.host.run(`ovn-appctl -t ${OVN_RUN}/ovn-controller.$(cat ${OVN_RUN}/ovn-controller.pid 2>/dev/null).ctl connection-status`, { check: false, label: 'ovn-controller connection' });
+  const r = await ctx.host.run(appctl('ovn-appctl', OVN_RUN, 'ovn-controller', 'connection-status'), { check: false, label: 'ovn-controller connection' });
   return (r.stdout || r.stderr).trim();
 }
 
@@ -191,7 +190,7 @@ const plugin: ServicePlugin = {
 
     const sw = await startOrRestart(ctx, vswitchd(), []);
     const up = await pollUntil(async () => {
-      const r = await ctx.host.run(`ovs-appctl -t ${OVS_RUN}/ovs-vswitchd.$(cat ${OVS_RUN}/ovs-vswitchd.pid 2>/dev/null).ctl version`, { check: false, label: 'ovs-vswitchd answers' });
+      const r = await ctx.host.run(appctl('ovs-appctl', OVS_RUN, 'ovs-vswitchd', 'version'), { check: false, label: 'ovs-vswitchd answers' });
       return { ok: r.exitCode === 0, detail: (r.stderr || r.stdout).trim() };
     }, { timeoutMs: ctx.config.settings.SERVICE_TIMEOUT * 1000, intervalMs: 300 });
     if (!up.ok) throw new StackError(`ovs-vswitchd on ${ctx.host.name} does not answer: ${up.detail}`, 'Its log below says why.', await tail(ctx, vswitchd()));

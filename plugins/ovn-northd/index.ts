@@ -18,6 +18,7 @@ import { startOrRestart } from '../../lib/restart.ts';
 import { sh } from '../../lib/shell.ts';
 import { stopPlugin } from '../../lib/stop-plugin.ts';
 import { pollUntil } from '../../lib/wait.ts';
+import { appctl, rootDaemon } from '../../lib/network/ovs-daemon.ts';
 import { PORTS as ENDPOINT_PORTS } from '../../lib/endpoints.ts';
 
 const RUN = '/var/run/ovn';
@@ -49,43 +50,25 @@ export const PORTS: readonly PortSpec[] = DBS.map((d) => ({ port: d.port, servic
 const listen = (ctx: StackContext): string => ctx.endpoints.ovn.listen;
 
 function dbDaemon(ctx: StackContext, d: Db): DaemonSpec {
-  return {
+  return rootDaemon({
     name: d.name,
-    argv: [
-      '/usr/sbin/ovsdb-server',
-      d.file,
-      `--remote=punix:${d.sock}`,
-      `--remote=ptcp:${d.port}:${listen(ctx)}`,
-      `--pidfile=${RUN}/${d.key === 'nb' ? 'ovnnb_db' : 'ovnsb_db'}.pid`,
-      `--unixctl=${RUN}/${d.key === 'nb' ? 'ovnnb_db' : 'ovnsb_db'}.ctl`,
-      `--log-file=${d.log}`,
-      '--no-chdir',
-    ],
-    user: 'root',
-    group: 'root',
-    runtimeDirs: [{ path: RUN, owner: 'root:root' }],
+    argv: ['/usr/sbin/ovsdb-server', d.file, `--remote=punix:${d.sock}`, `--remote=ptcp:${d.port}:${listen(ctx)}`],
+    run: RUN,
+    pidName: d.key === 'nb' ? 'ovnnb_db' : 'ovnsb_db',
+    unixctl: true,
+    log: d.log,
     link: `${d.users} -> ${d.name} (${d.database} at ${listen(ctx)}:${d.port})`,
-    ownLog: d.log,
-  };
+  });
 }
 
 function northd(): DaemonSpec {
-  return {
+  return rootDaemon({
     name: 'ovn-northd',
-    argv: [
-      '/usr/bin/ovn-northd',
-      `--ovnnb-db=unix:${DBS[0]!.sock}`,
-      `--ovnsb-db=unix:${DBS[1]!.sock}`,
-      `--pidfile=${RUN}/ovn-northd.pid`,
-      `--log-file=${NORTHD_LOG}`,
-      '--no-chdir',
-    ],
-    user: 'root',
-    group: 'root',
-    runtimeDirs: [{ path: RUN, owner: 'root:root' }],
+    argv: ['/usr/bin/ovn-northd', `--ovnnb-db=unix:${DBS[0]!.sock}`, `--ovnsb-db=unix:${DBS[1]!.sock}`],
+    run: RUN,
+    log: NORTHD_LOG,
     link: "neutron's networks -> ovn-northd -> every chassis's flows (the northbound to southbound translation)",
-    ownLog: NORTHD_LOG,
-  };
+  });
 }
 
 const stateDir = (ctx: StackContext): string => ctx.config.settings.STACK_STATE_DIR;
@@ -93,7 +76,7 @@ const tail = (ctx: StackContext, spec: DaemonSpec) => serviceLogTail(ctx, { file
 
 /** What `ovn-appctl status` of ovn-northd says ("active", "standby", "paused"), or why it cannot say. */
 async function northdStatus(ctx: StackContext): Promise<{ ok: boolean; detail: string }> {
-  const r = await ctx.host.run(`ovn-appctl -t ${RUN}/ovn-northd.$(cat ${RUN}/ovn-northd.pid 2>/dev/null).ctl status`, { check: false, label: 'ovn-northd status' });
+  const r = await ctx.host.run(appctl('ovn-appctl', RUN, 'ovn-northd', 'status'), { check: false, label: 'ovn-northd status' });
   const out = (r.stdout || r.stderr).trim();
   return { ok: r.exitCode === 0 && /Status:\s*active/.test(out), detail: out.split('\n').pop() ?? '' };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCidr, type Ipv4Net } from '../../lib/network/cidr.ts';
+import { parseCidr, type Ipv4Net } from '../../lib/cidr.ts';
 import { parseRoutes, rangeClashes } from '../../lib/network/host-checks.ts';
 
 const net = (s: string): Ipv4Net => parseCidr(s) as Ipv4Net;
