@@ -25,11 +25,11 @@ export const keystoneUrl = (ctx: StackContext): string => ctx.endpoints.url.iden
  */
 export async function renderIni(
   ctx: StackContext,
-  file: { path: string; packaged?: string; variable?: string; owner?: string; mode?: number },
+  file: { path: string; packaged?: string; renderFromPackaged?: false; variable?: string; owner?: string; mode?: number },
   values: IniValues,
 ): Promise<ConfigFile> {
-  const current =
-    (await ctx.host.readFileIfExists(file.path)) ?? (file.packaged ? await ctx.host.readFileIfExists(file.packaged) : null) ?? '';
+  const packaged = file.renderFromPackaged === false ? undefined : file.packaged;
+  const current = (await ctx.host.readFileIfExists(file.path)) ?? (packaged ? await ctx.host.readFileIfExists(packaged) : null) ?? '';
   const doc = IniDoc.parse(current, { dialect: 'oslo' });
   for (const [section, kv] of Object.entries(values)) {
     for (const [key, value] of Object.entries(kv)) doc.set(section, key, String(value));

@@ -3,25 +3,31 @@
 
 import { apiPort } from '../../lib/api-services.ts';
 import { releaseAtLeast } from '../../lib/release.ts';
-import { readPackageList } from '../../lib/packages.ts';
 import { GLANCE_IMAGE_DIR } from '../../lib/image.ts';
 import { converge, packageVersion } from '../../lib/converge.ts';
 import { withAdminDb } from '../../lib/db-admin.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError } from '../../lib/errors.ts';
-import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import { type ConfigFile, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
-import { stopPlugin } from '../../lib/stop-plugin.ts';
-import { authtoken, dbPasswordFile, dbUrl, renderIni, bindAddress, dbPasswordPath } from '../../lib/service/config.ts';
-import { cleanService, registerService, startService, serviceLinks } from '../../lib/service/lifecycle.ts';
-import { dbSync, ensureDatabases } from '../../lib/service/db.ts';
+import { authtoken, dbUrl, renderIni, bindAddress, dbPasswordPath } from '../../lib/service/config.ts';
+import { startService } from '../../lib/service/lifecycle.ts';
+import { apiServicePlugin, type ApiServiceDescriptor } from '../../lib/service/descriptor.ts';
 import { logTail } from '../../lib/log-tail.ts';
 import { urlHost } from '../../lib/endpoints.ts';
 
 export const GLANCE_PORT = apiPort('image');
 const REGISTRY_PORT = 9191;
-const API_CONF = '/etc/glance/glance-api.conf';
-const REGISTRY_CONF = '/etc/glance/glance-registry.conf';
+const API = { path: '/etc/glance/glance-api.conf', packaged: '/usr/share/glance-common/glance-api.conf', variable: 'GLANCE_API_CONF', owner: 'glance:glance' };
+const REGISTRY = {
+  path: '/etc/glance/glance-registry.conf',
+  packaged: '/usr/share/glance-common/glance-registry.conf',
+  variable: 'GLANCE_REGISTRY_CONF',
+  owner: 'glance:glance',
+  when: (ctx: StackContext) => ctx.release.hasGlanceRegistry,
+};
+const API_CONF = API.path;
+const REGISTRY_CONF = REGISTRY.path;
 const API_LOG = '/var/log/glance/glance-api.log';
 const REGISTRY_LOG = '/var/log/glance/glance-registry.log';
 
@@ -81,41 +87,37 @@ const common = (ctx: StackContext) => ({
   oslo_concurrency: { lock_path: '/var/lock/glance' },
 });
 
-const plugin: ServicePlugin = {
+export const GLANCE: ApiServiceDescriptor = {
   name: 'glance',
   services: ['g-api', 'g-reg'],
   needs: ['keystone'],
   after: { init: ['mariadb/register'], start: [], register: ['keystone/register'] },
+  apis: ['image'],
+  log: API_LOG,
+  configs: [API, REGISTRY],
+  databases: ['glance'],
+  dbSyncs: [{ label: 'glance-manage db_sync', command: 'glance-manage db_sync', databases: ['glance'] }],
+  keystone: { password: 'GLANCE_PASSWORD', type: 'image', description: 'OpenStack Image service', probe: 'v2/images' },
+  leaves: (ctx) => [GLANCE_IMAGE_DIR, STAGING_DIR, TASKS_DIR, API_LOG, REGISTRY_LOG, apiDaemon(ctx).logFile!, registryDaemon().logFile!],
+};
 
-  packages: async (ctx) => readPackageList('glance', ctx.facts.family),
-
+export default apiServicePlugin(GLANCE, {
   async configFiles(ctx) {
     const s = ctx.config.settings;
     const files: ConfigFile[] = [
-      dbPasswordFile(ctx, 'glance'),
-      await renderIni(
-        ctx,
-        { path: API_CONF, packaged: '/usr/share/glance-common/glance-api.conf', variable: 'GLANCE_API_CONF', owner: 'glance:glance' },
-        {
-          ...common(ctx),
-          DEFAULT: {
-            bind_host: bindAddress(ctx),
-            bind_port: GLANCE_PORT,
-            workers: s.API_WORKERS,
-            ...(releaseAtLeast(ctx.release, 'epoxy') ? { enabled_backends: 'file:file,http:http' } : {}),
-          },
-          ...stores(ctx),
+      await renderIni(ctx, API, {
+        ...common(ctx),
+        DEFAULT: {
+          bind_host: bindAddress(ctx),
+          bind_port: GLANCE_PORT,
+          workers: s.API_WORKERS,
+          ...(releaseAtLeast(ctx.release, 'epoxy') ? { enabled_backends: 'file:file,http:http' } : {}),
         },
-      ),
+        ...stores(ctx),
+      }),
     ];
     if (ctx.release.hasGlanceRegistry) {
-      files.push(
-        await renderIni(
-          ctx,
-          { path: REGISTRY_CONF, packaged: '/usr/share/glance-common/glance-registry.conf', variable: 'GLANCE_REGISTRY_CONF', owner: 'glance:glance' },
-          { ...common(ctx), DEFAULT: { bind_host: bindAddress(ctx), bind_port: REGISTRY_PORT, workers: s.API_WORKERS } },
-        ),
-      );
+      files.push(await renderIni(ctx, REGISTRY, { ...common(ctx), DEFAULT: { bind_host: bindAddress(ctx), bind_port: REGISTRY_PORT, workers: s.API_WORKERS } }));
     }
     return files;
   },
@@ -126,8 +128,6 @@ const plugin: ServicePlugin = {
   },
 
   async init(ctx) {
-    await ensureDatabases(ctx, 'glance', ['glance']);
-    await dbSync(ctx, { user: 'glance', command: 'glance-manage db_sync', databases: ['glance'], label: 'glance-manage db_sync', logFile: API_LOG });
     // Without the metadata definitions the metadefs API lists nothing (tempest's metadefs tests fail).
     await converge(ctx, {
       key: 'glance-manage db_load_metadefs',
@@ -143,20 +143,6 @@ const plugin: ServicePlugin = {
     }
     await startService(ctx, apiDaemon(ctx), [API_CONF, dbPasswordPath('glance')], `${glanceUrl(ctx)}/`);
   },
-
-  async register(ctx) {
-    await registerService(ctx, {
-      user: 'glance',
-      password: ctx.config.settings.GLANCE_PASSWORD,
-      name: 'glance',
-      type: 'image',
-      description: 'OpenStack Image service',
-      url: glanceUrl(ctx),
-    });
-  },
-
-  links: async (ctx) =>
-    serviceLinks(ctx, { name: 'glance', user: 'glance', password: ctx.config.settings.GLANCE_PASSWORD, type: 'image', databases: ['glance'], log: API_LOG, probe: 'v2/images' }),
 
   async verify(ctx) {
     await withAdminDb(ctx, async (db) => {
@@ -176,19 +162,4 @@ const plugin: ServicePlugin = {
   },
 
   daemons: (ctx) => (ctx.release.hasGlanceRegistry ? [registryDaemon(), apiDaemon(ctx)] : [apiDaemon(ctx)]),
-
-  async clean(ctx) {
-    await stopPlugin(ctx, plugin);
-    await cleanService(ctx, {
-      databases: ['glance'],
-      dbUser: 'glance',
-      configs: [
-        { path: API_CONF, packaged: '/usr/share/glance-common/glance-api.conf' },
-        ...(ctx.release.hasGlanceRegistry ? [{ path: REGISTRY_CONF, packaged: '/usr/share/glance-common/glance-registry.conf' }] : []),
-      ],
-      paths: [GLANCE_IMAGE_DIR, STAGING_DIR, TASKS_DIR, API_LOG, REGISTRY_LOG, apiDaemon(ctx).logFile!, registryDaemon().logFile!],
-    });
-  },
-};
-
-export default plugin;
+});

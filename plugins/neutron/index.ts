@@ -4,22 +4,23 @@
 // mechanism driver: the API Nova asks when it shows or deletes a server, and nothing more.
 
 import { apiPort } from '../../lib/api-services.ts';
-import { readPackageList } from '../../lib/packages.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError } from '../../lib/errors.ts';
-import { type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import type { StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { PUBLIC_PHYSNET } from '../../lib/network/physnet.ts';
-import { stopPlugin } from '../../lib/stop-plugin.ts';
 import { call } from '../../lib/openstack/keystone.ts';
-import { adminSession, cleanService, startService, registerService, serviceLinks } from '../../lib/service/lifecycle.ts';
-import { authtoken, dbPasswordFile, dbPasswordPath, dbUrl, renderIni, bindAddress, serviceAuth, osloDaemon } from '../../lib/service/config.ts';
-import { dbSync, ensureDatabases } from '../../lib/service/db.ts';
+import { authtoken, dbPasswordPath, dbUrl, renderIni, bindAddress, serviceAuth, osloDaemon } from '../../lib/service/config.ts';
+import { adminSession, startService } from '../../lib/service/lifecycle.ts';
+import { apiServicePlugin, type ApiServiceDescriptor } from '../../lib/service/descriptor.ts';
 import { logTail } from '../../lib/log-tail.ts';
 
 export const NEUTRON_PORT = apiPort('network');
-const CONF = '/etc/neutron/neutron.conf';
-const ML2_CONF = '/etc/neutron/plugins/ml2/ml2_conf.ini';
+// Rendered from the host's own files (neutron-common installs them); clean puts the packaged copies back.
+const NEUTRON = { path: '/etc/neutron/neutron.conf', packaged: '/usr/share/neutron-common/neutron.conf', renderFromPackaged: false, variable: 'NEUTRON_CONF', owner: 'root:neutron' } as const;
+const ML2 = { path: '/etc/neutron/plugins/ml2/ml2_conf.ini', packaged: '/usr/share/neutron-common/plugins/ml2/ml2_conf.ini', renderFromPackaged: false, variable: 'Q_PLUGIN_CONF_FILE', owner: 'root:neutron' } as const;
+const CONF = NEUTRON.path;
+const ML2_CONF = ML2.path;
 const LOG = '/var/log/neutron/neutron-server.log';
 
 export const neutronUrl = (ctx: StackContext): string => ctx.endpoints.url.network;
@@ -60,20 +61,26 @@ function ml2Ovn(ctx: StackContext): Record<string, Record<string, string | numbe
   };
 }
 
-const plugin: ServicePlugin = {
+export const NEUTRON_SERVER: ApiServiceDescriptor = {
   name: 'neutron',
   services: ['q-svc'],
   needs: ['keystone', 'rabbitmq', 'ovn-northd'],
   after: { init: ['mariadb/register'], start: ['rabbitmq/register', 'ovn-northd/start'], register: ['keystone/register'] },
+  apis: ['network'],
+  log: LOG,
+  configs: [NEUTRON, ML2],
+  databases: ['neutron'],
+  dbSyncs: [{ label: 'neutron-db-manage upgrade heads', command: `neutron-db-manage --config-file ${CONF} --config-file ${ML2_CONF} upgrade heads`, databases: ['neutron'] }],
+  keystone: { password: 'NEUTRON_PASSWORD', type: 'network', description: 'OpenStack Networking', probe: 'v2.0/networks' },
+  leaves: () => ['/var/lib/neutron/tmp', LOG, daemon().logFile!],
+};
 
-  packages: async (ctx) => readPackageList('neutron', ctx.facts.family),
-
+export default apiServicePlugin(NEUTRON_SERVER, {
   async configFiles(ctx) {
     const s = ctx.config.settings;
     const ovn = hasOvn(ctx);
     return [
-      dbPasswordFile(ctx, 'neutron'),
-      await renderIni(ctx, { path: CONF, variable: 'NEUTRON_CONF', owner: 'root:neutron' }, {
+      await renderIni(ctx, NEUTRON, {
         DEFAULT: {
           core_plugin: 'ml2',
           // With OVN, routers are OVN's own (no L3 agent); without it there are none.
@@ -96,7 +103,7 @@ const plugin: ServicePlugin = {
         keystone_authtoken: authtoken(ctx, 'neutron', s.NEUTRON_PASSWORD),
         oslo_concurrency: { lock_path: '/var/lib/neutron/tmp' },
       }),
-      await renderIni(ctx, { path: ML2_CONF, variable: 'Q_PLUGIN_CONF_FILE', owner: 'root:neutron' }, ovn ? ml2Ovn(ctx) : {
+      await renderIni(ctx, ML2, ovn ? ml2Ovn(ctx) : {
         ml2: { type_drivers: 'flat', tenant_network_types: '', mechanism_drivers: '', extension_drivers: 'port_security' },
       }),
     ];
@@ -106,34 +113,9 @@ const plugin: ServicePlugin = {
     await ctx.host.run(sh('install', '-d', '-o', 'neutron', '-g', 'neutron', '-m', '0750', '/var/lib/neutron/tmp'));
   },
 
-  async init(ctx) {
-    await ensureDatabases(ctx, 'neutron', ['neutron']);
-    await dbSync(ctx, {
-      user: 'neutron',
-      command: `neutron-db-manage --config-file ${CONF} --config-file ${ML2_CONF} upgrade heads`,
-      databases: ['neutron'],
-      label: 'neutron-db-manage upgrade heads',
-      logFile: LOG,
-    });
-  },
-
   async start(ctx) {
     await startService(ctx, daemon(), [CONF, ML2_CONF, dbPasswordPath('neutron')], `${neutronUrl(ctx)}/`, ctx.cloud.brokerRestartReason());
   },
-
-  async register(ctx) {
-    await registerService(ctx, {
-      user: 'neutron',
-      password: ctx.config.settings.NEUTRON_PASSWORD,
-      name: 'neutron',
-      type: 'network',
-      description: 'OpenStack Networking',
-      url: neutronUrl(ctx),
-    });
-  },
-
-  links: async (ctx) =>
-    serviceLinks(ctx, { name: 'neutron', user: 'neutron', password: ctx.config.settings.NEUTRON_PASSWORD, type: 'network', databases: ['neutron'], log: LOG, probe: 'v2.0/networks' }),
 
   async verify(ctx) {
     const s = await adminSession(ctx);
@@ -146,16 +128,4 @@ const plugin: ServicePlugin = {
   },
 
   daemons: () => [daemon()],
-
-  async clean(ctx) {
-    await stopPlugin(ctx, plugin);
-    await cleanService(ctx, {
-      databases: ['neutron'],
-      dbUser: 'neutron',
-      configs: [{ path: CONF, packaged: '/usr/share/neutron-common/neutron.conf' }, { path: ML2_CONF, packaged: '/usr/share/neutron-common/plugins/ml2/ml2_conf.ini' }],
-      paths: ['/var/lib/neutron/tmp', LOG, daemon().logFile!],
-    });
-  },
-};
-
-export default plugin;
+});
