@@ -1,12 +1,10 @@
 // Keystone: identity, the catalog every other service registers in, and the admin/demo users.
 
-import { readPackageList } from '../../lib/packages.ts';
 import { sh } from '../../lib/shell.ts';
 import { partSkipped } from '../../lib/step-notes.ts';
 import { StackError } from '../../lib/errors.ts';
-import { type LinkCheck, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import type { LinkCheck, StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
-import { stopPlugin } from '../../lib/stop-plugin.ts';
 import {
   ensureProject,
   ensureRole,
@@ -16,21 +14,23 @@ import {
   type Session,
 } from '../../lib/openstack/keystone.ts';
 import { ApiError, request } from '../../lib/openstack/http.ts';
-import { adminSession, cleanService, startService } from '../../lib/service/lifecycle.ts';
-import { dbSync, ensureDatabases } from '../../lib/service/db.ts';
-import { dbPasswordFile, dbUrl, keystoneUrl, renderIni, dbPasswordPath, uwsgiArgv, uwsgiIni } from '../../lib/service/config.ts';
+import { adminSession, startService } from '../../lib/service/lifecycle.ts';
+import { dbUrl, keystoneUrl, renderIni, dbPasswordPath, uwsgiArgv, uwsgiIni } from '../../lib/service/config.ts';
+import { apiServicePlugin, type ApiServiceDescriptor } from '../../lib/service/descriptor.ts';
 import { apiPort } from '../../lib/api-services.ts';
 import { logTail } from '../../lib/log-tail.ts';
 
-const CONF = '/etc/keystone/keystone.conf';
+const KEYSTONE_CONF = { path: '/etc/keystone/keystone.conf', packaged: '/usr/share/keystone/keystone.conf', variable: 'KEYSTONE_CONF', owner: 'keystone:keystone' };
+const CONF = KEYSTONE_CONF.path;
 const LOG = '/var/log/keystone/keystone.log';
 const UWSGI_INI = '/etc/keystone/keystone-uwsgi-stack.ini';
+const UWSGI_LOG = '/var/log/keystone/keystone-uwsgi.log';
 
 const daemon = (ctx: StackContext): DaemonSpec => ({
   name: 'keystone',
-  argv: uwsgiArgv(ctx, UWSGI_INI, apiPort('identity'), '/var/log/keystone/keystone-uwsgi.log'),
+  argv: uwsgiArgv(ctx, UWSGI_INI, apiPort('identity'), UWSGI_LOG),
   // uwsgi drops to keystone:keystone itself (uid/gid in Debian's ini); it must start as root to bind.
-  logFile: '/var/log/keystone/keystone-uwsgi.log',
+  logFile: UWSGI_LOG,
   runtimeDirs: [{ path: '/run/keystone', owner: 'keystone:keystone' }],
   link: `every service and client -> Keystone (the identity API at ${keystoneUrl(ctx)})`,
   ownLog: LOG,
@@ -137,33 +137,34 @@ async function bootstrapInPlace(ctx: StackContext, url: string): Promise<string 
   }
 }
 
-const plugin: ServicePlugin = {
+export const KEYSTONE: ApiServiceDescriptor = {
   name: 'keystone',
   services: ['key'],
   needs: ['mariadb', 'memcached'],
   after: { init: ['mariadb/register'], start: ['memcached/start'], register: [] },
+  apis: ['identity'],
+  log: LOG,
+  configs: [KEYSTONE_CONF],
+  databases: ['keystone'],
+  dbSyncs: [{ label: 'keystone-manage db_sync', command: 'keystone-manage db_sync', databases: ['keystone'] }],
+  // No service user and no catalog entry of its own to register: bootstrap makes both (init).
+  leaves: () => ['/etc/keystone/fernet-keys', '/etc/keystone/credential-keys', UWSGI_INI, LOG, UWSGI_LOG],
+};
 
-  packages: async (ctx) => readPackageList('keystone', ctx.facts.family),
-
+export default apiServicePlugin(KEYSTONE, {
   async configFiles(ctx) {
     return [
-      dbPasswordFile(ctx, 'keystone'),
       await uwsgiIni(ctx, '/etc/keystone/keystone-uwsgi.ini', UWSGI_INI),
-      await renderIni(
-        ctx,
-        { path: CONF, packaged: '/usr/share/keystone/keystone.conf', variable: 'KEYSTONE_CONF', owner: 'keystone:keystone' },
-        {
-          database: { connection: dbUrl(ctx, 'keystone', 'keystone') },
-          token: { provider: 'fernet' },
-          cache: { enabled: true, backend: 'dogpile.cache.memcached', memcache_servers: ctx.endpoints.memcacheServers },
-        },
-      ),
+      await renderIni(ctx, KEYSTONE_CONF, {
+        database: { connection: dbUrl(ctx, 'keystone', 'keystone') },
+        token: { provider: 'fernet' },
+        cache: { enabled: true, backend: 'dogpile.cache.memcached', memcache_servers: ctx.endpoints.memcacheServers },
+      }),
     ];
   },
 
+  // After its db sync.
   async init(ctx) {
-    await ensureDatabases(ctx, 'keystone', ['keystone']);
-    await dbSync(ctx, { user: 'keystone', command: 'keystone-manage db_sync', databases: ['keystone'], label: 'keystone-manage db_sync', logFile: LOG });
     // One shell for both key repositories: a re-run whose keys are in place starts no Python at all.
     await ctx.host.run(keyRepositoriesScript(), { label: 'keystone-manage fernet_setup / credential_setup where keys are missing' });
     const url = `${keystoneUrl(ctx)}/v3/`;
@@ -243,16 +244,4 @@ const plugin: ServicePlugin = {
   },
 
   daemons: (ctx) => [daemon(ctx)],
-
-  async clean(ctx) {
-    await stopPlugin(ctx, plugin);
-    await cleanService(ctx, {
-      databases: ['keystone'],
-      dbUser: 'keystone',
-      configs: [{ path: CONF, packaged: '/usr/share/keystone/keystone.conf' }],
-      paths: ['/etc/keystone/fernet-keys', '/etc/keystone/credential-keys', UWSGI_INI, LOG, daemon(ctx).logFile!],
-    });
-  },
-};
-
-export default plugin;
+});

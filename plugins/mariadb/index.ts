@@ -18,10 +18,10 @@
 
 import { stopDaemon } from '../../lib/daemon.ts';
 import { dbPasswordProblem } from '../../lib/escape.ts';
-import { readPackageList } from '../../lib/packages.ts';
 import { StackError } from '../../lib/errors.ts';
 import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
-import { checkPorts, type PortSpec } from '../../lib/preflight.ts';
+import type { PortSpec } from '../../lib/preflight.ts';
+import { infraPlugin } from '../../lib/service/descriptor.ts';
 import { sh } from '../../lib/shell.ts';
 import { startOrRestart } from '../../lib/restart.ts';
 import { adminAccountSql, dropAccountSql } from '../../lib/db-sql.ts';
@@ -66,19 +66,10 @@ export function dropInContent(ctx: StackContext): string {
   return lines.join('\n') + '\n';
 }
 
-const plugin: ServicePlugin = {
-  name: 'mariadb',
-  services: ['mysql'],
-  needs: [],
-  after: { init: [], start: [], register: [] },
-
-  packages: (ctx) => readPackageList('mariadb', ctx.facts.family),
-
+const plugin: ServicePlugin = infraPlugin({ name: 'mariadb', services: ['mysql'], ports: PORTS }, {
   async preflight(ctx) {
     const pwProblem = dbPasswordProblem(setting(ctx, 'DATABASE_PASSWORD'));
     if (pwProblem) throw new StackError(`DATABASE_PASSWORD cannot be used: ${pwProblem}.`, 'Set another DATABASE_PASSWORD in localrc (or remove it to have one generated).');
-    const problems = (await checkPorts(ctx.host, PORTS)).filter((p) => p.severity === 'error');
-    if (problems.length) throw new StackError(problems.map((p) => p.message).join('\n'), problems[0]!.hint);
   },
 
   async configFiles(ctx): Promise<ConfigFile[]> {
@@ -146,6 +137,6 @@ const plugin: ServicePlugin = {
     await ctx.host.run(sh('rm', '-f', dropInPath(ctx)), { label: 'mariadb: remove drop-in' });
     ctx.log.info(`${ctx.host.name}: MariaDB's data directory is kept (apt-get purge mariadb-server removes it).`);
   },
-};
+});
 
 export default plugin;

@@ -8,10 +8,10 @@
 import net from 'node:net';
 import { stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
 import { serviceLogTail } from '../../lib/log-tail.ts';
-import { readPackageList } from '../../lib/packages.ts';
 import { StackError } from '../../lib/errors.ts';
 import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
-import { checkPorts, type PortSpec } from '../../lib/preflight.ts';
+import type { PortSpec } from '../../lib/preflight.ts';
+import { infraPlugin } from '../../lib/service/descriptor.ts';
 import { lastLines, pollUntil } from '../../lib/wait.ts';
 import { startOrRestart } from '../../lib/restart.ts';
 import { getShellVar, setShellVar } from '../../lib/env-file.ts';
@@ -104,19 +104,7 @@ async function stats(ctx: StackContext): Promise<Record<string, string>> {
 const logTail = (ctx: StackContext) =>
   serviceLogTail(ctx, { ...(ctx.facts.family === 'debian' ? { file: '/var/log/memcached.log' } : {}), daemon: SPEC });
 
-const plugin: ServicePlugin = {
-  name: 'memcached',
-  services: ['memcache'],
-  needs: [],
-  after: { init: [], start: [], register: [] },
-
-  packages: (ctx) => readPackageList('memcached', ctx.facts.family),
-
-  async preflight(ctx) {
-    const problems = (await checkPorts(ctx.host, PORTS)).filter((p) => p.severity === 'error');
-    if (problems.length) throw new StackError(problems.map((p) => p.message).join('\n'), problems[0]!.hint);
-  },
-
+const plugin: ServicePlugin = infraPlugin({ name: 'memcached', services: ['memcache'], ports: PORTS }, {
   async configFiles(ctx): Promise<ConfigFile[]> {
     if (ctx.facts.family === 'rhel') {
       const current = (await ctx.host.readFileIfExists(RHEL_CONF)) ?? '';
@@ -163,6 +151,6 @@ const plugin: ServicePlugin = {
     // the file stays (it belongs to the package); stopping is all there is to undo.
     await stopDaemon(ctx.host, ctx.facts, SPEC, stateDir(ctx));
   },
-};
+});
 
 export default plugin;

@@ -3,19 +3,17 @@
 
 import { FLAVORS } from '../../lib/flavors.ts';
 import { apiPort } from '../../lib/api-services.ts';
-import { readPackageList } from '../../lib/packages.ts';
 import { converge, packageVersion } from '../../lib/converge.ts';
 import { withAdminDb } from '../../lib/db-admin.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError } from '../../lib/errors.ts';
-import { type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
+import type { StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
-import { stopPlugin } from '../../lib/stop-plugin.ts';
 import { ensureFlavor, listComputeServices, listImagesViaNova } from '../../lib/openstack/nova.ts';
 import { daemonStatus } from '../../lib/daemon.ts';
-import { adminSession, cleanService, registerService, startService, serviceLinks } from '../../lib/service/lifecycle.ts';
-import { authtoken, dbPasswordFile, dbUrl, renderIni, serviceAuth, dbPasswordPath, uwsgiArgv } from '../../lib/service/config.ts';
-import { dbSync, ensureDatabases } from '../../lib/service/db.ts';
+import { authtoken, dbUrl, renderIni, serviceAuth, dbPasswordPath, uwsgiArgv } from '../../lib/service/config.ts';
+import { adminSession, startService } from '../../lib/service/lifecycle.ts';
+import { apiServicePlugin, type ApiServiceDescriptor } from '../../lib/service/descriptor.ts';
 import { logTail } from '../../lib/log-tail.ts';
 import { downReason, isBack, noteRestart, restartedWith } from './reports.ts';
 import { releaseAtLeast } from '../../lib/release.ts';
@@ -24,7 +22,8 @@ const epoxy = (ctx: StackContext): boolean => releaseAtLeast(ctx.release, 'epoxy
 
 export const NOVA_PORT = apiPort('compute');
 export const METADATA_PORT = apiPort('metadata');
-export const NOVA_CONF = '/etc/nova/nova.conf';
+const CONF = { path: '/etc/nova/nova.conf', packaged: '/usr/share/nova-common/nova.conf', variable: 'NOVA_CONF', owner: 'nova:nova' };
+export const NOVA_CONF = CONF.path;
 const API_LOG = '/var/log/nova/nova-api.log';
 export const NOVA_DATABASES = ['nova_api', 'nova', 'nova_cell0'] as const;
 
@@ -136,57 +135,61 @@ async function waitForServices(ctx: StackContext): Promise<void> {
   }
 }
 
-const plugin: ServicePlugin = {
+const manage = (args: string): string => `nova-manage --config-file ${NOVA_CONF} ${args}`;
+
+/** cell0 and cell1 mapped: what the main db sync needs (it migrates every cell's database). */
+async function cells(ctx: StackContext): Promise<void> {
+  // cell0's URL is derived from [database] connection (+ "_cell0"), so no password goes on a command line.
+  await converge(ctx, {
+    key: 'nova cells',
+    inputs: [NOVA_CONF, await packageVersion(ctx, 'python3-nova')],
+    // The cell mappings (names and URLs) are what map_cell0 and create_cell leave.
+    observe: () => withAdminDb(ctx, (db) => db.query('SELECT name, transport_url, database_connection FROM nova_api.cell_mappings ORDER BY name')),
+    run: async () => {
+      const cells = await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', manage('cell_v2 list_cells --verbose'), 'nova'));
+      if (!/\|\s*cell0\s*\|/.test(cells.stdout)) await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', manage('cell_v2 map_cell0'), 'nova'));
+      if (!/\|\s*cell1\s*\|/.test(cells.stdout)) {
+        await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', manage('cell_v2 create_cell --name=cell1'), 'nova'));
+      }
+    },
+  });
+}
+
+export const NOVA: ApiServiceDescriptor = {
   name: 'nova',
   services: ['n-api', 'n-cond', 'n-sch'],
   needs: ['keystone', 'rabbitmq', 'placement', 'glance', 'neutron'],
   after: { init: ['mariadb/register'], start: ['rabbitmq/register'], register: ['keystone/register'] },
+  apis: ['compute', 'metadata'],
+  log: API_LOG,
+  configs: [CONF],
+  databases: NOVA_DATABASES,
+  dbSyncs: [
+    { label: 'nova-manage api_db sync', command: manage('api_db sync'), databases: ['nova_api'] },
+    { label: 'nova-manage db sync', command: manage('db sync'), databases: ['nova', 'nova_cell0'], before: cells },
+  ],
+  keystone: { password: 'NOVA_PASSWORD', type: 'compute', description: 'OpenStack Compute', probe: 'servers' },
+  leaves: () => ['/var/lib/nova/tmp', '/var/lib/nova/instances', API_LOG, ...['nova-api-uwsgi', 'nova-api-metadata-uwsgi', 'nova-conductor', 'nova-scheduler'].flatMap((n) => [`/var/log/nova/${n}.log`, `/var/log/nova/${n}.out`])],
+};
 
-  packages: async (ctx) => readPackageList('nova', ctx.facts.family),
-
+export default apiServicePlugin(NOVA, (derived) => ({
   async configFiles(ctx) {
     const s = ctx.config.settings;
     const common = novaCommon(ctx);
     return [
-      dbPasswordFile(ctx, 'nova'),
-      await renderIni(
-        ctx,
-        { path: NOVA_CONF, packaged: '/usr/share/nova-common/nova.conf', variable: 'NOVA_CONF', owner: 'nova:nova' },
-        {
-          ...common,
-          DEFAULT: { ...common.DEFAULT, enabled_apis: 'osapi_compute', osapi_compute_workers: s.API_WORKERS },
-          api_database: { connection: dbUrl(ctx, 'nova', 'nova_api') },
-          database: { connection: dbUrl(ctx, 'nova', 'nova') },
-          conductor: { workers: s.API_WORKERS },
-          scheduler: { workers: s.API_WORKERS, discover_hosts_in_cells_interval: -1 },
-        },
-      ),
+      await renderIni(ctx, CONF, {
+        ...common,
+        DEFAULT: { ...common.DEFAULT, enabled_apis: 'osapi_compute', osapi_compute_workers: s.API_WORKERS },
+        api_database: { connection: dbUrl(ctx, 'nova', 'nova_api') },
+        database: { connection: dbUrl(ctx, 'nova', 'nova') },
+        conductor: { workers: s.API_WORKERS },
+        scheduler: { workers: s.API_WORKERS, discover_hosts_in_cells_interval: -1 },
+      }),
     ];
   },
 
   async configure(ctx) {
     await ctx.host.run(sh('install', '-d', '-o', 'nova', '-g', 'nova', '-m', '0750', '/var/lib/nova/tmp'));
-  },
-
-  async init(ctx) {
-    await ensureDatabases(ctx, 'nova', NOVA_DATABASES);
-    const manage = (args: string) => `nova-manage --config-file ${NOVA_CONF} ${args}`;
-    await dbSync(ctx, { user: 'nova', command: manage('api_db sync'), databases: ['nova_api'], label: 'nova-manage api_db sync', logFile: API_LOG });
-    // cell0's URL is derived from [database] connection (+ "_cell0"), so no password goes on a command line.
-    await converge(ctx, {
-      key: 'nova cells',
-      inputs: [NOVA_CONF, await packageVersion(ctx, 'python3-nova')],
-      // The cell mappings (names and URLs) are what map_cell0 and create_cell leave.
-      observe: () => withAdminDb(ctx, (db) => db.query('SELECT name, transport_url, database_connection FROM nova_api.cell_mappings ORDER BY name')),
-      run: async () => {
-        const cells = await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', manage('cell_v2 list_cells --verbose'), 'nova'));
-        if (!/\|\s*cell0\s*\|/.test(cells.stdout)) await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', manage('cell_v2 map_cell0'), 'nova'));
-        if (!/\|\s*cell1\s*\|/.test(cells.stdout)) {
-          await ctx.host.run(sh('su', '-s', '/bin/sh', '-c', manage('cell_v2 create_cell --name=cell1'), 'nova'));
-        }
-      },
-    });
-    await dbSync(ctx, { user: 'nova', command: manage('db sync'), databases: ['nova', 'nova_cell0'], label: 'nova-manage db sync', logFile: API_LOG });
   },
 
   async start(ctx) {
@@ -206,15 +209,8 @@ const plugin: ServicePlugin = {
     if (enabled.has('n-api')) for (const b of restarted) await noteRestart(ctx, b);
   },
 
+  // After its service, user and endpoints are in Keystone.
   async register(ctx) {
-    await registerService(ctx, {
-      user: 'nova',
-      password: ctx.config.settings.NOVA_PASSWORD,
-      name: 'nova',
-      type: 'compute',
-      description: 'OpenStack Compute',
-      url: novaUrl(ctx),
-    });
     if (ctx.config.services.has('n-api')) {
       await waitForServices(ctx);
       const s = await adminSession(ctx);
@@ -222,10 +218,8 @@ const plugin: ServicePlugin = {
     }
   },
 
-  links: async (ctx) =>
-    ctx.config.services.has('n-api')
-      ? serviceLinks(ctx, { name: 'nova', user: 'nova', password: ctx.config.settings.NOVA_PASSWORD, type: 'compute', databases: NOVA_DATABASES, log: API_LOG, probe: 'servers' })
-      : [],
+  // Its API's links: only where nova-api runs.
+  links: async (ctx) => (ctx.config.services.has('n-api') ? derived.links!(ctx) : []),
 
   async verify(ctx) {
     if (!ctx.config.services.has('n-api')) return;
@@ -243,16 +237,4 @@ const plugin: ServicePlugin = {
   },
 
   daemons: (ctx) => [plainDaemon('nova-conductor'), plainDaemon('nova-scheduler'), apiDaemon(ctx), ...(hasMetadata(ctx) ? [metadataDaemon(ctx)] : [])],
-
-  async clean(ctx) {
-    await stopPlugin(ctx, plugin);
-    await cleanService(ctx, {
-      databases: NOVA_DATABASES,
-      dbUser: 'nova',
-      configs: [{ path: NOVA_CONF, packaged: '/usr/share/nova-common/nova.conf' }],
-      paths: ['/var/lib/nova/tmp', '/var/lib/nova/instances', API_LOG, ...['nova-api-uwsgi', 'nova-api-metadata-uwsgi', 'nova-conductor', 'nova-scheduler'].flatMap((n) => [`/var/log/nova/${n}.log`, `/var/log/nova/${n}.out`])],
-    });
-  },
-};
-
-export default plugin;
+}));

@@ -11,9 +11,9 @@ import type { DaemonSpec } from '../../lib/daemon.ts';
 import { daemonStatus } from '../../lib/daemon.ts';
 import { serviceLogTail } from '../../lib/log-tail.ts';
 import { ensureOvsdbFile, waitForOvsdb } from '../../lib/ovsdb.ts';
-import { readPackageList } from '../../lib/packages.ts';
 import type { LinkCheck, ServicePlugin, StackContext } from '../../lib/plugin.ts';
-import { checkPorts, type PortSpec } from '../../lib/preflight.ts';
+import type { PortSpec } from '../../lib/preflight.ts';
+import { infraPlugin } from '../../lib/service/descriptor.ts';
 import { startOrRestart } from '../../lib/restart.ts';
 import { sh } from '../../lib/shell.ts';
 import { stopPlugin } from '../../lib/stop-plugin.ts';
@@ -81,19 +81,7 @@ async function northdStatus(ctx: StackContext): Promise<{ ok: boolean; detail: s
   return { ok: r.exitCode === 0 && /Status:\s*active/.test(out), detail: out.split('\n').pop() ?? '' };
 }
 
-const plugin: ServicePlugin = {
-  name: 'ovn-northd',
-  services: ['ovn-northd'],
-  needs: [],
-  after: { init: [], start: [], register: [] },
-
-  packages: (ctx) => readPackageList('ovn-northd', ctx.facts.family),
-
-  async preflight(ctx) {
-    const problems = (await checkPorts(ctx.host, PORTS)).filter((p) => p.severity === 'error');
-    if (problems.length) throw new StackError(problems.map((p) => p.message).join('\n'), problems[0]!.hint);
-  },
-
+const plugin: ServicePlugin = infraPlugin({ name: 'ovn-northd', services: ['ovn-northd'], ports: PORTS }, {
   async configFiles(ctx) {
     const lines = DBS.map((d) => `${d.database}=ptcp:${d.port}:${listen(ctx)}`);
     return [{ path: ADDRESS_FILE, content: `# Written by stack.ts: where ${DBS.map((d) => d.name).join(' and ')} listen.\n${lines.join('\n')}\n`, mode: 0o644, owner: 'root:root' }];
@@ -164,6 +152,6 @@ const plugin: ServicePlugin = {
     // The databases hold nothing but what this cloud's Neutron and chassis wrote.
     await ctx.host.run(sh('rm', '-f', ...DBS.flatMap((d) => [d.file, `${d.file}.~lock~`]), ADDRESS_FILE), { label: 'remove the OVN databases' });
   },
-};
+});
 
 export default plugin;

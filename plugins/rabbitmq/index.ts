@@ -20,10 +20,10 @@
 import net from 'node:net';
 import { stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
 import { serviceLogTail } from '../../lib/log-tail.ts';
-import { readPackageList } from '../../lib/packages.ts';
 import { StackError } from '../../lib/errors.ts';
 import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
-import { checkPorts, type PortSpec } from '../../lib/preflight.ts';
+import type { PortSpec } from '../../lib/preflight.ts';
+import { infraPlugin } from '../../lib/service/descriptor.ts';
 import { sh } from '../../lib/shell.ts';
 import { waitedForInput } from '../../lib/host/errors.ts';
 import { lastLines, pollUntil } from '../../lib/wait.ts';
@@ -165,22 +165,13 @@ async function stopEpmd(ctx: StackContext): Promise<void> {
   if (r.stderr.trim()) ctx.log.warn(`${ctx.host.name}: ${r.stderr.trim()}`);
 }
 
-const plugin: ServicePlugin = {
-  name: 'rabbitmq',
-  services: ['rabbit'],
-  needs: [],
-  after: { init: [], start: [], register: [] },
-
-  packages: (ctx) => readPackageList('rabbitmq', ctx.facts.family),
-
+const plugin: ServicePlugin = infraPlugin({ name: 'rabbitmq', services: ['rabbit'], ports: PORTS }, {
   async preflight(ctx) {
     const pw = rabbitPasswordProblem(setting(ctx, 'RABBIT_PASSWORD'));
     if (pw) throw new StackError(`RABBIT_PASSWORD cannot be used: ${pw}.`, 'Set another RABBIT_PASSWORD in localrc (or remove it to have one generated).');
     if (setting(ctx, 'RABBIT_USERID') === 'guest') {
       throw new StackError('RABBIT_USERID is guest, the user stack.ts deletes (it has a well-known password).', 'Set RABBIT_USERID=stackrabbit (the default) or another name.');
     }
-    const problems = (await checkPorts(ctx.host, PORTS)).filter((p) => p.severity === 'error');
-    if (problems.length) throw new StackError(problems.map((p) => p.message).join('\n'), problems[0]!.hint);
   },
 
   async configFiles(ctx): Promise<ConfigFile[]> {
@@ -298,6 +289,6 @@ const plugin: ServicePlugin = {
       if (restored !== current) await ctx.host.writeFile(ENV_FILE, restored, { mode: 0o644, owner: 'rabbitmq:rabbitmq' });
     }
   },
-};
+});
 
 export default plugin;
