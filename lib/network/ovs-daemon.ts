@@ -9,7 +9,8 @@ export function rootDaemon(d: {
   /** The binary and its own arguments; the pid file, control socket, log file and --no-chdir follow. */
   readonly argv: readonly string[];
   readonly run: string;
-  readonly log: string;
+  /** Its log directory: it logs to <logs>/<name>.log. */
+  readonly logs: string;
   readonly link: string;
   /** The pid file's (and control socket's) name when it is not the daemon's. */
   readonly pidName?: string;
@@ -17,14 +18,15 @@ export function rootDaemon(d: {
   readonly unixctl?: boolean;
 }): DaemonSpec {
   const pid = d.pidName ?? d.name;
+  const log = `${d.logs}/${d.name}.log`;
   return {
     name: d.name,
-    argv: [...d.argv, `--pidfile=${d.run}/${pid}.pid`, ...(d.unixctl ? [`--unixctl=${d.run}/${pid}.ctl`] : []), `--log-file=${d.log}`, '--no-chdir'],
+    argv: [...d.argv, `--pidfile=${d.run}/${pid}.pid`, ...(d.unixctl ? [`--unixctl=${d.run}/${pid}.ctl`] : []), `--log-file=${log}`, '--no-chdir'],
     user: 'root',
     group: 'root',
     runtimeDirs: [{ path: d.run, owner: 'root:root' }],
     link: d.link,
-    ownLog: d.log,
+    ownLog: log,
   };
 }
 

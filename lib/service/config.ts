@@ -104,21 +104,29 @@ export const dbPasswordFile = (ctx: StackContext, service: string): ConfigFile =
   owner: `root:${service}`,
 });
 
+/** What an OpenStack service's daemons need made before each start: /run/<service> and /var/lock/<service>. */
+export const osloRuntimeDirs = (service: string): { path: string; owner: string }[] => [
+  { path: `/run/${service}`, owner: `${service}:${service}` },
+  { path: `/var/lock/${service}`, owner: `${service}:${service}` },
+];
+
 /**
  * A Python daemon of an OpenStack service run as the service's user, the way its packages lay it
- * out: /run/<service> and /var/lock/<service> made before each start, /var/lib/<service> as its
- * working directory, its output in /var/log/<service>/<name>.out beside its own log.
+ * out: /usr/bin/<name> with its config files, its own log /var/log/<service>/<name>.log, its output
+ * in <name>.out beside it, its runtime directories made before each start, /var/lib/<service> as
+ * its working directory.
  */
-export function osloDaemon(service: string, spec: { name: string; argv: readonly string[]; ownLog: string; link: string }): DaemonSpec {
+export function osloDaemon(service: string, spec: { name: string; configFiles: readonly string[]; link: string }): DaemonSpec {
+  const ownLog = `/var/log/${service}/${spec.name}.log`;
   return {
-    ...spec,
+    name: spec.name,
+    argv: [`/usr/bin/${spec.name}`, ...spec.configFiles.flatMap((f) => ['--config-file', f]), '--log-file', ownLog],
+    link: spec.link,
+    ownLog,
     user: service,
     group: service,
     logFile: `/var/log/${service}/${spec.name}.out`,
-    runtimeDirs: [
-      { path: `/run/${service}`, owner: `${service}:${service}` },
-      { path: `/var/lock/${service}`, owner: `${service}:${service}` },
-    ],
+    runtimeDirs: osloRuntimeDirs(service),
     workDir: `/var/lib/${service}`,
   };
 }

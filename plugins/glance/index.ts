@@ -10,7 +10,7 @@ import { sh } from '../../lib/shell.ts';
 import { StackError } from '../../lib/errors.ts';
 import { type ConfigFile, type StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
-import { authtoken, dbUrl, renderIni, bindAddress, dbPasswordPath } from '../../lib/service/config.ts';
+import { authtoken, dbUrl, renderIni, bindAddress, dbPasswordPath, osloDaemon, osloRuntimeDirs } from '../../lib/service/config.ts';
 import { startService } from '../../lib/service/lifecycle.ts';
 import { apiServicePlugin, type ApiServiceDescriptor } from '../../lib/service/descriptor.ts';
 import { logTail } from '../../lib/log-tail.ts';
@@ -33,22 +33,8 @@ const REGISTRY_LOG = '/var/log/glance/glance-registry.log';
 
 export const glanceUrl = (ctx: StackContext): string => ctx.endpoints.url.image;
 
-const runtimeDirs = [
-  { path: '/run/glance', owner: 'glance:glance' },
-  { path: '/var/lock/glance', owner: 'glance:glance' },
-];
-
-const apiDaemon = (ctx: StackContext): DaemonSpec => ({
-  name: 'glance-api',
-  argv: ['/usr/bin/glance-api', '--config-file', API_CONF, '--log-file', API_LOG],
-  user: 'glance',
-  group: 'glance',
-  logFile: '/var/log/glance/glance-api.out',
-  runtimeDirs,
-  workDir: '/var/lib/glance',
-  link: `nova and clients -> glance-api (the image API at ${glanceUrl(ctx)})`,
-  ownLog: API_LOG,
-});
+const apiDaemon = (ctx: StackContext): DaemonSpec =>
+  osloDaemon('glance', { name: 'glance-api', configFiles: [API_CONF], link: `nova and clients -> glance-api (the image API at ${glanceUrl(ctx)})` });
 
 const registryDaemon = (): DaemonSpec => ({
   name: 'glance-registry',
@@ -56,7 +42,7 @@ const registryDaemon = (): DaemonSpec => ({
   user: 'glance',
   group: 'glance',
   logFile: '/var/log/glance/glance-registry.out',
-  runtimeDirs,
+  runtimeDirs: osloRuntimeDirs('glance'),
   link: 'glance-api -> glance-registry',
   ownLog: REGISTRY_LOG,
 });

@@ -28,9 +28,8 @@ export const neutronUrl = (ctx: StackContext): string => ctx.endpoints.url.netwo
 const daemon = (): DaemonSpec =>
   osloDaemon('neutron', {
     name: 'neutron-server',
-    argv: ['/usr/bin/neutron-server', '--config-file', CONF, '--config-file', ML2_CONF, '--log-file', LOG],
+    configFiles: [CONF, ML2_CONF],
     link: 'nova and clients -> neutron-server (the network API)',
-    ownLog: LOG,
   });
 
 export const hasOvn = (ctx: StackContext): boolean => ctx.topology.services.has('ovn-northd');

@@ -11,7 +11,7 @@ import type { StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { ensureFlavor, listComputeServices, listImagesViaNova } from '../../lib/openstack/nova.ts';
 import { daemonStatus } from '../../lib/daemon.ts';
-import { authtoken, dbUrl, renderIni, serviceAuth, dbPasswordPath, uwsgiArgv } from '../../lib/service/config.ts';
+import { authtoken, dbUrl, renderIni, serviceAuth, dbPasswordPath, uwsgiArgv, osloDaemon, osloRuntimeDirs } from '../../lib/service/config.ts';
 import { adminSession, startService } from '../../lib/service/lifecycle.ts';
 import { apiServicePlugin, type ApiServiceDescriptor } from '../../lib/service/descriptor.ts';
 import { logTail } from '../../lib/log-tail.ts';
@@ -29,10 +29,7 @@ export const NOVA_DATABASES = ['nova_api', 'nova', 'nova_cell0'] as const;
 
 export const novaUrl = (ctx: StackContext): string => ctx.endpoints.url.compute;
 
-const runtimeDirs = [
-  { path: '/run/nova', owner: 'nova:nova' },
-  { path: '/var/lock/nova', owner: 'nova:nova' },
-];
+const runtimeDirs = osloRuntimeDirs('nova');
 
 const apiDaemon = (ctx: StackContext): DaemonSpec => ({
   name: 'nova-api',
@@ -55,17 +52,12 @@ const metadataDaemon = (ctx: StackContext): DaemonSpec => ({
   ownLog: '/var/log/nova/nova-api-metadata-uwsgi.log',
 });
 
-const plainDaemon = (name: 'nova-conductor' | 'nova-scheduler'): DaemonSpec => ({
-  name,
-  argv: [`/usr/bin/${name}`, '--config-file', NOVA_CONF, '--log-file', `/var/log/nova/${name}.log`],
-  user: 'nova',
-  group: 'nova',
-  logFile: `/var/log/nova/${name}.out`,
-  runtimeDirs,
-  link: name === 'nova-conductor' ? 'nova-api and nova-compute -> nova-conductor (over RabbitMQ)' : 'nova-conductor -> nova-scheduler (over RabbitMQ)',
-  ownLog: `/var/log/nova/${name}.log`,
-  workDir: '/var/lib/nova',
-});
+const plainDaemon = (name: 'nova-conductor' | 'nova-scheduler'): DaemonSpec =>
+  osloDaemon('nova', {
+    name,
+    configFiles: [NOVA_CONF],
+    link: name === 'nova-conductor' ? 'nova-api and nova-compute -> nova-conductor (over RabbitMQ)' : 'nova-conductor -> nova-scheduler (over RabbitMQ)',
+  });
 
 /**
  * Epoxy deprecates both for removal: keystone is the only auth strategy left, and Nova finds Glance

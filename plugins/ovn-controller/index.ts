@@ -36,32 +36,9 @@ const INTEGRATION_BRIDGE = 'br-int';
 
 const stateDir = (ctx: StackContext): string => ctx.config.settings.STACK_STATE_DIR;
 
-const ovsdbServer = (): DaemonSpec =>
-  rootDaemon({
-    name: 'ovsdb-server',
-    argv: ['/usr/sbin/ovsdb-server', CONF_DB.db, `--remote=punix:${OVS_SOCKET}`, '--remote=db:Open_vSwitch,Open_vSwitch,manager_options'],
-    run: OVS_RUN,
-    log: `${OVS_LOGS}/ovsdb-server.log`,
-    link: 'ovs-vswitchd, ovn-controller and nova-compute -> ovsdb-server (Open vSwitch\'s own database)',
-  });
-
-const vswitchd = (): DaemonSpec =>
-  rootDaemon({
-    name: 'ovs-vswitchd',
-    argv: ['/usr/sbin/ovs-vswitchd', `unix:${OVS_SOCKET}`],
-    run: OVS_RUN,
-    log: `${OVS_LOGS}/ovs-vswitchd.log`,
-    link: 'the guests\' ports, br-int and br-ex -> ovs-vswitchd (it forwards every packet)',
-  });
-
-const controller = (): DaemonSpec =>
-  rootDaemon({
-    name: 'ovn-controller',
-    argv: ['/usr/bin/ovn-controller', `unix:${OVS_SOCKET}`],
-    run: OVN_RUN,
-    log: `${OVN_LOGS}/ovn-controller.log`,
-    link: 'OVN southbound -> ovn-controller -> br-int (the flows of this host\'s guests)',
-  });
+const ovsdbServer = (): DaemonSpec => rootDaemon({ name: 'ovsdb-server', argv: ['/usr/sbin/ovsdb-server', CONF_DB.db, `--remote=punix:${OVS_SOCKET}`, '--remote=db:Open_vSwitch,Open_vSwitch,manager_options'], run: OVS_RUN, logs: OVS_LOGS, link: 'ovs-vswitchd, ovn-controller and nova-compute -> ovsdb-server (Open vSwitch\'s own database)' });
+const vswitchd = (): DaemonSpec => rootDaemon({ name: 'ovs-vswitchd', argv: ['/usr/sbin/ovs-vswitchd', `unix:${OVS_SOCKET}`], run: OVS_RUN, logs: OVS_LOGS, link: 'the guests\' ports, br-int and br-ex -> ovs-vswitchd (it forwards every packet)' });
+const controller = (): DaemonSpec => rootDaemon({ name: 'ovn-controller', argv: ['/usr/bin/ovn-controller', `unix:${OVS_SOCKET}`], run: OVN_RUN, logs: OVN_LOGS, link: 'OVN southbound -> ovn-controller -> br-int (the flows of this host\'s guests)' });
 
 /** This host carries the public bridge: it runs ovn-northd (the controller, or a host of the network role). */
 export const isGateway = (ctx: StackContext): boolean => ctx.endpoints.hostOf['ovn-northd'] === ctx.host.name;

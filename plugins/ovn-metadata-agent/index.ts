@@ -25,9 +25,8 @@ const stateDir = (ctx: StackContext): string => ctx.config.settings.STACK_STATE_
 const daemon = (): DaemonSpec =>
   osloDaemon('neutron', {
     name: 'neutron-ovn-metadata-agent',
-    argv: ['/usr/bin/neutron-ovn-metadata-agent', '--config-file', CONF, '--config-file', INI, '--log-file', LOG],
+    configFiles: [CONF, INI],
     link: 'guests (169.254.169.254) -> neutron-ovn-metadata-agent -> nova-api-metadata',
-    ownLog: LOG,
   });
 
 /** The agent has told the southbound database it serves this chassis. */

@@ -56,7 +56,7 @@ function dbDaemon(ctx: StackContext, d: Db): DaemonSpec {
     run: RUN,
     pidName: d.key === 'nb' ? 'ovnnb_db' : 'ovnsb_db',
     unixctl: true,
-    log: d.log,
+    logs: LOGS,
     link: `${d.users} -> ${d.name} (${d.database} at ${listen(ctx)}:${d.port})`,
   });
 }
@@ -66,7 +66,7 @@ function northd(): DaemonSpec {
     name: 'ovn-northd',
     argv: ['/usr/bin/ovn-northd', `--ovnnb-db=unix:${DBS[0]!.sock}`, `--ovnsb-db=unix:${DBS[1]!.sock}`],
     run: RUN,
-    log: NORTHD_LOG,
+    logs: LOGS,
     link: "neutron's networks -> ovn-northd -> every chassis's flows (the northbound to southbound translation)",
   });
 }
