@@ -14,8 +14,9 @@ import type { StackContext } from './plugin.ts';
 import { quote, sh } from './shell.ts';
 import { lastLines, pollUntil } from './wait.ts';
 import { SESSION_PREAMBLE, sqlAccount, sqlString } from './db-sql.ts';
+import { PORTS } from './endpoints.ts';
 
-export const MYSQL_PORT = 3306;
+export const MYSQL_PORT = PORTS.database;
 export const ADMIN_USER = 'root';
 
 

@@ -12,11 +12,12 @@ import { StackError } from '../../lib/errors.ts';
 import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { PortSpec } from '../../lib/preflight.ts';
 import { infraPlugin } from '../../lib/service/descriptor.ts';
+import { PORTS as ENDPOINT_PORTS } from '../../lib/endpoints.ts';
 import { lastLines, pollUntil } from '../../lib/wait.ts';
 import { startOrRestart } from '../../lib/restart.ts';
 import { getShellVar, setShellVar } from '../../lib/env-file.ts';
 
-export const MEMCACHED_PORT = 11211;
+export const MEMCACHED_PORT = ENDPOINT_PORTS.memcache;
 export const PORTS: readonly PortSpec[] = [{ port: MEMCACHED_PORT, service: 'memcache', owners: ['memcached'] }];
 
 export const DEBIAN_CONF = '/etc/memcached.conf';

@@ -24,13 +24,14 @@ import { StackError } from '../../lib/errors.ts';
 import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import type { PortSpec } from '../../lib/preflight.ts';
 import { infraPlugin } from '../../lib/service/descriptor.ts';
+import { PORTS as ENDPOINT_PORTS } from '../../lib/endpoints.ts';
 import { sh } from '../../lib/shell.ts';
 import { waitedForInput } from '../../lib/host/errors.ts';
 import { lastLines, pollUntil } from '../../lib/wait.ts';
 import { startOrRestart } from '../../lib/restart.ts';
 import { deleteShellVar, setShellVar } from '../../lib/env-file.ts';
 
-export const AMQP_PORT = 5672;
+export const AMQP_PORT = ENDPOINT_PORTS.amqp;
 export const PORTS: readonly PortSpec[] = [
   { port: AMQP_PORT, service: 'rabbit', owners: ['beam.smp'] },
   { port: 25672, service: 'rabbit', owners: ['beam.smp'] },
