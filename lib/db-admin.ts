@@ -1,7 +1,7 @@
 // MariaDB administration every service needs from stack.ts: the admin login (root over TCP,
 // through a forward from the host that runs MariaDB), a service's databases, user and grants,
 // and their drop at clean; with the facts about the server that takes (its unit, error log,
-// drop-in, client command). plugins/mariadb runs the server; plugins/common and the service
+// drop-in, client command). plugins/mariadb runs the server; lib/service/ and the service
 // plugins create and drop their databases through here.
 
 import net from 'node:net';
