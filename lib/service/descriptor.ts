@@ -99,6 +99,7 @@ const configsHere = (ctx: StackContext, d: ApiServiceDescriptor): ConfigDecl[] =
  * password file). `particular` may be a function of the derived plugin, to wrap a derived phase.
  */
 export function apiServicePlugin(d: ApiServiceDescriptor, particular: Particular | ((derived: ServicePlugin) => Particular) = {}): ServicePlugin {
+  const k = d.keystone;
   const base: ServicePlugin = {
     name: d.name,
     services: d.services,
@@ -112,19 +113,14 @@ export function apiServicePlugin(d: ApiServiceDescriptor, particular: Particular
         await dbSync(ctx, { user: d.name, command: step.command, databases: step.databases, label: step.label, logFile: d.log });
       }
     },
-    ...(d.keystone
+    ...(k
       ? {
-          register: async (ctx: StackContext) =>
-            registerService(ctx, {
-              user: d.name,
-              password: servicePassword(ctx, d),
-              name: d.name,
-              type: d.keystone!.type,
-              description: d.keystone!.description,
-              url: ctx.endpoints.url[d.keystone!.type],
-            }),
+          async register(ctx: StackContext) {
+            const url = ctx.endpoints.url[k.type];
+            await registerService(ctx, { user: d.name, password: servicePassword(ctx, d), name: d.name, type: k.type, description: k.description, url });
+          },
           links: async (ctx: StackContext): Promise<readonly LinkCheck[]> =>
-            serviceLinks(ctx, { name: d.name, user: d.name, password: servicePassword(ctx, d), type: d.keystone!.type, databases: d.databases, log: d.log, probe: d.keystone!.probe }),
+            serviceLinks(ctx, { name: d.name, user: d.name, password: servicePassword(ctx, d), type: k.type, databases: d.databases, log: d.log, probe: k.probe }),
         }
       : {}),
     async clean(ctx) {
