@@ -5,7 +5,6 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import * as realDb from '../../lib/db.ts';
 import type { Db } from '../../lib/db.ts';
-import * as keystoneApi from '../../lib/openstack/keystone.ts';
 import type { ServicePlugin } from '../../lib/plugin.ts';
 import { apiServicePlugin, descriptorOf, infraPlugin, type ApiServiceDescriptor } from '../../lib/service/descriptor.ts';
 import { dbPasswordPath } from '../../lib/service/config.ts';
