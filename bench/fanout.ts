@@ -26,12 +26,16 @@ export function perHostSums(timings: readonly TimingRecord[]): Map<string, numbe
   return out;
 }
 
+// The controller first, then compute1, compute2, ... (the records come in the order tasks ended).
+const byHostName = (a: string, b: string): number =>
+  Number(b === 'controller') - Number(a === 'controller') || a.localeCompare(b, 'en', { numeric: true });
+
 /** Pure: the table, and the cost of one more compute from the first and last rows. */
 export function formatFanout(rows: readonly FanoutRow[]): string {
   const s = (ms: number) => (ms / 1000).toFixed(1);
   const lines = ['computes  wall clock  per-host task sums (s)'];
   for (const r of rows) {
-    const hosts = [...r.perHostMs.entries()].map(([h, ms]) => `${h} ${s(ms)}`).join(', ');
+    const hosts = [...r.perHostMs.entries()].sort(([a], [b]) => byHostName(a, b)).map(([h, ms]) => `${h} ${s(ms)}`).join(', ');
     lines.push(`${String(r.computes).padEnd(10)}${`${s(r.wallMs)} s`.padEnd(12)}${hosts}`);
   }
   const [first, last] = [rows[0], rows[rows.length - 1]];

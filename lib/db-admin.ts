@@ -12,7 +12,7 @@ import type { Host } from './host/types.ts';
 import { StackError } from './errors.ts';
 import type { StackContext } from './plugin.ts';
 import { quote, sh } from './shell.ts';
-import { lastLines, pollUntil } from './wait.ts';
+import { FAST_POLL_MS, lastLines, pollUntil } from './wait.ts';
 import { SESSION_PREAMBLE, sqlAccount, sqlString } from './db-sql.ts';
 import { PORTS } from './endpoints.ts';
 
@@ -137,7 +137,7 @@ export async function waitUntilAnswering(ctx: StackContext): Promise<void> {
       const r = await ctx.host.run(client('-e', 'SELECT 1'), { check: false, timeoutMs: 10_000, label: 'mariadb: SELECT 1 over the socket' });
       return { ok: r.exitCode === 0 && r.stdout.trim() === '1', detail: lastLines(r.stderr || r.stdout, 3) };
     },
-    { timeoutMs: serviceTimeoutMs(ctx), intervalMs: 1000 },
+    { timeoutMs: serviceTimeoutMs(ctx), intervalMs: FAST_POLL_MS },
   );
   if (!res.ok) {
     throw new StackError(

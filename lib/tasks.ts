@@ -273,6 +273,8 @@ interface RunState {
   readonly timings: TimingRecord[];
   readonly stop: AbortController;
   readonly inFlight: Set<Promise<unknown>>;
+  /** performance.now() at the run's start: the origin of the records' startMs and endMs. */
+  readonly t0: number;
   failure?: { error: unknown; id: string };
 }
 
@@ -291,7 +293,9 @@ const progress = (state: RunState, line: string): void => {
 };
 
 const record = (state: RunState, node: TaskNode, scope: Scope, ms: number, status: TimingStatus): void => {
-  state.timings.push({ id: node.id, host: scope.host, service: scope.service, phase: scope.phase, ms, status });
+  const endMs = performance.now() - state.t0;
+  const after = state.graph.waitsFor.get(node.id) ?? [];
+  state.timings.push({ id: node.id, host: scope.host, service: scope.service, phase: scope.phase, ms, status, startMs: Math.max(0, endMs - ms), endMs, ...(after.length ? { after } : {}) });
 };
 
 /** Every leaf below node, with its scope, for a subtree that is skipped as a whole. */
@@ -475,10 +479,10 @@ function toListr(state: RunState, node: TaskNode, parent: Scope): ListrTask {
 
 /** Run the tree; never throws for a task's failure: the summary says what failed, already rendered. */
 export async function runTasks(nodes: TaskNode[], opts: RunOptions): Promise<RunSummary> {
-  const state: RunState = { opts, graph: buildGraph(nodes), timings: [], stop: new AbortController(), inFlight: new Set() };
+  const state: RunState = { opts, graph: buildGraph(nodes), timings: [], stop: new AbortController(), inFlight: new Set(), t0: performance.now() };
   // Every leaf waiting for its edges listens for the stop: many more than Node's default 10.
   setMaxListeners(0, state.stop.signal);
-  const started = performance.now();
+  const started = state.t0;
   const tasks = nodes.map((n) => toListr(state, n, {}));
   const listr =
     opts.renderer === 'tty'

@@ -12,6 +12,11 @@ export interface TimingRecord {
   readonly phase?: string;
   readonly ms: number;
   readonly status: TimingStatus;
+  /** When it started (after waiting for its edges) and ended, in ms from the run's start: the bench's critical path. */
+  readonly startMs?: number;
+  readonly endMs?: number;
+  /** The leaf ids it waited for (its edges, its group's, earlier siblings in a sequential group). */
+  readonly after?: readonly string[];
 }
 
 const OTHER = 'other';

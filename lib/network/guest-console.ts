@@ -30,3 +30,13 @@ export const dhcpOnConsole = (text: string): ConsoleFinding | undefined => find(
 
 /** The instance id the guest read from the metadata service, or why it could not; undefined when the image does not say. */
 export const metadataOnConsole = (text: string): ConsoleFinding | undefined => find(text, METADATA_OK, METADATA_FAILED);
+
+/**
+ * Pure: whether a guest's console has said all verify waits for - its DHCP verdict and, where
+ * wanted, its metadata read's - or a failure of either, which ends the wait at once.
+ */
+export function consoleSettled(text: string, wantMetadata: boolean): boolean {
+  const dhcp = dhcpOnConsole(text);
+  const md = metadataOnConsole(text);
+  return dhcp?.kind === 'failed' || md?.kind === 'failed' || (dhcp !== undefined && (!wantMetadata || md !== undefined));
+}

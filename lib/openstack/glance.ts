@@ -3,6 +3,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { FAST_POLL_MS } from '../wait.ts';
 import { ApiError, joinUrl, request } from './http.ts';
 import { call, type Interface, type Session } from './keystone.ts';
 
@@ -157,7 +158,7 @@ export async function waitForStatus(
         'GET', imageUrl(s, `v2/images/${id}`, o), 200,
       );
     }
-    await new Promise((r) => setTimeout(r, o.intervalMs ?? 1000));
+    await new Promise((r) => setTimeout(r, o.intervalMs ?? FAST_POLL_MS));
   }
 }
 

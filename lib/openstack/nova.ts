@@ -9,6 +9,7 @@
 import { ApiError, joinUrl } from './http.ts';
 import { call, type Interface, type Session } from './keystone.ts';
 import { getAllocations } from './placement.ts';
+import { FAST_POLL_MS } from '../wait.ts';
 
 const mv = (v: string) => ({ 'OpenStack-API-Version': `compute ${v}`, 'X-OpenStack-Nova-API-Version': v });
 
@@ -340,7 +341,7 @@ export async function waitForServerActive(s: Session, id: string, timeoutMs: num
         'GET', u(s, `servers/${id}/os-instance-actions`, o),
       );
     }
-    await sleep(o.intervalMs ?? 1000);
+    await sleep(o.intervalMs ?? FAST_POLL_MS);
   }
 }
 
@@ -384,7 +385,7 @@ export async function waitForServer(
     if (Date.now() >= deadline) {
       throw new ApiError(`server ${id} not ${target} after ${Math.round(timeoutMs / 1000)} s (${detail})`, 'GET', u(s, `servers/${id}`, o));
     }
-    await sleep(o.intervalMs ?? 1000);
+    await sleep(o.intervalMs ?? FAST_POLL_MS);
   }
 }
 

@@ -11,7 +11,7 @@ import { addSecurityGroupRule, ensureNamed, ensureRouterInterface, list, listAge
 import type { ServicePlugin, StackContext } from '../../lib/plugin.ts';
 import { VERIFY_SECURITY_GROUP } from '../../lib/network/verify-names.ts';
 import { adminSession } from '../../lib/service/lifecycle.ts';
-import { pollUntil } from '../../lib/wait.ts';
+import { FAST_POLL_MS, pollUntil } from '../../lib/wait.ts';
 
 const subnetName = (n: NetworkPlan): string => `${n.name}-subnet`;
 
@@ -110,7 +110,7 @@ const plugin: ServicePlugin = {
     const res = await pollUntil(async () => {
       const missing = await missingAgents(ctx);
       return { ok: missing === undefined, detail: missing ?? '' };
-    }, { timeoutMs: ctx.config.settings.SERVICE_TIMEOUT * 1000, intervalMs: 2000 });
+    }, { timeoutMs: ctx.config.settings.SERVICE_TIMEOUT * 1000, intervalMs: FAST_POLL_MS });
     if (!res.ok) {
       throw new StackError(
         `Neutron does not list every chassis as alive: ${res.detail}`,

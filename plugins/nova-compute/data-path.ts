@@ -17,7 +17,7 @@ import { VERIFY_SECURITY_GROUP } from '../../lib/network/verify-names.ts';
 
 export { VERIFY_SECURITY_GROUP };
 import { pollUntil } from '../../lib/wait.ts';
-import { dhcpOnConsole, metadataOnConsole } from '../../lib/network/guest-console.ts';
+import { consoleSettled, dhcpOnConsole, metadataOnConsole } from '../../lib/network/guest-console.ts';
 import { getConsoleOutput } from '../../lib/openstack/nova.ts';
 
 const OVN_CONTROLLER_LOG = '/var/log/ovn/ovn-controller.log';
@@ -121,13 +121,14 @@ export async function proveDataPath(ctx: StackContext, s: Session, server: strin
  */
 async function readGuestConsole(ctx: StackContext, s: Session, server: string, fixed: string, userspace = false): Promise<void> {
   const host = ctx.host.name;
-  const wantMetadata = ctx.topology.hostsFor('q-ovn-metadata-agent').some((h) => h.name === host);
+  const agentHere = ctx.topology.hostsFor('q-ovn-metadata-agent').some((h) => h.name === host);
+  // The guest's metadata read is TCP, which a QEMU guest cannot pass on the userspace datapath:
+  // waiting for its verdict would only make a first run sit out the guest's own retries.
+  const wantMetadata = agentHere && !userspace;
   let text = '';
   const res = await pollUntil(async () => {
     text = await getConsoleOutput(s, server, 200).catch(() => text);
-    const dhcp = dhcpOnConsole(text);
-    const md = metadataOnConsole(text);
-    return { ok: dhcp?.kind === 'failed' || md?.kind === 'failed' || (dhcp !== undefined && (!wantMetadata || md !== undefined)) };
+    return { ok: consoleSettled(text, wantMetadata) };
   }, { timeoutMs: 120_000, intervalMs: 3000 });
   const dhcp = dhcpOnConsole(text);
   if (dhcp?.kind === 'failed' || (dhcp?.kind === 'ok' && dhcp.value !== fixed)) {
@@ -138,9 +139,9 @@ async function readGuestConsole(ctx: StackContext, s: Session, server: string, f
     );
   }
   const md = metadataOnConsole(text);
-  if (wantMetadata && md?.kind === 'failed' && userspace) {
+  if (agentHere && userspace && md?.kind !== 'ok') {
     // TCP from a QEMU guest does not pass the userspace datapath (see reachByFloatingIp).
-    ctx.log.warn(`${host}: the test server could not read its metadata ("${md.reason}"): TCP from a QEMU guest does not pass Open vSwitch's userspace datapath (no openvswitch kernel module)`);
+    ctx.log.warn(`${host}: the test server's metadata read is not checked: TCP from a QEMU guest does not pass Open vSwitch's userspace datapath (no openvswitch kernel module)`);
   } else if (wantMetadata && md?.kind === 'failed') {
     throw new StackError(
       `Broken link: the metadata agent on ${host} -> nova's metadata API: the test server's console says "${md.reason}"`,
@@ -171,7 +172,8 @@ async function reachByFloatingIp(ctx: StackContext, s: Session, port: Port, fixe
         await serviceLogTail(gw, { file: OVN_CONTROLLER_LOG, lines: 20 }),
       );
     }
-    const tcp = await gw.host.run(`timeout 15 bash -c ${quote(`exec 3<>/dev/tcp/${fip.floating_ip_address}/22 && head -c 100 <&3`)}`, { check: false, label: `port 22 of ${fip.floating_ip_address}` });
+    // A connect that works answers at once; on the userspace datapath a QEMU guest's does not (above).
+    const tcp = await gw.host.run(`timeout ${qemuOnUserspace ? 5 : 15} bash -c ${quote(`exec 3<>/dev/tcp/${fip.floating_ip_address}/22 && head -c 100 <&3`)}`, { check: false, label: `port 22 of ${fip.floating_ip_address}` });
     if (tcp.exitCode !== 0 && qemuOnUserspace) {
       // OVS 3.1's userspace datapath passes a QEMU guest's TCP on with the checksum left to the host
       // (virtio offload); its offload handling (userspace-tso-enable) fixed that and broke TCP over Geneve.

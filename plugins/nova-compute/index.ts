@@ -9,6 +9,7 @@ import { readPackageList } from '../../lib/packages.ts';
 import { releaseAtLeast } from '../../lib/release.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError } from '../../lib/errors.ts';
+import { FAST_POLL_MS } from '../../lib/wait.ts';
 import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { daemonLogTail, daemonStatus, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
 import { listComputeServices, listHypervisors, type Hypervisor, ensureFlavor, createServer, deleteServer, getServer, getConsoleOutput, waitForServerActive, waitForServerGone } from '../../lib/openstack/nova.ts';
@@ -121,7 +122,7 @@ async function until<T>(ctx: StackContext, what: string, fn: () => Promise<T | u
     if (Date.now() > deadline) {
       throw new StackError(`${what} (waited ${ctx.config.settings.SERVICE_TIMEOUT} s)`, hint, { file: LOG, lines: await explainingTail(ctx) });
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, FAST_POLL_MS));
   }
 }
 

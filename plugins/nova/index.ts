@@ -7,6 +7,7 @@ import { converge, packageVersion } from '../../lib/converge.ts';
 import { withAdminDb } from '../../lib/db-admin.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError } from '../../lib/errors.ts';
+import { FAST_POLL_MS } from '../../lib/wait.ts';
 import type { StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { ensureFlavor, listComputeServices, listImagesViaNova } from '../../lib/openstack/nova.ts';
@@ -123,7 +124,7 @@ async function waitForServices(ctx: StackContext): Promise<void> {
         { file: spec.logFile!, lines: await logTail(ctx, spec.logFile) },
       );
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, FAST_POLL_MS));
   }
 }
 

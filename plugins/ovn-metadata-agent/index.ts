@@ -9,7 +9,7 @@ import { serviceLogTail } from '../../lib/log-tail.ts';
 import { readPackageList } from '../../lib/packages.ts';
 import type { LinkCheck, ServicePlugin, StackContext } from '../../lib/plugin.ts';
 import { quote, sh } from '../../lib/shell.ts';
-import { pollUntil } from '../../lib/wait.ts';
+import { FAST_POLL_MS, pollUntil } from '../../lib/wait.ts';
 import { osloDaemon, renderIni } from '../../lib/service/config.ts';
 import { startService } from '../../lib/service/lifecycle.ts';
 import { OVS_LOCAL_TCP } from '../../lib/network/ovs-paths.ts';
@@ -79,7 +79,7 @@ const plugin: ServicePlugin = {
     const res = await pollUntil(async () => {
       if (!(await daemonStatus(ctx.host, ctx.facts, daemon(), stateDir(ctx))).running) return { ok: true, detail: 'exited' };
       return registered(ctx);
-    }, { timeoutMs: ctx.config.settings.SERVICE_TIMEOUT * 1000, intervalMs: 1000 });
+    }, { timeoutMs: ctx.config.settings.SERVICE_TIMEOUT * 1000, intervalMs: FAST_POLL_MS });
     if (!res.ok || res.detail === 'exited') {
       throw new StackError(`the metadata agent on ${ctx.host.name} ${res.detail === 'exited' ? 'exited' : `did not register: ${res.detail}`}`, `It reads the southbound database at ${ctx.endpoints.ovn.sb}; its log below says why.`, await serviceLogTail(ctx, { file: LOG, daemon: daemon() }));
     }

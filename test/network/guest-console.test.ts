@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dhcpOnConsole, metadataOnConsole } from '../../lib/network/guest-console.ts';
+import { consoleSettled, dhcpOnConsole, metadataOnConsole } from '../../lib/network/guest-console.ts';
 
 describe("a guest's console on its network", () => {
   it("reads the test image's lines", () => {
@@ -23,5 +23,16 @@ describe("a guest's console on its network", () => {
   it('an image that prints none of these says nothing', () => {
     expect(dhcpOnConsole('login: ')).toBeUndefined();
     expect(metadataOnConsole('login: ')).toBeUndefined();
+  });
+
+  it('the wait ends once DHCP and, where wanted, the metadata read have spoken, or either failed', () => {
+    const dhcp = 'STACKTS-DHCP eth0 10.0.1.7/22 router 10.0.0.1\n';
+    expect(consoleSettled('STACKTS-GUEST-UP kernel 6.1 up 4.2 s\n', false)).toBe(false);
+    // On the userspace datapath a QEMU guest's metadata read is not waited for: DHCP is enough.
+    expect(consoleSettled(dhcp, false)).toBe(true);
+    expect(consoleSettled(dhcp, true)).toBe(false);
+    expect(consoleSettled(`${dhcp}STACKTS-METADATA instance-id i-1\n`, true)).toBe(true);
+    expect(consoleSettled(`${dhcp}STACKTS-METADATA-FAILED after 122 s\n`, true)).toBe(true);
+    expect(consoleSettled('STACKTS-DHCP-FAILED eth0 no lease\n', true)).toBe(true);
   });
 });

@@ -54,6 +54,30 @@ describe('runTasks (plain renderer)', () => {
     expect(s.timings[1]!.ms).toBeGreaterThanOrEqual(15);
   });
 
+  it('each record says when its step started and ended (from the run\'s start) and which steps it waited for: the bench\'s critical path', async () => {
+    const { log } = capture();
+    const tree: TaskNode[] = [
+      {
+        id: 'h1', title: 'h1', host: 'h1', concurrent: true,
+        children: [
+          { id: 'h1/a/start', title: 'a', service: 'a', phase: 'start', run: async () => sleep(30) },
+          { id: 'h1/b/start', title: 'b', service: 'b', phase: 'start', run: async () => sleep(5) },
+          { id: 'h1/c/init', title: 'c', service: 'c', phase: 'init', after: ['h1/a/start', 'h1/b/start'], run: async () => sleep(10) },
+        ],
+      },
+    ];
+    const s = await runTasks(tree, { renderer: 'plain', log, defaultTimeoutMs: 5000 });
+    expect(s.ok).toBe(true);
+    const at = (id: string) => s.timings.find((t) => t.id === id)!;
+    expect(at('h1/a/start').after).toBeUndefined();
+    expect(at('h1/c/init').after).toEqual(['h1/a/start', 'h1/b/start']);
+    for (const t of s.timings) expect(t.endMs! - t.startMs!).toBeCloseTo(t.ms, 3);
+    // c started once a, the slower of its two edges, had ended; a and b ran side by side.
+    expect(at('h1/c/init').startMs!).toBeGreaterThanOrEqual(at('h1/a/start').endMs!);
+    expect(at('h1/b/start').startMs!).toBeLessThan(at('h1/a/start').endMs!);
+    expect(at('h1/c/init').endMs!).toBeLessThanOrEqual(s.totalMs);
+  });
+
   it('a step that found its work done shows "skipped: reason", one that skipped a part "done (...; skipped: reason)", each its own when they run at once', async () => {
     const { out, log } = capture();
     // Reported from deep inside the step, after awaits, as a plugin's converge() or bootstrap check does.
