@@ -329,7 +329,7 @@ async function main(argv: string[]): Promise<number> {
           clean
             ? [...cleanTasks(c, pluginsOn(c, plugins), { purge: !!opts.purge, outputsDir: outputsDir(s.config) }), ...(s.ctxs.length > 1 ? [removeNamesTask(c)] : [])]
             : stopTasks(c, pluginsOn(c, plugins), false);
-        const r = await run(s, perHost(teardownOrder(s.ctxs), clean ? 'clean every host' : 'unstack every host', build), opts);
+        const r = await run(s, perHost(teardownOrder(s.ctxs, plugins), clean ? 'clean every host' : 'unstack every host', build), opts);
         if (!r.ok) return exitCodeOf(r.error, 'run');
         const names = s.ctxs.map((c) => c.host.name).join(', ');
         s.log.info(clean ? `Cleaned ${names}.` : `Stopped every service on ${names}; data is kept. ./stack.ts brings it back.`);

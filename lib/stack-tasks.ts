@@ -379,15 +379,31 @@ export function stopTasks(ctx: MutableContext, plugins: readonly ServicePlugin[]
 }
 
 /**
- * Hosts in the order unstack and clean take them: compute hosts first, then the controller, the
- * database and RabbitMQ host last (the others' clean still drops databases through it).
+ * Hosts in the order unstack and clean take them: the reverse of the order the plugins' needs start
+ * them in. A host ranks by the deepest plugin it runs (nova-compute needs nova needs keystone needs
+ * mariadb), so the computes go first and the database and RabbitMQ host last: the others' clean
+ * still drops their databases through it.
  */
-export function teardownOrder<T extends StackContext>(ctxs: readonly T[]): T[] {
-  const rank = (c: T): number => {
-    const here = c.topology.hosts.find((h) => h.name === c.host.name)?.services ?? c.config.services;
-    return here.has('mysql') || here.has('rabbit') ? 2 : here.has('key') || here.has('n-api') ? 1 : 0;
+export function teardownOrder<T extends StackContext>(ctxs: readonly T[], plugins: readonly ServicePlugin[]): T[] {
+  const depth = needsDepth(plugins);
+  const rank = (c: T): number => Math.max(0, ...pluginsOn(c, plugins).map((p) => depth.get(p.name) ?? 0));
+  return [...ctxs].sort((a, b) => rank(b) - rank(a));
+}
+
+/** How many plugins deep each one's needs go (0: needs nothing here); needs outside the list count as none. */
+export function needsDepth(plugins: readonly ServicePlugin[]): Map<string, number> {
+  const byName = new Map(plugins.map((p) => [p.name, p]));
+  const depth = new Map<string, number>();
+  // orderPlugins has refused a cycle before any teardown is built.
+  const of = (p: ServicePlugin): number => {
+    const known = depth.get(p.name);
+    if (known !== undefined) return known;
+    const d = Math.max(-1, ...p.needs.map((n) => byName.get(n)).filter((n): n is ServicePlugin => !!n).map(of)) + 1;
+    depth.set(p.name, d);
+    return d;
   };
-  return [...ctxs].sort((a, b) => rank(a) - rank(b));
+  plugins.forEach(of);
+  return depth;
 }
 
 /** One host's tree per context, run one host after another (the first context's tree alone for one host). */

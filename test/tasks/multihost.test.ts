@@ -1,7 +1,7 @@
 // Three hosts from one topology: which plugin runs where, the graph's cross-host edges, and the
 // config files each host gets from the one address table (rendered on recording hosts).
 import { describe, expect, it } from 'vitest';
-import { cloudVerifyTasks, makeCloudContexts, pluginsOn, stackTasks, teardownOrder } from '../../lib/stack-tasks.ts';
+import { cloudVerifyTasks, makeCloudContexts, needsDepth, pluginsOn, stackTasks, teardownOrder } from '../../lib/stack-tasks.ts';
 import { runTasks } from '../../lib/tasks.ts';
 import { createLogger } from '../../lib/log.ts';
 import type { ServicePlugin } from '../../lib/plugin.ts';
@@ -39,7 +39,18 @@ describe('a three-host cloud', () => {
     expect(names(2)).toEqual(['ovn-controller', 'nova-compute', 'ovn-metadata-agent']);
     expect(ctxs[2]!.on('mysql').host.name).toBe('infra');
     expect(ctxs[0]!.on('n-api').address).toBe('10.0.0.12');
-    expect(teardownOrder(ctxs).map((c) => c.host.name)).toEqual(['cpu', 'ctl', 'infra']);
+    expect(teardownOrder(ctxs, plugins).map((c) => c.host.name)).toEqual(['cpu', 'ctl', 'infra']);
+    // Given in another order, the same: computes first, the database host last.
+    expect(teardownOrder([ctxs[0]!, ctxs[2]!, ctxs[1]!], plugins).map((c) => c.host.name)).toEqual(['cpu', 'ctl', 'infra']);
+  });
+
+  it("derives the teardown order from the plugins' needs: what needs more goes first", () => {
+    const { plugins } = cloud();
+    const depth = needsDepth(plugins);
+    expect(depth.get('mariadb')).toBe(0);
+    expect(depth.get('keystone')).toBe(1);
+    for (const p of plugins) for (const n of p.needs) if (depth.has(n)) expect(depth.get(p.name)!, `${p.name} needs ${n}`).toBeGreaterThan(depth.get(n)!);
+    expect(depth.get('nova-compute')).toBe(Math.max(...depth.values()));
   });
 
   it('refuses a host opened under another name than the hosts file gives it', () => {
