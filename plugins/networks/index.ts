@@ -4,6 +4,7 @@
 // with OVN (its service), through Neutron's API only.
 
 import { StackError } from '../../lib/errors.ts';
+import { quote } from '../../lib/shell.ts';
 import { PUBLIC_PHYSNET } from '../../lib/network/physnet.ts';
 import { privateNetwork, publicNetwork, type NetworkPlan } from '../../lib/network/settings.ts';
 import { ensureProject, type Session } from '../../lib/openstack/keystone.ts';
@@ -106,7 +107,12 @@ const plugin: ServicePlugin = {
     const [router] = await list<Router>(s, 'routers', { name: set.Q_ROUTER_NAME });
     if (!router) throw new StackError(`router ${set.Q_ROUTER_NAME} is gone`, 'A re-run of ./stack.ts makes it again.');
     // `openstack network agent list` after a stack shows every chassis alive: a chassis that has
-    // just registered takes a moment to be reported alive, so it is waited for.
+    // just registered takes a moment to be reported alive, so it is waited for. A metadata agent
+    // enters Neutron's list only once it reports a southbound nb_cfg, which it does when that
+    // changes: Neutron's own liveness ping changes it at most every agent_down_time/2 (37 s), so a
+    // first run sat out ~20 s here. One sync through OVN's databases makes every agent report now;
+    // the wait below still decides.
+    await ctx.host.run(`ovn-nbctl --db=${quote(ctx.endpoints.ovn.nb)} --timeout=10 --wait=sb sync`, { check: false, label: 'every chassis reports now (ovn-nbctl sync)' });
     const res = await pollUntil(async () => {
       const missing = await missingAgents(ctx);
       return { ok: missing === undefined, detail: missing ?? '' };
