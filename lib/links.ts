@@ -93,16 +93,16 @@ export async function findBrokenLink(ctx: StackContext, plugins: readonly Servic
       log: lines,
     });
   }
-  for (const p of plugins) {
-    for (const l of (await p.links?.(ctx)) ?? []) {
-      let what: string | undefined;
-      try {
-        what = await l.check();
-      } catch (err) {
-        what = `cannot be checked: ${ctx.log.mask((err as Error).message.split('\n')[0] ?? '')}`;
-      }
-      if (what) return brokenLinkError({ service: l.service, host: ctx.host.name, link: l.link, what, hint: l.hint, log: await log(l.log) });
-    }
+  // Every link checked at once, each verdict read in plugin order: the first broken one in that
+  // order is named (the cheapest, nearest cause), as when they ran one after another, and a no-change
+  // re-run waits for the slowest check instead of their sum.
+  const links = (await Promise.all(plugins.map(async (p) => (await p.links?.(ctx)) ?? []))).flat();
+  const verdicts = links.map((l) =>
+    Promise.resolve().then(() => l.check()).catch((err: unknown) => `cannot be checked: ${ctx.log.mask((err as Error).message.split('\n')[0] ?? '')}`),
+  );
+  for (const [i, l] of links.entries()) {
+    const what = await verdicts[i];
+    if (what) return brokenLinkError({ service: l.service, host: ctx.host.name, link: l.link, what, hint: l.hint, log: await log(l.log) });
   }
   return undefined;
 }

@@ -79,18 +79,32 @@ describe('findBrokenLink', () => {
     expect(err!.logTail).toEqual({ file: '/var/log/glance-api.out', lines: '2026-11-27 14:00:07.000 99 CRITICAL glance [-] Unhandled error: out of memory' });
   });
 
-  it('checks links in plugin order and names the first that fails; later ones are not checked', async () => {
-    const seen: string[] = [];
+  it('checks every link at once and names the first that fails in plugin order, even when a later one fails sooner', async () => {
+    const started: string[] = [];
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
     const ctx = makeContext(host(['a', 'b']), DEBIAN_SYSV);
+    const timed = (service: string, result: string | undefined, wait?: Promise<void>): LinkCheck => ({
+      ...link(service, result),
+      check: async () => {
+        started.push(service);
+        await wait;
+        return result;
+      },
+    });
     const plugins = [
-      plugin('mariadb', [spec('a', '/l')], [link('MariaDB', undefined, seen)]),
-      plugin('glance', [spec('b', '/l')], [link('glance', 'cannot log in to Keystone', seen), link('glance-db', 'has an empty database', seen)]),
-      plugin('nova', [], [link('nova', 'x', seen)]),
+      plugin('mariadb', [spec('a', '/l')], [timed('MariaDB', undefined)]),
+      plugin('glance', [spec('b', '/l')], [timed('glance', 'cannot log in to Keystone', slow), timed('glance-db', 'has an empty database')]),
+      plugin('nova', [], [timed('nova', 'x')]),
     ];
-    const err = await findBrokenLink(ctx, plugins, WINDOW);
+    const found = findBrokenLink(ctx, plugins, WINDOW);
+    // Every check has started while the first broken one is still out: they run at once.
+    await new Promise((r) => setTimeout(r, 20));
+    expect(started).toEqual(['MariaDB', 'glance', 'glance-db', 'nova']);
+    release();
+    const err = await found;
     expect(err!.message).toMatch(/^glance on h1 cannot log in to Keystone\.\n {2}Broken link: glance -> something/);
     expect(err!.hint).toBe('repair glance');
-    expect(seen).toEqual(['MariaDB', 'glance']);
   });
 
   it('a check that cannot run is a broken link too, named with its error', async () => {
