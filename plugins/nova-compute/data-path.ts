@@ -59,6 +59,7 @@ export async function proveDataPath(ctx: StackContext, s: Session, server: strin
   const host = ctx.host.name;
   const port = await serverPort(s, ctx, server);
   const fixed = port.fixed_ips[0]?.ip_address ?? '?';
+  const userspace = (await datapathOf(ctx)).type === 'netdev';
   await withGuest(ctx, port, fake, async (g) => {
     // 1. The port is bound here: ovn-controller claimed it, Neutron calls it ACTIVE.
     const bound = await pollUntil(async () => {
@@ -98,11 +99,11 @@ export async function proveDataPath(ctx: StackContext, s: Session, server: strin
       }
       await standInListen(ctx.host, g);
     } else {
-      await readGuestConsole(ctx, s, server, fixed, (await datapathOf(ctx)).type === 'netdev');
+      await readGuestConsole(ctx, s, server, fixed, userspace);
     }
     // 4. A floating IP, pinged and connected to from the network host.
     const gw = ctx.on('ovn-northd');
-    if (gw.host.name !== host && !ctx.config.settings.TUNNEL_INTERFACE && ((await datapathOf(ctx)).type === 'netdev' || (await datapathOf(gw)).type === 'netdev')) {
+    if (gw.host.name !== host && !ctx.config.settings.TUNNEL_INTERFACE && (userspace || (await datapathOf(gw)).type === 'netdev')) {
       // OVS's userspace datapath sends Geneve only out of a port of its own bridge: between two hosts
       // whose kernels have no openvswitch module the tunnel needs a NIC given to OVS (TUNNEL_INTERFACE).
       ctx.log.warn(
@@ -110,7 +111,7 @@ export async function proveDataPath(ctx: StackContext, s: Session, server: strin
       );
       return;
     }
-    await reachByFloatingIp(ctx, s, port, fixed, createdAt, !fake && (await datapathOf(ctx)).type === 'netdev');
+    await reachByFloatingIp(ctx, s, port, fixed, createdAt, !fake && userspace);
   });
 }
 
