@@ -17,6 +17,13 @@ export const memoKey = <T>(name: string): MemoKey<T> => ({ name });
 export class CloudState {
   /** The Keystone admin session the register and verify phases share (one token per run). */
   adminSession: Session | undefined = undefined;
+  /** The admin login under way, which callers that find no session wait for. */
+  adminLogin: Promise<Session> | undefined = undefined;
+  /**
+   * Service users (name and password) for which Keystone issued a token in this run's register:
+   * verify's link check of the same password need not ask Keystone again within the run.
+   */
+  readonly keystoneLoginsProven = new Set<string>();
   /** The host that runs MariaDB, once its admin login exists (for a runner whose topology names none). */
   databaseHost: Host | undefined = undefined;
   /** The cloud's discover_hosts calls, chained: one at a time however many compute hosts report in together. */

@@ -112,10 +112,18 @@ export async function findBrokenLink(ctx: StackContext, plugins: readonly Servic
  * daemon still shutting down passes the links step, and a few seconds later the check after it
  * fails on the symptom ("exited" with an older error, a refused connection) instead of the cause.
  */
-export async function checkNamingTheLink(ctx: StackContext, plugins: readonly ServicePlugin[], check: () => Promise<void>): Promise<void> {
+export async function checkNamingTheLink(
+  ctx: StackContext,
+  plugins: readonly ServicePlugin[],
+  check: () => Promise<void>,
+  /** The links verdicts of this verify's hosts (running beside the check): a broken link they name wins. */
+  linkVerdicts: readonly Promise<BrokenLinkError | undefined>[] = [],
+): Promise<void> {
   try {
     await check();
   } catch (err) {
+    const named = (await Promise.all(linkVerdicts)).find((b) => b !== undefined);
+    if (named) throw named;
     const broken = await findBrokenLink(ctx, plugins, await windowStart(ctx)).catch(() => undefined);
     throw broken ?? err;
   }

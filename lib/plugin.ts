@@ -15,7 +15,7 @@ import type { CloudState } from './cloud-state.ts';
 export const PHASES = ['preflight', 'install', 'configure', 'init', 'start', 'register', 'verify'] as const;
 export type Phase = (typeof PHASES)[number];
 /** The phases a plugin's own sequence in the task graph is made of. */
-export type GraphPhase = 'init' | 'start' | 'register';
+export type GraphPhase = 'init' | 'start' | 'register' | 'verify';
 
 /** What the installed packages say about the OpenStack release on a host. */
 export interface Release {

@@ -8,7 +8,7 @@ import { runPreflight, type Problem } from './preflight.ts';
 import { makeOwnDirsCommand } from './own-dirs.ts';
 import { renderAll, unmatchedPostConfig, writeIfChanged } from './config-files.ts';
 import { stopPlugin } from './stop-plugin.ts';
-import { checkNamingTheLink, findBrokenLink, verifiedStampPath, windowStart } from './links.ts';
+import { checkNamingTheLink, findBrokenLink, verifiedStampPath, windowStart, type BrokenLinkError } from './links.ts';
 import { sh } from './shell.ts';
 import { dirname as posixDirname } from 'node:path/posix';
 import { InputError, StackError } from './errors.ts';
@@ -253,56 +253,81 @@ export function resolveEdges(nodes: TaskNode[]): TaskNode[] {
   return nodes.map(map);
 }
 
-export function verifyTasks(ctx: MutableContext, plugins: readonly ServicePlugin[]): TaskNode {
-  const h = ctx.host.name;
-  return {
-    id: `${h}/verify`,
-    title: 'verify the pipeline',
-    host: h,
-    children: [
-      // The links first: a broken one is named at once, before a functional check stumbles on it.
-      {
-        id: `${h}/links/verify`,
-        title: 'every daemon runs, every link holds',
-        host: h,
-        service: 'links',
-        phase: 'verify',
-        run: async () => {
-          const broken = await findBrokenLink(ctx, plugins, await windowStart(ctx));
-          if (broken) throw broken;
-        },
-      },
-      ...plugins
-        .filter((p) => p.verify)
-        .map((p) => phaseLeaf(ctx, p, 'verify', () => checkNamingTheLink(ctx, plugins, () => p.verify!(ctx)), (ctx.config.settings.SERVICE_TIMEOUT * 2 + 30) * 1000)),
-      {
-        id: `${h}/links/passed`,
-        title: 'record the pass (where the next fault\'s log window starts)',
-        host: h,
-        service: 'links',
-        phase: 'verify',
-        run: async () => void (await ctx.host.run(`mkdir -p ${sh(posixDirname(verifiedStampPath(ctx)))} && touch ${sh(verifiedStampPath(ctx))}`, { label: 'verify passed' })),
-      },
-    ],
-  };
+/** One host's links verdict, given by its links step; a functional check that fails waits for every host's. */
+interface LinksVerdict {
+  readonly settled: Promise<BrokenLinkError | undefined>;
+  settle(broken: BrokenLinkError | undefined): void;
+}
+
+function linksVerdict(): LinksVerdict {
+  let settle!: (broken: BrokenLinkError | undefined) => void;
+  const settled = new Promise<BrokenLinkError | undefined>((resolve) => (settle = resolve));
+  return { settled, settle };
 }
 
 /**
- * verify on several hosts, once every host is up: first every host's links at once, so that a
- * broken one anywhere (the controller's glance-api, say) is named before a compute's server boot
- * stumbles on it with a vaguer error; then every host's functional checks at once, so each compute
- * boots its test server beside the others instead of after them.
+ * What a plugin's verify waits for: the verifies of the plugins it needs (or its `after.verify`),
+ * so a check runs once what it uses was found working, and everything else at once.
+ */
+const verifyEdges = (p: ServicePlugin): string[] => (p.after?.verify ?? p.needs).map((ref) => (ref.includes('/') ? ref : `${ref}/verify`));
+
+/**
+ * A host's verify: its links step and its plugins' functional checks at once (each check after
+ * the checks of what it needs), then the stamp that opens the next fault's log window. A check
+ * that fails waits for the links verdict of every host before it reports, so a broken link
+ * anywhere (the controller's glance-api, say) is what gets named, not the vaguer failure of a
+ * compute's server boot that stumbled on it.
+ */
+function hostVerify(ctx: MutableContext, plugins: readonly ServicePlugin[], own: LinksVerdict, every: readonly LinksVerdict[]): TaskNode {
+  const h = ctx.host.name;
+  const links: TaskNode = {
+    id: `${h}/links/verify`,
+    title: 'every daemon runs, every link holds',
+    host: h,
+    service: 'links',
+    phase: 'verify',
+    run: async () => {
+      let broken: BrokenLinkError | undefined;
+      try {
+        broken = await findBrokenLink(ctx, plugins, await windowStart(ctx));
+      } finally {
+        own.settle(broken);
+      }
+      if (broken) throw broken;
+    },
+  };
+  const timeoutMs = (ctx.config.settings.SERVICE_TIMEOUT * 2 + 30) * 1000;
+  const checks = plugins
+    .filter((p) => p.verify)
+    .map((p) => ({
+      ...phaseLeaf(ctx, p, 'verify', () => checkNamingTheLink(ctx, plugins, () => p.verify!(ctx), every.map((v) => v.settled)), timeoutMs),
+      after: verifyEdges(p),
+    }));
+  const passed: TaskNode = {
+    id: `${h}/links/passed`,
+    title: "record the pass (where the next fault's log window starts)",
+    host: h,
+    service: 'links',
+    phase: 'verify',
+    after: [links.id, ...checks.map((c) => c.id)],
+    run: async () => void (await ctx.host.run(`mkdir -p ${sh(posixDirname(verifiedStampPath(ctx)))} && touch ${sh(verifiedStampPath(ctx))}`, { label: 'verify passed' })),
+  };
+  return { id: `${h}/verify`, title: 'verify the pipeline', host: h, concurrent: true, children: [links, ...checks, passed] };
+}
+
+export function verifyTasks(ctx: MutableContext, plugins: readonly ServicePlugin[]): TaskNode {
+  const v = linksVerdict();
+  return resolveEdges([hostVerify(ctx, plugins, v, [v])])[0]!;
+}
+
+/**
+ * verify on several hosts, once every host is up: every host's links and checks at once, so each
+ * compute boots its test server beside the others instead of after them.
  */
 export function cloudVerifyTasks(hosts: readonly { ctx: MutableContext; plugins: readonly ServicePlugin[] }[]): TaskNode {
-  const each = hosts.map(({ ctx, plugins }) => verifyTasks(ctx, plugins));
-  return {
-    id: 'verify',
-    title: 'verify the pipeline on every host',
-    children: [
-      { id: 'verify/links', title: 'every daemon runs, every link holds, on every host', concurrent: true, children: each.map((v) => v.children![0]!) },
-      { id: 'verify/checks', title: 'what each host serves works, on every host at once', concurrent: true, children: each.map((v) => ({ ...v, children: v.children!.slice(1) })) },
-    ],
-  };
+  const verdicts = hosts.map(() => linksVerdict());
+  const each = hosts.map(({ ctx, plugins }, i) => hostVerify(ctx, plugins, verdicts[i]!, verdicts));
+  return resolveEdges([{ id: 'verify', title: 'verify the pipeline on every host', concurrent: true, children: each }])[0]!;
 }
 
 /**

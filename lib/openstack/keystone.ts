@@ -28,6 +28,8 @@ export interface Session {
   readonly catalog: readonly CatalogEntry[];
   readonly userId: string;
   readonly projectId: string;
+  /** Names of the roles the token carries on its project. */
+  readonly roles: readonly string[];
   /** Keystone's v3 root as reached from here, e.g. http://10.0.0.5:5000/v3. */
   readonly identityUrl: string;
   /** Default idle timeout for requests made with this session. */
@@ -64,6 +66,7 @@ interface TokenBody {
     expires_at: string;
     user: { id: string };
     project?: { id: string };
+    roles?: { name: string }[];
     catalog?: CatalogEntry[];
   };
 }
@@ -108,6 +111,7 @@ export async function authenticate(opts: AuthOptions): Promise<Session> {
     catalog,
     userId: parsed.token.user.id,
     projectId: parsed.token.project?.id ?? '',
+    roles: (parsed.token.roles ?? []).map((r) => r.name),
     identityUrl,
     timeoutMs,
     endpointFor(type, iface = 'public', region) {
@@ -220,6 +224,11 @@ export interface UserSpec {
  * one when the user is admin); only a mismatch is PATCHed.
  */
 export async function ensureUser(s: Session, spec: UserSpec): Promise<string> {
+  return (await ensureUserWithPassword(s, spec)).id;
+}
+
+/** ensureUser, also telling whether Keystone issued a token for the password as it stood (a re-run's usual case). */
+export async function ensureUserWithPassword(s: Session, spec: UserSpec): Promise<{ id: string; accepted: boolean }> {
   const domainId = spec.domainId ?? 'default';
   const { users } = await call<{ users: Named[] }>(s, 'GET', idUrl(s, `users?${q({ name: spec.name, domain_id: domainId })}`));
   const found = users.find((u) => u.name === spec.name);
@@ -229,12 +238,11 @@ export async function ensureUser(s: Session, spec: UserSpec): Promise<string> {
         user: { name: spec.name, password: spec.password, domain_id: domainId, default_project_id: spec.projectId, email: spec.email, enabled: true },
       },
     });
-    return user.id;
+    return { id: user.id, accepted: false };
   }
-  if (!(await passwordWorks(s, found.id, spec.password))) {
-    await call(s, 'PATCH', idUrl(s, `users/${found.id}`), { json: { user: { password: spec.password } } });
-  }
-  return found.id;
+  if (await passwordWorks(s, found.id, spec.password)) return { id: found.id, accepted: true };
+  await call(s, 'PATCH', idUrl(s, `users/${found.id}`), { json: { user: { password: spec.password } } });
+  return { id: found.id, accepted: false };
 }
 
 /** True when Keystone issues an (unscoped) token for this user id and password. */
@@ -346,13 +354,16 @@ export interface ServiceUserSpec {
 }
 
 /** The user a service authenticates as: user in project "service" with the admin role there. */
-export async function ensureServiceUser(s: Session, spec: ServiceUserSpec): Promise<{ userId: string; projectId: string; roleId: string }> {
+export async function ensureServiceUser(
+  s: Session,
+  spec: ServiceUserSpec,
+): Promise<{ userId: string; projectId: string; roleId: string; /** Keystone issued a token for the password already in place. */ passwordAccepted: boolean }> {
   const domainId = spec.domainId ?? 'default';
   const projectId = await ensureProject(s, spec.projectName ?? 'service', domainId, 'Service users');
-  const userId = await ensureUser(s, { name: spec.name, password: spec.password, projectId, domainId });
+  const user = await ensureUserWithPassword(s, { name: spec.name, password: spec.password, projectId, domainId });
   const roleId = await ensureRole(s, spec.roleName ?? 'admin');
-  await ensureRoleAssignment(s, { userId, projectId, roleId });
-  return { userId, projectId, roleId };
+  await ensureRoleAssignment(s, { userId: user.id, projectId, roleId });
+  return { userId: user.id, projectId, roleId, passwordAccepted: user.accepted };
 }
 
 export interface CatalogSpec extends ServiceSpec {

@@ -12,7 +12,7 @@ import { logTail } from '../log-tail.ts';
 import { withAdminDb, dropServiceDatabases } from '../db-admin.ts';
 import { leftBehind } from '../clean.ts';
 import { linesSince } from '../log-cause.ts';
-import { authenticate, call, ensureEndpoint, ensureRole, ensureRoleAssignment, ensureService, ensureServiceUser, type Session } from '../openstack/keystone.ts';
+import { authenticate, call, ensureEndpoint, ensureRole, ensureRoleAssignment, ensureService, ensureServiceUser, findEndpoint, type Session } from '../openstack/keystone.ts';
 import { ApiError, joinUrl } from '../openstack/http.ts';
 import { dbPasswordPath, keystoneUrl } from './config.ts';
 
@@ -50,15 +50,30 @@ export async function startService(
 export async function adminSession(ctx: StackContext): Promise<Session> {
   const cached = ctx.cloud.adminSession;
   if (cached && cached.expiresAt.getTime() - Date.now() > 60_000) return cached;
-  const session = await authenticate({
+  // Plugins register at once: the ones that find no session wait for one login, not one each
+  // (every login is a bcrypt check that Keystone's one worker does in turn, ~0.2 s).
+  const login = (ctx.cloud.adminLogin ??= authenticate({
     authUrl: `${keystoneUrl(ctx)}/v3`,
     username: 'admin',
     password: ctx.config.settings.ADMIN_PASSWORD,
     projectName: 'admin',
-  });
+  }).finally(() => {
+    if (ctx.cloud.adminLogin === login) ctx.cloud.adminLogin = undefined;
+  }));
+  const session = await login;
   ctx.cloud.adminSession = session;
   return session;
 }
+
+/** The token's catalog already lists `type` at `url` on every interface (in `region`). */
+const catalogLists = (s: Session, type: string, url: string, region: string): boolean =>
+  (['public', 'internal', 'admin'] as const).every((iface) => {
+    try {
+      return findEndpoint(s.catalog, type, iface, region) === url;
+    } catch {
+      return false;
+    }
+  });
 
 
 /** The context of the host that runs the cloud's MariaDB; this one where no host of the topology does. */
@@ -109,16 +124,56 @@ export async function registerService(
   svc: { user: string; password: string; name: string; type: string; description: string; url: string },
 ): Promise<void> {
   const s = await adminSession(ctx);
+  const region = ctx.config.settings.REGION_NAME;
+  if (catalogExactly(s, svc, region) && (await serviceUserInPlace(ctx, svc))) return;
   const user = await ensureServiceUser(s, { name: svc.user, password: svc.password });
+  if (user.passwordAccepted) markLoginProven(ctx, svc.user, svc.password);
   // The tokens a service sends along with a user's (X-Service-Token) must carry the service role.
   await ensureRoleAssignment(s, { userId: user.userId, projectId: user.projectId, roleId: await ensureRole(s, 'service') });
   const serviceId = await ensureService(s, { name: svc.name, type: svc.type, description: svc.description });
   for (const iface of ['public', 'internal', 'admin'] as const) {
-    await ensureEndpoint(s, { serviceId, interface: iface, url: svc.url, regionId: ctx.config.settings.REGION_NAME });
+    await ensureEndpoint(s, { serviceId, interface: iface, url: svc.url, regionId: region });
   }
-  // A token's catalog is fixed when it is issued: the next caller needs one that lists this service.
-  ctx.cloud.adminSession = undefined;
+  // A token's catalog is fixed when it is issued: the next caller needs one that lists this
+  // service. A re-run's token lists it already: no new login (each is ~0.2 s of Keystone's worker).
+  if (!catalogLists(s, svc.type, svc.url, region)) ctx.cloud.adminSession = undefined;
 }
+
+/**
+ * What register would make is all there, as the admin's token of this run shows it: one service
+ * of this type, named so, with exactly one endpoint per interface in the region, each at `url`.
+ */
+function catalogExactly(s: Session, svc: { name: string; type: string; url: string }, region: string): boolean {
+  const entries = s.catalog.filter((c) => c.type === svc.type);
+  if (entries.length !== 1 || entries[0]!.name !== svc.name) return false;
+  const here = entries[0]!.endpoints.filter((e) => (e.region_id ?? e.region) === region);
+  return here.length === 3 && (['public', 'internal', 'admin'] as const).every((iface) => here.some((e) => e.interface === iface && e.url === svc.url));
+}
+
+/**
+ * A re-run's one check instead of register's ten requests: the service user logs in to project
+ * service with its password and its token carries the admin and service roles there. A refusal
+ * (changed password, lost role) sends register the whole way, which repairs it.
+ */
+async function serviceUserInPlace(ctx: StackContext, svc: { user: string; password: string }): Promise<boolean> {
+  try {
+    const t = await authenticate({ authUrl: `${keystoneUrl(ctx)}/v3`, username: svc.user, password: svc.password, projectName: 'service', timeoutMs: 10_000 });
+    if (!['admin', 'service'].every((r) => t.roles.includes(r))) return false;
+    markLoginProven(ctx, svc.user, svc.password);
+    return true;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return false;
+    throw err;
+  }
+}
+
+/** What keystoneLoginsProven holds for a user and password (never printed). */
+const loginKey = (user: string, password: string): string => `${user}\0${password}`;
+
+/** Keystone issued a token for this user and password earlier in this run (a register's check). */
+export const loginProven = (ctx: StackContext, user: string, password: string): boolean => ctx.cloud.keystoneLoginsProven.has(loginKey(user, password));
+
+export const markLoginProven = (ctx: StackContext, user: string, password: string): void => void ctx.cloud.keystoneLoginsProven.add(loginKey(user, password));
 
 /**
  * The links an API service depends on besides its daemon, for verify: Keystone accepts its
@@ -146,6 +201,8 @@ export function serviceLinks(
       hint: `Keystone's password for ${svc.user} differs from the one in ${svc.name}'s config; ./stack.ts sets it back.`,
       check: async () => {
         await provoke();
+        // This run's register saw Keystone issue a token for this very password a moment ago.
+        if (loginProven(ctx, svc.user, svc.password)) return undefined;
         try {
           await authenticate({ authUrl: `${keystoneUrl(ctx)}/v3`, username: svc.user, password: svc.password, projectName: 'service', timeoutMs: 10_000 });
           return undefined;

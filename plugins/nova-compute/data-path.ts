@@ -16,7 +16,7 @@ import { datapathOf } from '../../lib/network/datapath.ts';
 import { VERIFY_SECURITY_GROUP } from '../../lib/network/verify-names.ts';
 
 export { VERIFY_SECURITY_GROUP };
-import { pollUntil } from '../../lib/wait.ts';
+import { FAST_POLL_MS, pollUntil } from '../../lib/wait.ts';
 import { consoleSettled, dhcpOnConsole, metadataOnConsole } from '../../lib/network/guest-console.ts';
 import { getConsoleOutput } from '../../lib/openstack/nova.ts';
 
@@ -37,21 +37,27 @@ export async function privateNetworkId(s: Session, ctx: StackContext): Promise<s
 const ovnLog = (ctx: StackContext) => serviceLogTail(ctx, { file: OVN_CONTROLLER_LOG, lines: 20 });
 
 async function serverPort(s: Session, ctx: StackContext, server: string): Promise<Port> {
-  const res = await pollUntil(async () => ({ ok: (await list<Port>(s, 'ports', { device_id: server })).length > 0 }), { timeoutMs: 30_000, intervalMs: 500 });
+  const res = await pollUntil(async () => ({ ok: (await list<Port>(s, 'ports', { device_id: server })).length > 0 }), { timeoutMs: 30_000, intervalMs: FAST_POLL_MS });
   const [port] = await list<Port>(s, 'ports', { device_id: server });
   if (!res.ok || !port) throw new StackError(`the test server ${server} on ${ctx.host.name} has no port on ${privateNetwork(ctx.config).name}`, "neutron-server's log says why Nova's port request failed.");
   return port;
 }
 
-/** Runs fn with a stand-in guest on the fake driver; a libvirt guest is its own. */
-async function withGuest<T>(ctx: StackContext, port: Port, fake: boolean, fn: (g: StandIn | undefined) => Promise<T>): Promise<T> {
-  if (!fake) return fn(undefined);
+/** Runs fn with a stand-in guest on the fake driver (a libvirt guest is its own); `tidy` runs beside the guest's removal. */
+async function withGuest<T>(ctx: StackContext, port: Port, fake: boolean, fn: (g: StandIn | undefined) => Promise<T>, tidy: () => Promise<void>): Promise<T> {
+  if (!fake) {
+    try {
+      return await fn(undefined);
+    } finally {
+      await tidy();
+    }
+  }
   const dir = `${ctx.config.settings.STACK_STATE_DIR}/verify`;
   const g = await plugStandIn(ctx.host, { id: port.id, mac: port.mac_address }, dir);
   try {
     return await fn(g);
   } finally {
-    await unplugStandIn(ctx.host, g);
+    await Promise.all([unplugStandIn(ctx.host, g), tidy()]);
   }
 }
 
@@ -60,18 +66,33 @@ export async function proveDataPath(ctx: StackContext, s: Session, server: strin
   const port = await serverPort(s, ctx, server);
   const fixed = port.fixed_ips[0]?.ip_address ?? '?';
   const userspace = (await datapathOf(ctx)).type === 'netdev';
+  const gw = ctx.on('ovn-northd');
+  // OVS's userspace datapath sends Geneve only out of a port of its own bridge: between two hosts
+  // whose kernels have no openvswitch module the tunnel needs a NIC given to OVS (TUNNEL_INTERFACE).
+  const unreachable = gw.host.name !== host && !ctx.config.settings.TUNNEL_INTERFACE && (userspace || (await datapathOf(gw)).type === 'netdev');
+  let fip: Promise<FloatingIp> | undefined;
+  const releaseFip = async (): Promise<void> => {
+    const f = await fip?.catch(() => undefined);
+    if (f) await remove(s, 'floatingips', f.id).catch(() => undefined);
+  };
   await withGuest(ctx, port, fake, async (g) => {
     // 1. The port is bound here: ovn-controller claimed it, Neutron calls it ACTIVE.
     const bound = await pollUntil(async () => {
       const [p] = await list<Port>(s, 'ports', { id: port.id });
       return { ok: p?.status === 'ACTIVE', detail: `status ${p?.status ?? 'gone'}` };
-    }, { timeoutMs: ctx.config.settings.SERVICE_TIMEOUT * 1000, intervalMs: 500 });
+    }, { timeoutMs: ctx.config.settings.SERVICE_TIMEOUT * 1000, intervalMs: FAST_POLL_MS });
     if (!bound.ok) {
       throw new StackError(
         `Broken link: ovn-controller on ${host} -> the test server's port ${port.id} (${bound.detail}: OVN never bound it to this chassis)`,
         'ovn-controller binds a port once it sees it on br-int; its log below says why not. A re-run of ./stack.ts restarts what is down.',
         await ovnLog(ctx),
       );
+    }
+    // The floating IP is made while the guest asks for its address and metadata, which need nothing
+    // of neutron-server (its one API worker would make the port polls above wait behind it).
+    if (!unreachable) {
+      fip = allocateFloatingIp(s, ctx, port);
+      fip.catch(() => undefined);
     }
     if (g) {
       // 2. DHCP: OVN answers it from this host's ovn-controller.
@@ -102,17 +123,14 @@ export async function proveDataPath(ctx: StackContext, s: Session, server: strin
       await readGuestConsole(ctx, s, server, fixed, userspace);
     }
     // 4. A floating IP, pinged and connected to from the network host.
-    const gw = ctx.on('ovn-northd');
-    if (gw.host.name !== host && !ctx.config.settings.TUNNEL_INTERFACE && (userspace || (await datapathOf(gw)).type === 'netdev')) {
-      // OVS's userspace datapath sends Geneve only out of a port of its own bridge: between two hosts
-      // whose kernels have no openvswitch module the tunnel needs a NIC given to OVS (TUNNEL_INTERFACE).
+    if (!fip) {
       ctx.log.warn(
         `${host}: the floating IP check of its test server is skipped: the path from the network host ${gw.host.name} is a Geneve tunnel, and Open vSwitch's userspace datapath (no openvswitch kernel module) tunnels only through a NIC of its own: set TUNNEL_INTERFACE`,
       );
       return;
     }
-    await reachByFloatingIp(ctx, s, port, fixed, createdAt, !fake && userspace);
-  });
+    await reachByFloatingIp(ctx, await fip, fixed, createdAt, !fake && userspace);
+  }, releaseFip);
 }
 
 /**
@@ -152,44 +170,46 @@ async function readGuestConsole(ctx: StackContext, s: Session, server: string, f
   if (!res.ok && dhcp === undefined) ctx.log.info(`${host}: the test server's console says nothing of DHCP (an image verify does not know): the floating IP is the proof`);
 }
 
-async function reachByFloatingIp(ctx: StackContext, s: Session, port: Port, fixed: string, createdAt: number, qemuOnUserspace = false): Promise<void> {
+/** A floating IP on the public network for the test server's port (a killed verify's leftovers removed first). */
+async function allocateFloatingIp(s: Session, ctx: StackContext, port: Port): Promise<FloatingIp> {
   const pub = publicNetwork(ctx.config);
   const [pubNet] = await list<Network>(s, 'networks', { name: pub.name });
   if (!pubNet) throw new StackError(`the network ${pub.name} is gone`, 'A re-run of ./stack.ts makes it again.');
   // A killed verify leaves its floating IP behind, unassociated once its server is gone.
   for (const old of await list<FloatingIp>(s, 'floatingips', { description: FIP_MARK })) if (!old.port_id) await remove(s, 'floatingips', old.id);
-  const fip = await create<FloatingIp>(s, 'floatingips', { floating_network_id: pubNet.id, port_id: port.id, description: FIP_MARK });
+  return create<FloatingIp>(s, 'floatingips', { floating_network_id: pubNet.id, port_id: port.id, description: FIP_MARK });
+}
+
+/** Ping and port 22 of the test server at its floating IP, from the network host. The caller removes the floating IP. */
+async function reachByFloatingIp(ctx: StackContext, fip: FloatingIp, fixed: string, createdAt: number, qemuOnUserspace = false): Promise<void> {
+  const pub = publicNetwork(ctx.config);
   const gw = ctx.on('ovn-northd');
-  try {
-    const ping = await gw.host.run(`for i in $(seq 1 40); do ping -c 1 -W 1 ${quote(fip.floating_ip_address)} >/dev/null 2>&1 && echo "after $i" && exit 0; done; exit 1`, {
-      check: false,
-      label: `ping ${fip.floating_ip_address} from ${gw.host.name}`,
-    });
-    if (ping.exitCode !== 0) {
-      const router = await gw.host.run(`ping -c 2 -W 1 ${quote(pub.gateway)} >/dev/null 2>&1`, { check: false, label: 'ping the gateway address' });
-      throw new StackError(
-        `Broken link: the network host ${gw.host.name} -> floating IP ${fip.floating_ip_address} -> the test server (${fixed}) on ${ctx.host.name}: no answer to ping in 40 s`,
-        `The path is ${ctx.config.settings.PUBLIC_BRIDGE} (${pub.gateway}${router.exitCode === 0 ? '' : ', itself not answering'}) -> ${ctx.config.settings.Q_ROUTER_NAME}'s gateway on ${gw.host.name} (DNAT) -> ${ctx.topology.hosts.length > 1 ? 'the Geneve tunnel -> ' : ''}the guest, with security group ${VERIFY_SECURITY_GROUP} letting ICMP in. The gateway's ovn-controller log is below.`,
-        await serviceLogTail(gw, { file: OVN_CONTROLLER_LOG, lines: 20 }),
-      );
-    }
-    // A connect that works answers at once; on the userspace datapath a QEMU guest's does not (above).
-    const tcp = await gw.host.run(`timeout ${qemuOnUserspace ? 5 : 15} bash -c ${quote(`exec 3<>/dev/tcp/${fip.floating_ip_address}/22 && head -c 100 <&3`)}`, { check: false, label: `port 22 of ${fip.floating_ip_address}` });
-    if (tcp.exitCode !== 0 && qemuOnUserspace) {
-      // OVS 3.1's userspace datapath passes a QEMU guest's TCP on with the checksum left to the host
-      // (virtio offload); its offload handling (userspace-tso-enable) fixed that and broke TCP over Geneve.
-      ctx.log.warn(`${ctx.host.name}: the test server answers ping at ${fip.floating_ip_address}, but TCP to it (port 22) does not pass Open vSwitch's userspace datapath (the guest's checksum offload): a known limit without the openvswitch kernel module`);
-      return;
-    }
-    if (tcp.exitCode !== 0) {
-      throw new StackError(
-        `Broken link: the network host ${gw.host.name} -> ${fip.floating_ip_address} port 22 (the test server on ${ctx.host.name}): ${(tcp.stderr || 'no connection').trim().split('\n').pop()}`,
-        `Ping answers, so the router and the floating IP work: the security group ${VERIFY_SECURITY_GROUP} (tcp 22) or the guest's listener is what refuses.`,
-      );
-    }
-    const pingS = ((Date.now() - createdAt) / 1000).toFixed(1);
-    ctx.log.info(`${ctx.host.name}: the test server's ${fixed} answers ping and port 22 at ${fip.floating_ip_address} from ${gw.host.name}, ${pingS} s after server create [guest-ping-s=${pingS}]`);
-  } finally {
-    await remove(s, 'floatingips', fip.id).catch(() => undefined);
+  const ping = await gw.host.run(`for i in $(seq 1 40); do ping -c 1 -W 1 ${quote(fip.floating_ip_address)} >/dev/null 2>&1 && echo "after $i" && exit 0; done; exit 1`, {
+    check: false,
+    label: `ping ${fip.floating_ip_address} from ${gw.host.name}`,
+  });
+  if (ping.exitCode !== 0) {
+    const router = await gw.host.run(`ping -c 2 -W 1 ${quote(pub.gateway)} >/dev/null 2>&1`, { check: false, label: 'ping the gateway address' });
+    throw new StackError(
+      `Broken link: the network host ${gw.host.name} -> floating IP ${fip.floating_ip_address} -> the test server (${fixed}) on ${ctx.host.name}: no answer to ping in 40 s`,
+      `The path is ${ctx.config.settings.PUBLIC_BRIDGE} (${pub.gateway}${router.exitCode === 0 ? '' : ', itself not answering'}) -> ${ctx.config.settings.Q_ROUTER_NAME}'s gateway on ${gw.host.name} (DNAT) -> ${ctx.topology.hosts.length > 1 ? 'the Geneve tunnel -> ' : ''}the guest, with security group ${VERIFY_SECURITY_GROUP} letting ICMP in. The gateway's ovn-controller log is below.`,
+      await serviceLogTail(gw, { file: OVN_CONTROLLER_LOG, lines: 20 }),
+    );
   }
+  // A connect that works answers at once; on the userspace datapath a QEMU guest's does not (above).
+  const tcp = await gw.host.run(`timeout ${qemuOnUserspace ? 5 : 15} bash -c ${quote(`exec 3<>/dev/tcp/${fip.floating_ip_address}/22 && head -c 100 <&3`)}`, { check: false, label: `port 22 of ${fip.floating_ip_address}` });
+  if (tcp.exitCode !== 0 && qemuOnUserspace) {
+    // OVS 3.1's userspace datapath passes a QEMU guest's TCP on with the checksum left to the host
+    // (virtio offload); its offload handling (userspace-tso-enable) fixed that and broke TCP over Geneve.
+    ctx.log.warn(`${ctx.host.name}: the test server answers ping at ${fip.floating_ip_address}, but TCP to it (port 22) does not pass Open vSwitch's userspace datapath (the guest's checksum offload): a known limit without the openvswitch kernel module`);
+    return;
+  }
+  if (tcp.exitCode !== 0) {
+    throw new StackError(
+      `Broken link: the network host ${gw.host.name} -> ${fip.floating_ip_address} port 22 (the test server on ${ctx.host.name}): ${(tcp.stderr || 'no connection').trim().split('\n').pop()}`,
+      `Ping answers, so the router and the floating IP work: the security group ${VERIFY_SECURITY_GROUP} (tcp 22) or the guest's listener is what refuses.`,
+    );
+  }
+  const pingS = ((Date.now() - createdAt) / 1000).toFixed(1);
+  ctx.log.info(`${ctx.host.name}: the test server's ${fixed} answers ping and port 22 at ${fip.floating_ip_address} from ${gw.host.name}, ${pingS} s after server create [guest-ping-s=${pingS}]`);
 }

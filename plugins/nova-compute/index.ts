@@ -209,7 +209,9 @@ const plugin: ServicePlugin = {
   name: 'nova-compute',
   services: ['n-cpu'],
   needs: ['nova', 'placement'],
-  after: { start: ['rabbitmq/register', 'nova/register', 'placement/register'], register: ['nova/register'] },
+  // verify boots a server on the private network: after networks' verify has seen every chassis
+  // report (and so OVN ready to bind the server's port), not only after nova's and placement's.
+  after: { start: ['rabbitmq/register', 'nova/register', 'placement/register'], register: ['nova/register'], verify: ['nova', 'placement', 'networks'] },
 
   packages: async (ctx) => readPackageList(isLibvirt(ctx) ? 'nova-compute' : 'nova-compute-fake', ctx.facts.family),
 

@@ -30,6 +30,7 @@ import { waitedForInput } from '../../lib/host/errors.ts';
 import { lastLines, pollUntil } from '../../lib/wait.ts';
 import { startOrRestart } from '../../lib/restart.ts';
 import { deleteShellVar, setShellVar } from '../../lib/env-file.ts';
+import { probeLogin, type BrokerAnswer } from './amqp.ts';
 
 export const AMQP_PORT = ENDPOINT_PORTS.amqp;
 export const PORTS: readonly PortSpec[] = [
@@ -128,6 +129,33 @@ async function brokerStopped(ctx: StackContext): Promise<boolean> {
   return r.exitCode !== 0;
 }
 
+/**
+ * A login at RABBIT_HOST:5672 through a forward from the host (RABBIT_USERID and RABBIT_PASSWORD),
+ * with the permission round trip when asked. Never throws: a forward that cannot open is
+ * "unreachable" like a refused connection.
+ */
+async function brokerLogin(ctx: StackContext, permissions: boolean): Promise<BrokerAnswer> {
+  const host = setting(ctx, 'RABBIT_HOST');
+  let fwd;
+  try {
+    fwd = await ctx.host.forward(AMQP_PORT, host === 'localhost' ? '127.0.0.1' : host);
+  } catch (err) {
+    return { kind: 'unreachable', detail: (err as Error).message };
+  }
+  try {
+    return await probeLogin({ port: fwd.port, user: setting(ctx, 'RABBIT_USERID'), password: setting(ctx, 'RABBIT_PASSWORD'), permissions });
+  } finally {
+    await fwd.close();
+  }
+}
+
+/** The broker's answer as the end of a sentence about RABBIT_USERID, masked. */
+const refusal = (ctx: StackContext, a: Exclude<BrokerAnswer, { kind: 'ok' }>): string => {
+  const user = setting(ctx, 'RABBIT_USERID');
+  const what = { refused: `refuses the login of ${user} with RABBIT_PASSWORD`, forbidden: `lets ${user} in but refuses what the services need on vhost /`, unreachable: 'does not answer AMQP' }[a.kind];
+  return `${what}: ${ctx.log.mask(stripColours(a.detail))}`;
+};
+
 /** rabbitmqctl colours its usage text and errors even when nobody reads them on a terminal. */
 const stripColours = (text: string): string => text.replace(/\x1b\[[0-9;]*m/g, '');
 
@@ -190,6 +218,9 @@ const plugin: ServicePlugin = infraPlugin({ name: 'rabbitmq', services: ['rabbit
 
   async start(ctx) {
     const started = await startOrRestart(ctx, SPEC, [ENV_FILE]);
+    // A re-run: the node was running with this configuration. If it takes our login it has
+    // booted and serves; await_startup (an Erlang VM start) would only say so again.
+    if (started.action === 'running' && (await brokerLogin(ctx, false)).kind === 'ok') return;
     // A node whose broker was stopped inside it (rabbitmqctl stop_app) runs but takes no AMQP
     // connection; starting the service again would fail ("node already running"): start the app.
     if (started.action === 'running' && (await brokerStopped(ctx))) {
@@ -216,9 +247,14 @@ const plugin: ServicePlugin = infraPlugin({ name: 'rabbitmq', services: ['rabbit
 
   async register(ctx) {
     const user = setting(ctx, 'RABBIT_USERID');
-    // A re-run's user is there with our password: one check instead of add_user's "already exists"
-    // and a change_password, each an Erlang VM start of a few seconds.
-    const accepted = (await ctlWithPassword(ctx, 'authenticate_user', user)).exitCode === 0;
+    // One AMQP round trip proves a re-run's register done: our user logs in with RABBIT_PASSWORD
+    // and may declare, publish and read on /. guest needs no look: a broker database that still
+    // holds our user is the one this register deleted guest from (a reset makes guest anew and
+    // drops our user, and then this check fails and everything below runs).
+    const answer = await brokerLogin(ctx, true);
+    if (answer.kind === 'ok') return;
+    // Let in but forbidden: the password is right. No AMQP answer: rabbitmqctl decides, as it did.
+    const accepted = answer.kind === 'forbidden' || (answer.kind === 'unreachable' && (await ctlWithPassword(ctx, 'authenticate_user', user)).exitCode === 0);
     if (!accepted) {
       const add = await ctlWithPassword(ctx, 'add_user', user);
       if (add.exitCode !== 0) {
@@ -239,11 +275,10 @@ const plugin: ServicePlugin = infraPlugin({ name: 'rabbitmq', services: ['rabbit
   },
 
   async verify(ctx) {
-    const user = setting(ctx, 'RABBIT_USERID');
-    const r = await ctlWithPassword(ctx, 'authenticate_user', user);
-    if (r.exitCode !== 0) {
+    const answer = await brokerLogin(ctx, true);
+    if (answer.kind !== 'ok') {
       throw new StackError(
-        `RabbitMQ on ${ctx.host.name} does not accept ${user} with RABBIT_PASSWORD: ${stripColours(lastLines(r.stderr || r.stdout, 3))}`,
+        `RabbitMQ on ${ctx.host.name} ${refusal(ctx, answer)}`,
         'Run stack.ts again to reset the password, or check rabbitmqctl list_users on the host.',
         await logTail(ctx),
       );
@@ -266,9 +301,8 @@ const plugin: ServicePlugin = infraPlugin({ name: 'rabbitmq', services: ['rabbit
       log: `${LOG_DIR}/rabbit@*.log`,
       hint: "The broker user's password was changed behind stack.ts: ./stack.ts sets it back to RABBIT_PASSWORD and restarts the services that lost their connection.",
       check: async () => {
-        const user = setting(ctx, 'RABBIT_USERID');
-        const r = await ctlWithPassword(ctx, 'authenticate_user', user);
-        return r.exitCode === 0 ? undefined : `refuses the login of ${user} with RABBIT_PASSWORD: ${stripColours(lastLines(r.stderr || r.stdout, 1))}`;
+        const answer = await brokerLogin(ctx, false);
+        return answer.kind === 'ok' ? undefined : refusal(ctx, answer);
       },
     },
   ],

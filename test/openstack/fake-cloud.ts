@@ -118,9 +118,15 @@ export async function startFakeCloud(): Promise<FakeCloud> {
       }
       const token = `tok-${randomUUID()}`;
       tokens.add(token);
+      // The token's project and the user's roles there, as Keystone puts them in a scoped token.
+      const scope = (input.auth as { scope?: { project?: { name?: string } } }).scope?.project?.name;
+      const projectId = String((scope && tables.projects!.find((x) => x.name === scope)?.id) ?? 'p-admin');
+      const roles = [...assignments]
+        .filter((a) => a.startsWith(`${projectId}/${user.id}/`))
+        .map((a) => ({ name: String(tables.roles!.find((x) => x.id === a.split('/')[2])?.name) }));
       return json(
         res, 201,
-        { token: { expires_at: new Date(Date.now() + 3600_000).toISOString(), user: { id: user.id }, project: { id: 'p-admin' }, catalog: catalog() } },
+        { token: { expires_at: new Date(Date.now() + 3600_000).toISOString(), user: { id: user.id }, project: { id: projectId }, roles, catalog: catalog() } },
         { 'X-Subject-Token': token },
       );
     }

@@ -10,7 +10,7 @@ beforeAll(async () => (server = await startHttpServer()));
 afterAll(async () => server?.close());
 
 const session = (): Session => ({
-  token: 't', expiresAt: new Date(Date.now() + 3600_000), catalog: [], userId: 'u', projectId: 'p', identityUrl: `${server.url}/v3`, timeoutMs: 5000,
+  token: 't', expiresAt: new Date(Date.now() + 3600_000), catalog: [], userId: 'u', projectId: 'p', roles: [], identityUrl: `${server.url}/v3`, timeoutMs: 5000,
   endpointFor: () => `${server.url}/v2.1`,
 });
 

@@ -32,13 +32,14 @@ vi.mock('../../lib/openstack/keystone.ts', async (importOriginal) => {
   return {
     ...orig,
     authenticate: record('authenticate', () => ({ token: 't', expiresAt: new Date(Date.now() + 3_600_000), catalog: [], endpointFor: () => 'http://x' })),
-    ensureServiceUser: record('ensureServiceUser', () => ({ userId: 'u1', projectId: 'p1', roleId: 'r0' })),
+    ensureServiceUser: record('ensureServiceUser', () => ({ userId: 'u1', projectId: 'p1', roleId: 'r0', passwordAccepted: true })),
     ensureRole: record('ensureRole', (name) => `role-${String(name)}`),
     ensureRoleAssignment: record('ensureRoleAssignment', () => undefined),
     ensureService: record('ensureService', () => 's1'),
     ensureEndpoint: record('ensureEndpoint', () => 'created'),
     ensureProject: record('ensureProject', (name) => `project-${String(name)}`),
     ensureUser: record('ensureUser', () => 'u2'),
+    ensureUserWithPassword: record('ensureUserWithPassword', () => ({ id: 'u2', accepted: true })),
   };
 });
 

@@ -2,11 +2,27 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { StackError } from '../../lib/errors.ts';
 import rabbitmq, { ENV_FILE, PACKAGED_ENV_FILE, STOP_EPMD, distributionAddress, rabbitPasswordProblem, renderEnvFile } from '../../plugins/rabbitmq/index.ts';
 import { getShellVar, setShellVar } from '../../lib/env-file.ts';
 import { DEBIAN_SYSTEMD, DEBIAN_SYSV, RecordingHost, RHEL_SYSTEMD, makeContext } from '../fixtures/recording-host.ts';
+import { classify, type BrokerAnswer, type LoginProbe } from '../../plugins/rabbitmq/amqp.ts';
+
+// The AMQP logins the plugin makes, answered from a script (the real protocol runs in the
+// end-to-end suite against Debian's broker). Unscripted: nothing answers, as with no broker.
+const amqp = vi.hoisted(() => ({ answers: [] as BrokerAnswer[], probes: [] as LoginProbe[] }));
+vi.mock('../../plugins/rabbitmq/amqp.ts', async (importOriginal) => ({
+  ...(await importOriginal<object>()),
+  probeLogin: async (p: LoginProbe): Promise<BrokerAnswer> => {
+    amqp.probes.push(p);
+    return amqp.answers.shift() ?? { kind: 'unreachable', detail: 'connect ECONNREFUSED 127.0.0.1:5672' };
+  },
+}));
+beforeEach(() => {
+  amqp.answers.length = 0;
+  amqp.probes.length = 0;
+});
 
 // Test data: the shape of the rabbitmq-env.conf template Debian's rabbitmq-server 3.10 installs.
 const PACKAGED = `# Defaults to rabbit. This can be useful if you want to run more than one node
@@ -185,12 +201,92 @@ describe('rabbitmq register: the user', () => {
     await expect(rabbitmq.register!(makeContext(host, DEBIAN_SYSV))).rejects.toThrow(/Could not create the RabbitMQ user stackrabbit/);
   });
 
-  it('verify authenticates with the password on stdin and explains a refusal', async () => {
+  it('verify logs in over AMQP with RABBIT_PASSWORD and proves the permissions, no rabbitmqctl; a refusal is named', async () => {
     const ok = runningHost();
+    amqp.answers.push({ kind: 'ok' });
     await rabbitmq.verify!(makeContext(ok, DEBIAN_SYSV, { RABBIT_PASSWORD: PASSWORD }));
-    expect(ok.commands[0]).toMatchObject({ command: 'rabbitmqctl authenticate_user stackrabbit', input: `${PASSWORD}\n` });
-    const bad = runningHost().reply(/authenticate_user/, { exitCode: 65, stderr: 'Error: failed to authenticate user "stackrabbit"' });
-    await expect(rabbitmq.verify!(makeContext(bad, DEBIAN_SYSV))).rejects.toThrow(/does not accept stackrabbit/);
+    expect(ok.commands).toEqual([]);
+    expect(amqp.probes).toMatchObject([{ user: 'stackrabbit', password: PASSWORD, permissions: true }]);
+    // Through a forward from the broker's host to its AMQP port, closed afterwards.
+    expect(ok.forwards).toMatchObject([{ remotePort: 5672, closed: true }]);
+    amqp.answers.push({ kind: 'refused', detail: `Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN."` });
+    await expect(rabbitmq.verify!(makeContext(runningHost(), DEBIAN_SYSV))).rejects.toThrow(/RabbitMQ on h1 refuses the login of stackrabbit with RABBIT_PASSWORD: Handshake terminated/);
+    amqp.answers.push({ kind: 'forbidden', detail: `Operation failed: QueueDeclare; 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - configure access to queue 'amq.gen-x' in vhost '/' refused"` });
+    await expect(rabbitmq.verify!(makeContext(runningHost(), DEBIAN_SYSV))).rejects.toThrow(/lets stackrabbit in but refuses what the services need on vhost \/: .*configure access/);
+  });
+});
+
+describe('rabbitmq: a re-run asks AMQP instead of starting Erlang VMs', () => {
+  it('register: a login with the permission round trip that passes runs no rabbitmqctl at all', async () => {
+    const host = runningHost();
+    amqp.answers.push({ kind: 'ok' });
+    await rabbitmq.register!(makeContext(host, DEBIAN_SYSV, { RABBIT_PASSWORD: PASSWORD }));
+    expect(host.commandLines).toEqual([]);
+    expect(amqp.probes).toMatchObject([{ user: 'stackrabbit', password: PASSWORD, permissions: true }]);
+  });
+
+  it('register: let in but forbidden (permissions cleared) sets the permissions again and neither adds the user nor changes its password', async () => {
+    const host = runningHost();
+    amqp.answers.push({ kind: 'forbidden', detail: 'Handshake terminated by server: 530 (NOT-ALLOWED)' });
+    const ctx = makeContext(host, DEBIAN_SYSV);
+    await rabbitmq.register!(ctx);
+    expect(host.commandLines).toEqual(["rabbitmqctl -q set_permissions -p / stackrabbit '.*' '.*' '.*'", 'rabbitmqctl -q delete_user guest']);
+    expect(ctx.cloud.brokerPasswordRestored).toBe(false);
+  });
+
+  it('register: a refused login (password changed behind us) goes the whole way: add_user finds it, change_password sets it back', async () => {
+    const host = runningHost().reply(/add_user/, { exitCode: 70, stderr: 'Error:\nuser_already_exists: stackrabbit' });
+    amqp.answers.push({ kind: 'refused', detail: '403 (ACCESS-REFUSED)' });
+    const ctx = makeContext(host, DEBIAN_SYSV);
+    await rabbitmq.register!(ctx);
+    // rabbitmqctl is not asked again what the broker already said over AMQP.
+    expect(host.commandLines.slice(0, 2)).toEqual(['rabbitmqctl add_user stackrabbit', 'rabbitmqctl change_password stackrabbit']);
+    expect(ctx.cloud.brokerPasswordRestored).toBe(true);
+  });
+
+  it('start: a node already running that takes our login is not asked await_startup', async () => {
+    const host = new RecordingHost({ facts: DEBIAN_SYSV }).reply(/status|is-active|rabbitmq\/pid/, { stdout: 'running\n' }).reply(/getent hosts/, { stdout: '127.0.1.1       h1\n' });
+    const ctx = makeContext(host, DEBIAN_SYSV);
+    // The first start records the configuration it started with; the second finds it unchanged.
+    await rabbitmq.start!(ctx);
+    expect(host.commandLines.filter((c) => /rabbitmqctl/.test(c))).toEqual(['rabbitmqctl -q await_startup']);
+    const before = host.commandLines.length;
+    amqp.answers.push({ kind: 'ok' });
+    await rabbitmq.start!(ctx);
+    expect(host.commandLines.slice(before).filter((c) => /rabbitmqctl|service|systemctl/.test(c))).toEqual([]);
+    expect(amqp.probes.at(-1)).toMatchObject({ permissions: false });
+  });
+
+  it('start: a running node whose login fails is still waited for with await_startup', async () => {
+    const host = new RecordingHost({ facts: DEBIAN_SYSV }).reply(/status|is-active|rabbitmq\/pid/, { stdout: 'running\n' }).reply(/getent hosts/, { stdout: '127.0.1.1       h1\n' });
+    const ctx = makeContext(host, DEBIAN_SYSV);
+    await rabbitmq.start!(ctx);
+    const before = host.commandLines.length;
+    amqp.answers.push({ kind: 'refused', detail: '403' });
+    await rabbitmq.start!(ctx);
+    expect(host.commandLines.slice(before)).toContain('rabbitmqctl -q await_startup');
+    expect(amqp.probes).toHaveLength(1);
+  });
+
+  it('the password link: a refused login names the link; no answer at all is left to the broker-stopped link', async () => {
+    const links = await rabbitmq.links!(makeContext(runningHost(), DEBIAN_SYSV));
+    const login = links.find((l) => /as stackrabbit/.test(l.link))!;
+    amqp.answers.push({ kind: 'ok' });
+    expect(await login.check()).toBeUndefined();
+    amqp.answers.push({ kind: 'refused', detail: '403 (ACCESS-REFUSED)' });
+    expect(await login.check()).toMatch(/^refuses the login of stackrabbit with RABBIT_PASSWORD/);
+  });
+});
+
+describe('amqp: what a failed login or operation means', () => {
+  it.each([
+    ['the login refused', 'Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused"', 'login', 'refused'],
+    ['no permissions on the vhost', 'Handshake terminated by server: 530 (NOT-ALLOWED) with message "NOT_ALLOWED - access to vhost \'/\' refused"', 'login', 'forbidden'],
+    ['a queue refused', "Operation failed: QueueDeclare; 403 (ACCESS-REFUSED) with message \"ACCESS_REFUSED - configure access to queue 'amq.gen-1'\"", 'permissions', 'forbidden'],
+    ['nothing listening', 'connect ECONNREFUSED 127.0.0.1:40123', 'login', 'unreachable'],
+    ['the forward closed it', 'Socket closed abruptly during opening handshake', 'login', 'unreachable'],
+  ] as const)('%s', (_why, text, stage, kind) => {
+    expect(classify(new Error(text), stage).kind).toBe(kind);
   });
 });
 

@@ -1,19 +1,28 @@
 // Verify's diagnosis: the first broken link is named (service, host, link) with the lines of the
 // service's own log from the failure's window, on a fake host and a fake Keystone.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { checkNamingTheLink, findBrokenLink, windowLines, windowStart } from '../../lib/links.ts';
 import { verifyTasks, type MutableContext } from '../../lib/stack-tasks.ts';
 import type { LinkCheck, ServicePlugin, StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
 import { StackError } from '../../lib/errors.ts';
-import { serviceLinks } from '../../lib/service/lifecycle.ts';
+import { adminSession, loginProven, registerService, serviceLinks } from '../../lib/service/lifecycle.ts';
+import type { BrokerAnswer } from '../../plugins/rabbitmq/amqp.ts';
 import keystone from '../../plugins/keystone/index.ts';
 import rabbitmq, { ENV_FILE } from '../../plugins/rabbitmq/index.ts';
 import { configStampPath } from '../../lib/restart.ts';
 import { createHash } from 'node:crypto';
 import { DEBIAN_SYSV, RecordingHost, makeContext } from '../fixtures/recording-host.ts';
 import { ADMIN_PASSWORD, startFakeCloud, type FakeCloud } from '../openstack/fake-cloud.ts';
+
+// RabbitMQ's AMQP logins, answered from a script; unscripted, nothing answers.
+const amqp = vi.hoisted(() => ({ answers: [] as BrokerAnswer[] }));
+vi.mock('../../plugins/rabbitmq/amqp.ts', async (importOriginal) => ({
+  ...(await importOriginal<object>()),
+  probeLogin: async (): Promise<BrokerAnswer> => amqp.answers.shift() ?? { kind: 'unreachable', detail: 'connect ECONNREFUSED' },
+}));
+beforeEach(() => void (amqp.answers.length = 0));
 
 const WINDOW = new Date('2026-11-27T14:00:00Z');
 const LOG = [
@@ -199,14 +208,15 @@ describe('RabbitMQ: a node whose broker was stopped inside it', () => {
   });
 
   it("a broker user whose password was changed behind the services: RabbitMQ and the link are named, and the password is not shown", async () => {
-    const h = new RecordingHost({ facts: DEBIAN_SYSV }).reply(/authenticate_user/, { exitCode: 65, stderr: 'Error:\nfailed to authenticate user "stackrabbit"\n' });
+    const h = new RecordingHost({ facts: DEBIAN_SYSV });
     const ctx = makeContext(h, DEBIAN_SYSV);
     const [, login] = await rabbitmq.links!(ctx);
     expect(login!.link).toMatch(/^nova and neutron -> RabbitMQ \(AMQP at .*:5672, as stackrabbit\)$/);
-    expect(await login!.check()).toBe('refuses the login of stackrabbit with RABBIT_PASSWORD: failed to authenticate user "stackrabbit"');
+    amqp.answers.push({ kind: 'refused', detail: 'Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN."' });
+    expect(await login!.check()).toBe('refuses the login of stackrabbit with RABBIT_PASSWORD: Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN."');
     expect(login!.hint).toMatch(/sets it back to RABBIT_PASSWORD and restarts the services that lost their connection/);
     expect(h.visibleText).not.toContain(String(ctx.config.settings.RABBIT_PASSWORD));
-    h.reply(/authenticate_user/, { exitCode: 0 });
+    amqp.answers.push({ kind: 'ok' });
     expect(await login!.check()).toBeUndefined();
   });
 
@@ -257,5 +267,72 @@ describe('on a fake Keystone', () => {
     const err = await findBrokenLink(ctx, [plugin('keystone', [], [...(await keystone.links!(ctx))])], WINDOW);
     expect(err!.message).toMatch(/^glance on h1 has its public endpoint at http:\/\/10\.99\.99\.99:9292 in the catalog, but the address table puts image on 127\.0\.0\.1:\d+/);
     expect(err!.message).toContain("Broken link: clients and services -> glance (its image endpoints in Keystone's catalog)");
+  });
+
+  it('plugins that ask for the admin token at once share one login; a register that changed nothing in the catalog keeps the token', async () => {
+    const adminLogins = () =>
+      cloud.srv.requests.filter((r) => r.method === 'POST' && r.url === '/v3/auth/tokens' && JSON.parse(r.body).auth.identity.password.user.name === 'admin').length;
+    ctx.cloud.adminSession = undefined;
+    const before = adminLogins();
+    const sessions = await Promise.all([adminSession(ctx), adminSession(ctx), adminSession(ctx)]);
+    expect(adminLogins() - before).toBe(1);
+    expect(new Set(sessions.map((x) => x.token)).size).toBe(1);
+    // Placement as the catalog already has it, on all three interfaces: the token still lists it right.
+    const url = `${cloud.url}/placement`;
+    await registerService(ctx, { user: 'placement', password: 'placement-pw', name: 'placement', type: 'placement', description: 'Placement API', url });
+    ctx.cloud.adminSession = undefined;
+    await registerService(ctx, { user: 'placement', password: 'placement-pw', name: 'placement', type: 'placement', description: 'Placement API', url });
+    expect(ctx.cloud.adminSession).toBeDefined();
+    // Its endpoints moved: the next caller needs a token whose catalog says so.
+    await registerService(ctx, { user: 'placement', password: 'placement-pw', name: 'placement', type: 'placement', description: 'Placement API', url: `${cloud.url}/placement-moved` });
+    expect(ctx.cloud.adminSession).toBeUndefined();
+  });
+
+  it("the service user's link asks Keystone only for a password this run's register did not see Keystone take", async () => {
+    const logins = (name: string) => cloud.srv.requests.filter((r) => r.method === 'POST' && r.url === '/v3/auth/tokens' && JSON.parse(r.body).auth.identity.password.user.name === name).length;
+    const svc = { user: 'cinder', password: 'cinder-pw', name: 'cinder', type: 'volumev3', description: 'Block Storage', url: `${cloud.url}/volume` };
+    const fresh = { ...ctx, cloud: new (ctx.cloud.constructor as new () => typeof ctx.cloud)() };
+    const [link] = serviceLinks(fresh, { name: 'cinder', user: 'cinder', password: 'cinder-pw', type: 'volumev3', databases: [], log: '/var/log/cinder/cinder-api.log', probe: '' });
+    // First register: it creates the user, so nothing was proven; the link logs in.
+    await registerService(fresh, svc);
+    let before = logins('cinder');
+    expect(await link!.check()).toBeUndefined();
+    expect(logins('cinder') - before).toBe(1);
+    // A re-run's register: Keystone takes the password as it stands; the link needs no login of its own.
+    await registerService(fresh, svc);
+    before = logins('cinder');
+    expect(await link!.check()).toBeUndefined();
+    expect(logins('cinder') - before).toBe(0);
+    // Another run (verify alone, say) has seen nothing: its link asks, and a changed password is named.
+    const cinderId = cloud.tables.users!.find((u) => u.name === 'cinder')!.id as string;
+    cloud.passwords.set(cinderId, 'changed behind our back');
+    const [again] = serviceLinks({ ...ctx, cloud: new (ctx.cloud.constructor as new () => typeof ctx.cloud)() }, { name: 'cinder', user: 'cinder', password: 'cinder-pw', type: 'volumev3', databases: [], log: '/var/log/cinder/cinder-api.log', probe: '' });
+    expect(await again!.check()).toMatch(/Keystone rejects user cinder's password/);
+  });
+
+  it("a re-run's register of a service already in place is one login of its user (roles read from the token), and a lost role or password goes the whole way", async () => {
+    const fresh = () => ({ ...ctx, cloud: new (ctx.cloud.constructor as new () => typeof ctx.cloud)() });
+    const svc = { user: 'heat', password: 'heat-pw', name: 'heat', type: 'orchestration', description: 'Orchestration', url: `${cloud.url}/heat` };
+    await registerService(fresh(), svc);
+    cloud.srv.requests.length = 0;
+    const again = fresh();
+    await registerService(again, svc);
+    // The admin's login, and the service user's: nothing looked up, nothing written.
+    expect(cloud.srv.requests.filter((r) => r.method === 'GET')).toEqual([]);
+    expect(cloud.srv.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['POST /v3/auth/tokens', 'POST /v3/auth/tokens']);
+    expect(loginProven(again, 'heat', 'heat-pw')).toBe(true);
+    // The service role taken away behind us: the token says so, and register grants it again.
+    const heatId = cloud.tables.users!.find((u) => u.name === 'heat')!.id as string;
+    const serviceRole = cloud.tables.roles!.find((r) => r.name === 'service')!.id as string;
+    const grant = [...cloud.assignments].find((a) => a.endsWith(`/${heatId}/${serviceRole}`))!;
+    cloud.assignments.delete(grant);
+    await registerService(fresh(), svc);
+    expect(cloud.assignments.has(grant)).toBe(true);
+    // Its password changed behind us: the login is refused and register sets it back.
+    cloud.passwords.set(heatId, 'changed');
+    cloud.srv.requests.length = 0;
+    await registerService(fresh(), svc);
+    expect(cloud.writes()).toContain(`PATCH /v3/users/${heatId}`);
+    expect(cloud.passwords.get(heatId)).toBe('heat-pw');
   });
 });
