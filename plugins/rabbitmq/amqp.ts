@@ -42,8 +42,10 @@ export function classify(err: unknown, stage: 'login' | 'permissions'): BrokerAn
   const detail = message(err);
   // 403 during the handshake is the login (PLAIN) refused; on a channel it is a permission.
   if (code === 403) return stage === 'login' ? { kind: 'refused', detail } : { kind: 'forbidden', detail };
-  // 530 NOT_ALLOWED: no permissions at all on the vhost (Connection.Open refused).
+  // 530 NOT_ALLOWED: no permissions at all on the vhost (Connection.Open refused). amqplib words
+  // that one without the code: the login passed, and the broker closed instead of opening the vhost.
   if (code === 530) return { kind: 'forbidden', detail };
+  if (/Expected ConnectionOpenOk; got <ConnectionClose/.test(detail)) return { kind: 'forbidden', detail: `the broker refused access to the vhost (${detail})` };
   if (stage === 'permissions') return { kind: 'forbidden', detail };
   return { kind: 'unreachable', detail };
 }

@@ -183,6 +183,12 @@ export const rerunChecks: MoreChecks = {
         async () => `rabbitmqctl -q change_password ${rabbitUser(c)} Changed-behind-1`,
         /RabbitMQ on \S+ refuses the login of \S+ with RABBIT_PASSWORD.*\n.*Broken link: nova and neutron -> RabbitMQ/,
       ],
+      // Issue 18: register and verify ask over AMQP whether the user may still declare, publish and read.
+      [
+        "the RabbitMQ user's permissions cleared",
+        async () => `rabbitmqctl -q clear_permissions ${rabbitUser(c)}`,
+        /RabbitMQ on \S+ lets \S+ in but refuses what the services need on vhost \/.*\n.*Broken link: nova and neutron -> RabbitMQ/,
+      ],
       // Issue 17: the network's daemons, each named with its link and started again by a re-run.
       ['ovn-controller killed', async () => `kill -KILL ${await pidOf('ovn-controller')}`, /ovn-controller on \S+ is not running.*\n.*Broken link: OVN southbound -> ovn-controller/],
       ['ovn-northd killed', async () => `kill -KILL ${await pidOf('ovn-northd')}`, /ovn-northd on \S+ is not running.*\n.*Broken link: neutron's networks -> ovn-northd/],

@@ -282,6 +282,8 @@ describe('amqp: what a failed login or operation means', () => {
   it.each([
     ['the login refused', 'Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused"', 'login', 'refused'],
     ['no permissions on the vhost', 'Handshake terminated by server: 530 (NOT-ALLOWED) with message "NOT_ALLOWED - access to vhost \'/\' refused"', 'login', 'forbidden'],
+    // What amqplib 2.3 says when RabbitMQ closes at Connection.Open (clear_permissions, seen on Debian 12's 3.10).
+    ['the vhost refused at open', 'Expected ConnectionOpenOk; got <ConnectionClose channel:0>', 'login', 'forbidden'],
     ['a queue refused', "Operation failed: QueueDeclare; 403 (ACCESS-REFUSED) with message \"ACCESS_REFUSED - configure access to queue 'amq.gen-1'\"", 'permissions', 'forbidden'],
     ['nothing listening', 'connect ECONNREFUSED 127.0.0.1:40123', 'login', 'unreachable'],
     ['the forward closed it', 'Socket closed abruptly during opening handshake', 'login', 'unreachable'],
