@@ -34,6 +34,8 @@ export class CloudState {
   readonly leftBehind: string[] = [];
   /** RabbitMQ's register set its user's password back after the broker refused it. */
   brokerPasswordRestored = false;
+  /** RabbitMQ's register gave its user back the permissions on / that the broker refused. */
+  brokerPermissionsRestored = false;
   /**
    * Nova services (re)started in this run, `binary@host` -> their reports (service id -> updated_at)
    * right after the restart: a later report comes from the new process (plugins/nova/reports.ts).
@@ -47,7 +49,10 @@ export class CloudState {
    * the re-run): only a restart connects it again. Clients start after rabbitmq/register.
    */
   brokerRestartReason(): string | undefined {
-    return this.brokerPasswordRestored ? "its RabbitMQ user's password was set back, and a client refused by the broker does not connect again" : undefined;
+    if (this.brokerPasswordRestored) return "its RabbitMQ user's password was set back, and a client refused by the broker does not connect again";
+    // Seen: permissions cleared and set back, nova-compute stayed "enabled/down" until restarted.
+    if (this.brokerPermissionsRestored) return "its RabbitMQ user's permissions were set back, and a client the broker shut out does not connect again";
+    return undefined;
   }
 
   readonly #memos = new Map<string, Map<string, unknown>>();

@@ -25,12 +25,9 @@ export function withPostConfig(files: readonly ConfigFile[], postConfig: Config[
 
 /** Every file the enabled plugins write, post-config applied. Reads the host, writes nothing. */
 export async function renderAll(ctx: StackContext, plugins: readonly ServicePlugin[]): Promise<Map<string, ConfigFile[]>> {
-  const out = new Map<string, ConfigFile[]>();
-  for (const p of plugins) {
-    if (!p.configFiles) continue;
-    out.set(p.name, withPostConfig(await p.configFiles(ctx), ctx.config.postConfig));
-  }
-  return out;
+  // configFiles() only reads the host: every plugin's at once (each read is a round trip), kept in plugin order.
+  const rendered = await Promise.all(plugins.map(async (p) => (p.configFiles ? ([p.name, withPostConfig(await p.configFiles(ctx), ctx.config.postConfig)] as const) : undefined)));
+  return new Map(rendered.filter((r) => r !== undefined));
 }
 
 /** A post-config entry whose target no enabled plugin writes would silently do nothing: refuse it up front. */

@@ -146,13 +146,12 @@ export function preflightTask(ctx: MutableContext, plugins: readonly ServicePlug
       for (const w of found.filter((p) => p.severity === 'warning')) ctx.log.warn(`${ctx.host.name}: ${w.message}`);
       // Every plugin's findings too, so the whole list is on one screen (StackErrors are findings, not crashes).
       const lines = problems.map((p) => ({ message: p.message, hint: p.hint }));
-      for (const p of plugins) {
-        try {
-          await p.preflight?.(ctx);
-        } catch (err) {
-          if (!(err instanceof StackError)) throw err;
-          lines.push({ message: err.message, hint: err.hint ?? '' });
-        }
+      // Every plugin's preflight at once (they only look), their findings listed in plugin order.
+      const verdicts = await Promise.allSettled(plugins.map(async (p) => p.preflight?.(ctx)));
+      for (const v of verdicts) {
+        if (v.status === 'fulfilled') continue;
+        if (!(v.reason instanceof StackError)) throw v.reason;
+        lines.push({ message: v.reason.message, hint: v.reason.hint ?? '' });
       }
       if (lines.length) {
         throw new InputError(`${ctx.host.name} is not ready; nothing was changed:\n${formatProblems(ctx.host.name, lines)}`);

@@ -271,6 +271,10 @@ const plugin: ServicePlugin = infraPlugin({ name: 'rabbitmq', services: ['rabbit
       }
     }
     await ctlOrThrow(ctx, ['set_permissions', '-p', '/', user, '.*', '.*', '.*'], `rabbitmqctl set_permissions ${user}`);
+    if (answer.kind === 'forbidden') {
+      ctx.cloud.brokerPermissionsRestored = true;
+      ctx.log.warn(`${ctx.host.name}: RabbitMQ let ${user} in but refused it on vhost / (its permissions changed behind stack.ts): set back; the services that use RabbitMQ are restarted to connect again`);
+    }
     await ctlOrThrow(ctx, ['delete_user', 'guest'], 'rabbitmqctl delete_user guest', /no_such_user|does not exist|not found/i);
   },
 

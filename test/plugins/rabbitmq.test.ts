@@ -225,13 +225,15 @@ describe('rabbitmq: a re-run asks AMQP instead of starting Erlang VMs', () => {
     expect(amqp.probes).toMatchObject([{ user: 'stackrabbit', password: PASSWORD, permissions: true }]);
   });
 
-  it('register: let in but forbidden (permissions cleared) sets the permissions again and neither adds the user nor changes its password', async () => {
+  it('register: let in but forbidden (permissions cleared) sets the permissions again, restarts the clients, and neither adds the user nor changes its password', async () => {
     const host = runningHost();
     amqp.answers.push({ kind: 'forbidden', detail: 'Handshake terminated by server: 530 (NOT-ALLOWED)' });
     const ctx = makeContext(host, DEBIAN_SYSV);
     await rabbitmq.register!(ctx);
     expect(host.commandLines).toEqual(["rabbitmqctl -q set_permissions -p / stackrabbit '.*' '.*' '.*'", 'rabbitmqctl -q delete_user guest']);
     expect(ctx.cloud.brokerPasswordRestored).toBe(false);
+    // The clients the broker shut out do not connect again by themselves: they are restarted.
+    expect(ctx.cloud.brokerRestartReason()).toMatch(/permissions were set back/);
   });
 
   it('register: a refused login (password changed behind us) goes the whole way: add_user finds it, change_password sets it back', async () => {
