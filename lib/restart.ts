@@ -41,7 +41,8 @@ export async function startOrRestart(
     return { action: 'started', markStarted };
   }
   const previous = ((await ctx.host.readFileIfExists(stamp)) ?? '').trim();
-  if (previous === digest && !restartBecause) return { action: 'running', markStarted };
+  // Its stamp already holds this digest: nothing to write (two round trips per daemon of a re-run).
+  if (previous === digest && !restartBecause) return { action: 'running', markStarted: async () => undefined };
   ctx.log.info(`${ctx.host.name}: restarting ${spec.name}: ${previous === digest ? restartBecause : 'its configuration changed since it was started'}`);
   await stopDaemon(ctx.host, ctx.facts, spec, stateDir);
   await startDaemon(ctx.host, ctx.facts, spec, stateDir);

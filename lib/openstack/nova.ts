@@ -130,6 +130,13 @@ export async function ensureFlavor(s: Session, spec: FlavorSpec, o: NovaOptions 
   }
 }
 
+/** Every flavor of `specs`, made where missing: one listing for all of them (a re-run makes none). */
+export async function ensureFlavors(s: Session, specs: readonly FlavorSpec[], o: NovaOptions = {}): Promise<void> {
+  const { flavors } = await call<{ flavors: Flavor[] }>(s, 'GET', u(s, 'flavors/detail?is_public=None', o));
+  const have = new Set(flavors.map((f) => f.name));
+  for (const spec of specs) if (!have.has(spec.name)) await ensureFlavor(s, spec, o);
+}
+
 export interface ServerSpec {
   readonly name: string;
   readonly imageRef: string;

@@ -38,24 +38,35 @@ async function ensureInitialNetworks(ctx: StackContext): Promise<string[]> {
   const s = await adminSession(ctx);
   const set = ctx.config.settings;
   const made: string[] = [];
-  const adminProject = await ensureProject(s, 'admin');
-  const demoProject = await ensureProject(s, set.DEMO_PROJECT);
-
+  // What does not depend on each other is looked up (and made) at once: a re-run only looks.
+  const [adminProject, demoProject] = await Promise.all([ensureProject(s, 'admin'), ensureProject(s, set.DEMO_PROJECT)]);
   const pub = publicNetwork(ctx.config);
-  const pubNet = await ensureNamed<Network>(s, 'networks', pub.name, adminProject, {
-    'router:external': true,
-    'provider:network_type': 'flat',
-    'provider:physical_network': PUBLIC_PHYSNET,
-  });
-  if (pubNet.created) made.push(`network ${pub.name}`);
-  const pubSub = await ensureSubnet(s, pubNet.value, pub, adminProject, false, 'FLOATING_RANGE');
-  if (pubSub.created) made.push(`subnet ${subnetName(pub)} ${pub.cidr}`);
-
   const priv = privateNetwork(ctx.config);
-  const privNet = await ensureNamed<Network>(s, 'networks', priv.name, demoProject, {});
+  const [[pubNet, pubSub], [privNet, privSub], sg] = await Promise.all([
+    (async () => {
+      const net = await ensureNamed<Network>(s, 'networks', pub.name, adminProject, {
+        'router:external': true,
+        'provider:network_type': 'flat',
+        'provider:physical_network': PUBLIC_PHYSNET,
+      });
+      return [net, await ensureSubnet(s, net.value, pub, adminProject, false, 'FLOATING_RANGE')] as const;
+    })(),
+    (async () => {
+      const net = await ensureNamed<Network>(s, 'networks', priv.name, demoProject, {});
+      return [net, await ensureSubnet(s, net.value, priv, demoProject, true, 'FIXED_RANGE')] as const;
+    })(),
+    // verify's test servers (admin's) let ping and port 22 in; users' own servers keep the default group.
+    ensureNamed<{ id: string }>(s, 'security-groups', VERIFY_SECURITY_GROUP, adminProject, { description: 'stack.ts verify: ICMP and TCP 22 in' }),
+  ]);
+  if (pubNet.created) made.push(`network ${pub.name}`);
+  if (pubSub.created) made.push(`subnet ${subnetName(pub)} ${pub.cidr}`);
   if (privNet.created) made.push(`network ${priv.name}`);
-  const privSub = await ensureSubnet(s, privNet.value, priv, demoProject, true, 'FIXED_RANGE');
   if (privSub.created) made.push(`subnet ${subnetName(priv)} ${priv.cidr}`);
+  if (sg.created) {
+    made.push(`security group ${VERIFY_SECURITY_GROUP}`);
+    await addSecurityGroupRule(s, { security_group_id: sg.value.id, direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp' });
+    await addSecurityGroupRule(s, { security_group_id: sg.value.id, direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', port_range_min: 22, port_range_max: 22 });
+  }
 
   const gateway = { network_id: pubNet.value.id, enable_snat: true };
   const router = await ensureNamed<Router>(s, 'routers', set.Q_ROUTER_NAME, demoProject, { external_gateway_info: gateway });
@@ -65,14 +76,6 @@ async function ensureInitialNetworks(ctx: StackContext): Promise<string[]> {
     made.push(`${set.Q_ROUTER_NAME}'s gateway on ${pub.name}`);
   }
   if (await ensureRouterInterface(s, router.value.id, privSub.subnet.id)) made.push(`${set.Q_ROUTER_NAME}'s interface on ${subnetName(priv)}`);
-
-  // verify's test servers (admin's) let ping and port 22 in; users' own servers keep the default group.
-  const sg = await ensureNamed<{ id: string }>(s, 'security-groups', VERIFY_SECURITY_GROUP, adminProject, { description: 'stack.ts verify: ICMP and TCP 22 in' });
-  if (sg.created) {
-    made.push(`security group ${VERIFY_SECURITY_GROUP}`);
-    await addSecurityGroupRule(s, { security_group_id: sg.value.id, direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp' });
-    await addSecurityGroupRule(s, { security_group_id: sg.value.id, direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', port_range_min: 22, port_range_max: 22 });
-  }
   return made;
 }
 

@@ -10,7 +10,7 @@ import { StackError } from '../../lib/errors.ts';
 import { FAST_POLL_MS } from '../../lib/wait.ts';
 import type { StackContext } from '../../lib/plugin.ts';
 import type { DaemonSpec } from '../../lib/daemon.ts';
-import { ensureFlavor, listComputeServices, listImagesViaNova } from '../../lib/openstack/nova.ts';
+import { ensureFlavors, listComputeServices, listImagesViaNova } from '../../lib/openstack/nova.ts';
 import { daemonStatus } from '../../lib/daemon.ts';
 import { authtoken, dbUrl, renderIni, serviceAuth, dbPasswordPath, uwsgiArgv, osloDaemon, osloRuntimeDirs } from '../../lib/service/config.ts';
 import { adminSession, startService } from '../../lib/service/lifecycle.ts';
@@ -189,17 +189,21 @@ export default apiServicePlugin(NOVA, (derived) => ({
     const enabled = ctx.config.services;
     const files = [NOVA_CONF, dbPasswordPath('nova')];
     const because = ctx.cloud.brokerRestartReason();
-    const restarted: string[] = [];
-    for (const [service, binary] of [['n-cond', 'nova-conductor'], ['n-sch', 'nova-scheduler']] as const) {
-      if (!enabled.has(service)) continue;
-      const running = (await daemonStatus(ctx.host, ctx.facts, plainDaemon(binary), ctx.config.settings.STACK_STATE_DIR)).running;
-      const why = because ?? (running && enabled.has('n-api') ? await downReason(ctx, binary) : undefined);
-      if ((await startService(ctx, plainDaemon(binary), files, undefined, why)) !== 'running') restarted.push(binary);
-    }
-    if (enabled.has('n-api')) await startService(ctx, apiDaemon(ctx), files, `${novaUrl(ctx)}/`, because);
-    if (enabled.has('n-api') && hasMetadata(ctx)) await startService(ctx, metadataDaemon(ctx), files, `${ctx.endpoints.url.metadata}/`, because);
+    // The four daemons are independent of each other: started (or found running) at once.
+    const plain = ([['n-cond', 'nova-conductor'], ['n-sch', 'nova-scheduler']] as const)
+      .filter(([service]) => enabled.has(service))
+      .map(async ([, binary]) => {
+        const running = (await daemonStatus(ctx.host, ctx.facts, plainDaemon(binary), ctx.config.settings.STACK_STATE_DIR)).running;
+        const why = because ?? (running && enabled.has('n-api') ? await downReason(ctx, binary) : undefined);
+        return (await startService(ctx, plainDaemon(binary), files, undefined, why)) !== 'running' ? binary : undefined;
+      });
+    const apis = [
+      ...(enabled.has('n-api') ? [startService(ctx, apiDaemon(ctx), files, `${novaUrl(ctx)}/`, because)] : []),
+      ...(enabled.has('n-api') && hasMetadata(ctx) ? [startService(ctx, metadataDaemon(ctx), files, `${ctx.endpoints.url.metadata}/`, because)] : []),
+    ];
+    const [restarted] = await Promise.all([Promise.all(plain), Promise.all(apis)]);
     // register waits until they report from their new processes (see ./reports.ts); it needs nova-api.
-    if (enabled.has('n-api')) for (const b of restarted) await noteRestart(ctx, b);
+    if (enabled.has('n-api')) for (const b of restarted) if (b) await noteRestart(ctx, b);
   },
 
   // After its service, user and endpoints are in Keystone.
@@ -207,7 +211,7 @@ export default apiServicePlugin(NOVA, (derived) => ({
     if (ctx.config.services.has('n-api')) {
       await waitForServices(ctx);
       const s = await adminSession(ctx);
-      for (const f of FLAVORS) await ensureFlavor(s, f);
+      await ensureFlavors(s, FLAVORS);
     }
   },
 
