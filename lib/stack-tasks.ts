@@ -163,36 +163,12 @@ export function preflightTask(ctx: MutableContext, plugins: readonly ServicePlug
   };
 }
 
-/**
- * Which plugins' packages come in the host's first transaction: those that need nothing here, or
- * only such plugins (MariaDB, RabbitMQ, memcached, OVN, Keystone: what every other service waits
- * for); the rest (the OpenStack services) in a second one. dpkg keeps one core busy; while the
- * second transaction installs, the first one's services configure, start and migrate on the other.
- * A host whose plugins all fall in the first (a compute) has one transaction.
- */
-export function installWaves(plugins: readonly ServicePlugin[]): [ServicePlugin[], ServicePlugin[]] {
-  const depth = needsDepth(plugins);
-  const early = plugins.filter((p) => (depth.get(p.name) ?? 0) <= 1);
-  return [early, plugins.filter((p) => !early.includes(p))];
-}
-
-/** The host's package transactions (see installWaves), the second after the first. */
-export function installTasks(ctx: MutableContext, plugins: readonly ServicePlugin[]): TaskNode[] {
+export function installTask(ctx: MutableContext, plugins: readonly ServicePlugin[]): TaskNode {
   const s = ctx.config.settings;
-  const h = ctx.host.name;
-  const [early, late] = installWaves(plugins);
-  const wanted = async (ps: readonly ServicePlugin[]) => [...new Set((await Promise.all(ps.map((p) => p.packages(ctx)))).flat())];
-  // What is missing of every wave, asked once (a re-run then finds nothing to do in either).
-  let missingOfAll: Promise<ReadonlySet<string>> | undefined;
-  const missingIn = async (pkgs: readonly string[]): Promise<string[]> => {
-    missingOfAll ??= wanted(plugins).then(async (all) => new Set(await missingPackages(ctx.host, ctx.facts, all)));
-    const missing = await missingOfAll;
-    return pkgs.filter((p) => missing.has(p));
-  };
-  const transaction = (id: string, title: string, pkgs: () => Promise<string[]>, first: boolean): TaskNode => ({
-    id,
-    title,
-    host: h,
+  return {
+    id: `${ctx.host.name}/packages/install`,
+    title: 'install (one transaction)',
+    host: ctx.host.name,
     service: 'packages',
     phase: 'install',
     // A cold install on a loaded host or a slow mirror can take longer than COMMAND_TIMEOUT while
@@ -201,11 +177,11 @@ export function installTasks(ctx: MutableContext, plugins: readonly ServicePlugi
     timeoutFrom: 'progress',
     run: async (t) => {
       // The first change on the host: the directories clean may later remove, marked as ours.
-      if (first) await ctx.host.run(makeOwnDirsCommand([s.STACK_STATE_DIR, s.LOGDIR]), { label: 'state and log directories' });
-      const all = await pkgs();
-      const missing = await missingIn(all);
+      await ctx.host.run(makeOwnDirsCommand([s.STACK_STATE_DIR, s.LOGDIR]), { label: 'state and log directories' });
+      const wanted = [...new Set((await Promise.all(plugins.map((p) => p.packages(ctx)))).flat())];
+      const missing = await missingPackages(ctx.host, ctx.facts, wanted);
       if (missing.length) {
-        ctx.log.info(`${h}: installing ${missing.length} of ${all.length} packages: ${missing.join(' ')}`);
+        ctx.log.info(`${ctx.host.name}: installing ${missing.length} of ${wanted.length} packages: ${missing.join(' ')}`);
         await installPackages(ctx.host, ctx.facts, missing, {
           recommends: s.INSTALL_RECOMMENDS,
           unsafeIo: s.APT_UNSAFE_IO,
@@ -214,22 +190,12 @@ export function installTasks(ctx: MutableContext, plugins: readonly ServicePlugi
           onAdvance: () => t.progressed(),
         });
       }
-      if (!first) return;
       ctx.setRelease(await detectRelease(ctx.host, ctx.facts));
       if (!ctx.release.hasGlanceRegistry && ctx.config.services.has('g-reg')) {
-        ctx.log.warn(`${h}: OpenStack ${ctx.release.name} has no glance-registry (removed in Ussuri); g-reg is ignored.`);
+        ctx.log.warn(`${ctx.host.name}: OpenStack ${ctx.release.name} has no glance-registry (removed in Ussuri); g-reg is ignored.`);
       }
     },
-  });
-  const one = transaction(`${h}/packages/install`, late.length ? `install (${early.map((p) => p.name).join(', ')})` : 'install (one transaction)', () => wanted(early), true);
-  if (!late.length) return [one];
-  const firstWave = wanted(early);
-  firstWave.catch(() => undefined);
-  const rest = async () => {
-    const already = new Set(await firstWave);
-    return (await wanted(late)).filter((p) => !already.has(p));
   };
-  return [one, { ...transaction(`${h}/packages/install-services`, `install (${late.map((p) => p.name).join(', ')})`, rest, false), after: [one.id] }];
 }
 
 /**
@@ -378,16 +344,14 @@ export function stackTasks(ctxs: MutableContext | readonly MutableContext[], plu
     const h = ctx.host.name;
     const mine = pluginsOn(ctx, plugins);
     const names = all.length > 1 ? [namesTask(ctx, preflights.map((p) => p.id), nameTable)] : [];
-    const [first, ...more] = installTasks(ctx, mine);
-    const installs = [{ ...first!, after: names.length ? [names[0]!.id] : preflights.map((p) => p.id) }, ...more];
-    const late = new Set(installWaves(mine)[1].map((p) => p.name));
-    const services = mine.map((p) => ({ ...serviceTasks(ctx, p), after: [installs[late.has(p.name) ? installs.length - 1 : 0]!.id] }));
+    const install = { ...installTask(ctx, mine), after: names.length ? [names[0]!.id] : preflights.map((p) => p.id) };
+    const services = mine.map((p) => ({ ...serviceTasks(ctx, p), after: [install.id] }));
     const roles = all.length === 1 ? 'all-in-one' : mine.map((p) => p.name).join(', ');
-    return { ctx, mine, node: { id: h, title: `${h}: ${roles}`, host: h, concurrent: true, children: [preflights[i]!, ...names, ...installs, ...services] } as TaskNode };
+    return { ctx, mine, node: { id: h, title: `${h}: ${roles}`, host: h, concurrent: true, children: [preflights[i]!, ...names, install, ...services] } as TaskNode };
   });
   if (hosts.length === 1) {
     const { ctx, mine, node } = hosts[0]!;
-    const verify = { ...verifyTasks(ctx, mine), after: node.children!.slice(1).map((c) => c.id) };
+    const verify = { ...verifyTasks(ctx, mine), after: node.children!.slice(2).map((c) => c.id) };
     return resolveEdges([{ ...node, children: [...node.children!, verify] }]);
   }
   const verify: TaskNode = { ...cloudVerifyTasks(hosts.map((h) => ({ ctx: h.ctx, plugins: h.mine }))), after: hosts.map((h) => h.node.id) };

@@ -1,7 +1,7 @@
 // Three hosts from one topology: which plugin runs where, the graph's cross-host edges, and the
 // config files each host gets from the one address table (rendered on recording hosts).
 import { describe, expect, it } from 'vitest';
-import { cloudVerifyTasks, installWaves, makeCloudContexts, needsDepth, pluginsOn, stackTasks, teardownOrder } from '../../lib/stack-tasks.ts';
+import { cloudVerifyTasks, makeCloudContexts, needsDepth, pluginsOn, stackTasks, teardownOrder } from '../../lib/stack-tasks.ts';
 import { runTasks } from '../../lib/tasks.ts';
 import { createLogger } from '../../lib/log.ts';
 import type { ServicePlugin } from '../../lib/plugin.ts';
@@ -129,29 +129,5 @@ describe('a three-host cloud', () => {
     expect(infra).toMatch(/^-l 10\.0\.0\.11$/m);
     expect(infra).not.toContain('0.0.0.0');
     expect(ini('ctl', '/etc/glance/glance-api.conf').get('DEFAULT', 'bind_host')).toBe('10.0.0.12');
-  });
-});
-
-describe('package transactions', () => {
-  const names = (ps: readonly ServicePlugin[]) => ps.map((p) => p.name);
-  it('all-in-one: first what every service waits for (MariaDB, RabbitMQ, memcached, Keystone, OVN), then the OpenStack services', () => {
-    const { config } = recordingCloud(LAYOUT, { infra: '10.0.0.11', ctl: '10.0.0.12', cpu: '10.0.0.13' }, { VIRT_DRIVER: 'fake' });
-    const [early, late] = installWaves(orderPlugins(config, PLUGINS));
-    expect(names(early)).toEqual(['mariadb', 'rabbitmq', 'memcached', 'keystone', 'ovn-northd', 'ovn-controller']);
-    expect(names(late)).toEqual(['glance', 'image', 'placement', 'neutron', 'networks', 'nova', 'nova-compute', 'ovn-metadata-agent']);
-  });
-
-  it('three hosts: the database host and the compute have one transaction; the controller installs nova second; each service waits for its own', () => {
-    const { ctxs, plugins } = cloud();
-    const waves = ctxs.map((c) => installWaves(pluginsOn(c, plugins)).map(names));
-    expect(waves[0]![1]).toEqual([]);
-    expect(waves[2]![1]).toEqual([]);
-    expect(waves[1]![1]).toEqual(['image', 'networks', 'nova']);
-    const order = taskOrder(stackTasks(ctxs, plugins));
-    const after = (id: string) => order.find((o) => o.node.id === id)!.after;
-    expect(after('ctl/packages/install-services')).toContain('ctl/packages/install');
-    expect(after('ctl/keystone/configure')).toEqual(['ctl/packages/install']);
-    expect(after('ctl/nova/configure')).toEqual(['ctl/packages/install-services']);
-    expect(order.some((o) => o.node.id === 'cpu/packages/install-services')).toBe(false);
   });
 });
