@@ -152,7 +152,10 @@ export const NOVA: ApiServiceDescriptor = {
   name: 'nova',
   services: ['n-api', 'n-cond', 'n-sch'],
   needs: ['keystone', 'rabbitmq', 'placement', 'glance', 'neutron'],
-  after: { init: ['mariadb/register'], start: ['rabbitmq/register'], register: ['keystone/register'] },
+  // nova-conductor builds its Placement client as it starts (Zed: a token for [placement]'s user,
+  // the endpoint from the catalog): before placement's register it exits with HTTP 401 (seen when
+  // nova's packages came first and its init finished before placement was installed).
+  after: { init: ['mariadb/register'], start: ['rabbitmq/register', 'placement/register'], register: ['keystone/register'] },
   apis: ['compute', 'metadata'],
   log: API_LOG,
   configs: [CONF],

@@ -131,3 +131,13 @@ describe('a three-host cloud', () => {
     expect(ini('ctl', '/etc/glance/glance-api.conf').get('DEFAULT', 'bind_host')).toBe('10.0.0.12');
   });
 });
+
+describe('edges that a slow or reordered run needs', () => {
+  it("nova's daemons start after placement's register: nova-conductor's Placement client logs in as it starts (HTTP 401 and exit otherwise)", () => {
+    const { ctxs, plugins } = cloud();
+    const order = taskOrder(stackTasks(ctxs, plugins));
+    const at = (id: string) => order.findIndex((o) => o.node.id === id);
+    expect(order.find((o) => o.node.id === 'ctl/nova/start')!.after).toContain('ctl/placement/register');
+    expect(at('ctl/placement/register')).toBeLessThan(at('ctl/nova/start'));
+  });
+});
