@@ -89,6 +89,24 @@ describe('a descriptor-made plugin: init', () => {
     expect(events.find((e) => e.startsWith('db user nova@'))).toContain('on nova_api,nova,nova_cell0');
   });
 
+  it("nova's cell mappings: read from nova_api (no nova-manage list_cells), and only the missing ones made", async () => {
+    for (const [mapped, want] of [
+      [[], ['cell_v2 create_cell --name=cell1', 'cell_v2 map_cell0']],
+      [['cell0'], ['cell_v2 create_cell --name=cell1']],
+      [['cell0', 'cell1'], []],
+    ] as const) {
+      const events: string[] = [];
+      vi.mocked(realDb.openDb).mockImplementation(async () => ({
+        ...fakeDb(events),
+        query: async <T>(sql: string) => (/FROM nova_api\.cell_mappings$/.test(sql) ? mapped.map((name) => ({ name })) : []) as T[],
+      }));
+      const host = new RecordingHost({ facts: DEBIAN_SYSV }).reply(/^su -s \/bin\/sh -c /, (command) => (events.push(command), {}));
+      await NOVA.dbSyncs.find((x) => x.before)!.before!(makeContext(host, DEBIAN_SYSV));
+      const manage = events.filter((e) => e.includes('nova-manage')).map((e) => /nova\.conf (cell_v2 [^']*)'/.exec(e)?.[1] ?? e);
+      expect(manage.sort(), `mapped: ${mapped.join(',')}`).toEqual([...want]);
+    }
+  });
+
   it('every db sync migrates only databases its service declares', () => {
     for (const p of apiPlugins) {
       const d = descriptor(p);
