@@ -16,6 +16,9 @@
 //   starts the CLI with a stdin only when it sees exactly `add_user NAME` (two arguments) and with
 //   Erlang's -noinput otherwise - `rabbitmqctl -q add_user NAME` then waits for a password forever.
 //   Without -q every release reads the password, so nothing here depends on the RabbitMQ version.
+// - What is already so is asked over AMQP (./amqp.ts), as the services ask it: a login, and for
+//   register and verify a queue declared, published to and read back. rabbitmqctl, an Erlang VM
+//   start each time, is kept for the changes and for when nothing answers AMQP.
 
 import net from 'node:net';
 import { stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
@@ -283,7 +286,7 @@ const plugin: ServicePlugin = infraPlugin({ name: 'rabbitmq', services: ['rabbit
     if (answer.kind !== 'ok') {
       throw new StackError(
         `RabbitMQ on ${ctx.host.name} ${refusal(ctx, answer)}`,
-        'Run stack.ts again to reset the password, or check rabbitmqctl list_users on the host.',
+        'Run stack.ts again to set the password and permissions back, or look at `rabbitmqctl list_users` and `list_user_permissions` on the host.',
         await logTail(ctx),
       );
     }
@@ -303,7 +306,7 @@ const plugin: ServicePlugin = infraPlugin({ name: 'rabbitmq', services: ['rabbit
       service: 'RabbitMQ',
       link: `nova and neutron -> RabbitMQ (AMQP at ${setting(ctx, 'RABBIT_HOST')}:5672, as ${setting(ctx, 'RABBIT_USERID')})`,
       log: `${LOG_DIR}/rabbit@*.log`,
-      hint: "The broker user's password was changed behind stack.ts: ./stack.ts sets it back to RABBIT_PASSWORD and restarts the services that lost their connection.",
+      hint: "The broker user's password or its permissions on / were changed behind stack.ts: ./stack.ts sets it back to RABBIT_PASSWORD (and '.*' '.*' '.*') and restarts the services that lost their connection.",
       check: async () => {
         const answer = await brokerLogin(ctx, false);
         return answer.kind === 'ok' ? undefined : refusal(ctx, answer);
