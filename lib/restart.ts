@@ -10,10 +10,18 @@ import { sh } from './shell.ts';
 
 export const configStampPath = (stateDir: string, spec: DaemonSpec): string => path.posix.join(stateDir, 'run', `${spec.name}.config-sha256`);
 
-async function digestOf(ctx: StackContext, files: readonly string[]): Promise<string> {
+/** What a daemon's stamp holds: its config files' paths and contents, and its command line where it is one of ours. */
+export function configDigest(files: readonly { path: string; content: string | null }[], argv?: readonly string[]): string {
   const h = createHash('sha256');
-  for (const f of files) h.update(`${f}\0${(await ctx.host.readFileIfExists(f)) ?? ''}\0`);
+  for (const f of files) h.update(`${f.path}\0${f.content ?? ''}\0`);
+  // API_WORKERS, say, is a uWSGI flag: a changed command line restarts the daemon as a changed file does.
+  if (argv) h.update(`argv\0${JSON.stringify(argv)}\0`);
   return h.digest('hex');
+}
+
+async function digestOf(ctx: StackContext, files: readonly string[], spec: DaemonSpec): Promise<string> {
+  const read = await Promise.all(files.map(async (path) => ({ path, content: await ctx.host.readFileIfExists(path) })));
+  return configDigest(read, spec.argv);
 }
 
 /**
@@ -30,7 +38,7 @@ export async function startOrRestart(
 ): Promise<{ action: 'started' | 'restarted' | 'running'; markStarted: () => Promise<void> }> {
   const stateDir = String(ctx.config.settings.STACK_STATE_DIR);
   const stamp = configStampPath(stateDir, spec);
-  const digest = await digestOf(ctx, configFiles);
+  const digest = await digestOf(ctx, configFiles, spec);
   const markStarted = async (): Promise<void> => {
     await ctx.host.run(sh('install', '-d', '-m', '755', path.posix.dirname(stamp)), { label: 'state directory' });
     await ctx.host.writeFile(stamp, `${digest}\n`, { mode: 0o600 });

@@ -49,7 +49,7 @@ export const SCHEMA = {
     choices: ['libvirt', 'fake'],
   }),
   REGION_NAME: s('string', 'RegionOne', 'Services', 'Keystone region every endpoint and region_name is written with.'),
-  API_WORKERS: s('int', '1', 'Services', 'Worker processes per API service (1 keeps the cloud under 2 GB of memory).', { min: 1, max: 64 }),
+  API_WORKERS: s('int', '1', 'Services', 'Worker processes per API service (1 keeps the cloud under 2 GB of memory; Keystone, whom every login asks, gets at least 2).', { min: 1, max: 64 }),
 
   // --- Networks (devstack's names): guests get a private network, a router and floating IPs
   Q_AGENT: s('enum', 'ovn', 'Network', 'Neutron backend: ML2/OVN (devstack\'s default; ML2/linuxbridge was removed in 2025.1).', { choices: ['ovn'] }),

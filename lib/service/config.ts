@@ -136,7 +136,7 @@ export function osloDaemon(service: string, spec: { name: string; configFiles: r
  * counts. Its own log goes to logFile (flags after --ini override the ini's logto), so a start
  * failure's log tail is the one that explains it.
  */
-export function uwsgiArgv(ctx: StackContext, ini: string, port: number, logFile: string, extra: readonly string[] = []): string[] {
+export function uwsgiArgv(ctx: StackContext, ini: string, port: number, logFile: string, extra: readonly string[] = [], minProcesses = 1): string[] {
   const bind = `${urlHost(bindAddress(ctx))}:${port}`;
   return [
     '/usr/bin/uwsgi_python3',
@@ -145,7 +145,7 @@ export function uwsgiArgv(ctx: StackContext, ini: string, port: number, logFile:
     '--http-socket',
     bind,
     '--processes',
-    String(ctx.config.settings.API_WORKERS),
+    String(Math.max(minProcesses, ctx.config.settings.API_WORKERS)),
     // Several threads per worker gave wrong role assignments in keystone under load; scale by processes.
     '--threads',
     '1',

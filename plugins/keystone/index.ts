@@ -28,7 +28,9 @@ const UWSGI_LOG = '/var/log/keystone/keystone-uwsgi.log';
 
 const daemon = (ctx: StackContext): DaemonSpec => ({
   name: 'keystone',
-  argv: uwsgiArgv(ctx, UWSGI_INI, apiPort('identity'), UWSGI_LOG),
+  // Two processes at least: every login is a bcrypt check (~0.2 s of CPU), and every service and
+  // every register and verify step logs in here; with one worker they queued behind each other.
+  argv: uwsgiArgv(ctx, UWSGI_INI, apiPort('identity'), UWSGI_LOG, [], 2),
   // uwsgi drops to keystone:keystone itself (uid/gid in Debian's ini); it must start as root to bind.
   logFile: UWSGI_LOG,
   runtimeDirs: [{ path: '/run/keystone', owner: 'keystone:keystone' }],

@@ -306,7 +306,7 @@ const plugin: ServicePlugin = infraPlugin({ name: 'rabbitmq', services: ['rabbit
       service: 'RabbitMQ',
       link: `nova and neutron -> RabbitMQ (AMQP at ${setting(ctx, 'RABBIT_HOST')}:5672, as ${setting(ctx, 'RABBIT_USERID')})`,
       log: `${LOG_DIR}/rabbit@*.log`,
-      hint: "The broker user's password or its permissions on / were changed behind stack.ts: ./stack.ts sets it back to RABBIT_PASSWORD (and '.*' '.*' '.*') and restarts the services that lost their connection.",
+      hint: "The broker user's password or its permissions on / were changed behind stack.ts: ./stack.ts sets it back to RABBIT_PASSWORD and restarts the services that lost their connection (the permissions too: '.*' '.*' '.*').",
       check: async () => {
         const answer = await brokerLogin(ctx, false);
         return answer.kind === 'ok' ? undefined : refusal(ctx, answer);

@@ -5,12 +5,13 @@
 
 import { FLAVORS } from '../../lib/flavors.ts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
 import novaCompute from '../../plugins/nova-compute/index.ts';
 import nova from '../../plugins/nova/index.ts';
 import rabbitmq from '../../plugins/rabbitmq/index.ts';
 import { isBack } from '../../plugins/nova/reports.ts';
 import { explainingLines } from '../../lib/log-cause.ts';
+import { configDigest } from '../../lib/restart.ts';
+import type { DaemonSpec } from '../../lib/daemon.ts';
 import { RUN_STARTED_MS } from '../../plugins/nova-compute/leftovers.ts';
 import { StackError } from '../../lib/errors.ts';
 import type { StackContext } from '../../lib/plugin.ts';
@@ -131,12 +132,9 @@ describe('test servers an earlier run left behind', () => {
   }, 30_000);
 });
 
-/** The stamp of a daemon last started with these (absent) files: a re-run finds nothing changed. */
-function unchangedStamps(host: RecordingHost, daemons: readonly string[], files: readonly string[]): void {
-  const h = createHash('sha256');
-  for (const f of files) h.update(`${f}\0\0`);
-  const digest = h.digest('hex');
-  for (const d of daemons) host.files.set(`/var/lib/stack-ts/run/${d}.config-sha256`, `${digest}\n`);
+/** The stamp of a daemon last started with these (absent) files and its own command line: a re-run finds nothing changed. */
+function unchangedStamps(host: RecordingHost, specs: readonly DaemonSpec[], files: readonly string[]): void {
+  for (const d of specs) host.files.set(`/var/lib/stack-ts/run/${d.name}.config-sha256`, `${configDigest(files.map((path) => ({ path, content: null })), d.argv)}\n`);
 }
 
 describe('a re-run waits until what it restarted is back before verify', () => {
@@ -173,7 +171,7 @@ describe('a re-run waits until what it restarted is back before verify', () => {
       .reply(/rabbitmqctl authenticate_user/, { exitCode: 65, stderr: 'Error: failed to authenticate user "stackrabbit"' })
       .reply(/delete_user guest/, { exitCode: 70, stderr: 'Error:\nUser "guest" does not exist' });
     const ctx = contextOn(host);
-    unchangedStamps(host, ['nova-compute'], ['/etc/nova/nova-compute.conf']);
+    unchangedStamps(host, novaCompute.daemons!(ctx), ['/etc/nova/nova-compute.conf']);
     // Nothing changed in the files: without the password repair, nothing would restart.
     await novaCompute.start!(ctx);
     expect((ctx.log as unknown as { lines: string[] }).lines.join('\n')).not.toMatch(/restarting nova-compute/);
@@ -198,7 +196,7 @@ describe('a re-run waits until what it restarted is back before verify', () => {
     script.compute = { updated_at: '2026-11-27T16:40:00.000000', state: 'down', status: 'enabled' };
     const host = computeHost();
     const ctx = contextOn(host);
-    unchangedStamps(host, ['nova-compute'], ['/etc/nova/nova-compute.conf']);
+    unchangedStamps(host, novaCompute.daemons!(ctx), ['/etc/nova/nova-compute.conf']);
     await novaCompute.start!(ctx);
     expect((ctx.log as unknown as { lines: string[] }).lines.join('\n')).toMatch(/restarting nova-compute: Nova lists it as down \(its last report: 2026-11-27T16:40:00\.000000\)/);
     setTimeout(() => (script.compute = { updated_at: '2026-11-27T16:50:00.000000', state: 'up', status: 'enabled' }), 1500);
@@ -221,7 +219,7 @@ describe('a re-run waits until what it restarted is back before verify', () => {
       .reply(/rabbitmqctl add_user/, { exitCode: 70, stderr: 'Error:\nuser_already_exists: stackrabbit' })
       .reply(/rabbitmqctl authenticate_user/, { exitCode: 65, stderr: 'Error: failed to authenticate user "stackrabbit"' });
     const ctx = contextOn(host);
-    unchangedStamps(host, ['nova-conductor', 'nova-scheduler', 'nova-api', 'nova-api-metadata'], ['/etc/nova/nova.conf', '/etc/nova/stack-db.cnf']);
+    unchangedStamps(host, nova.daemons!(ctx), ['/etc/nova/nova.conf', '/etc/nova/stack-db.cnf']);
     script.control = [
       { binary: 'nova-conductor', updated_at: 'T0' },
       { binary: 'nova-scheduler', updated_at: 'T0' },
