@@ -50,6 +50,8 @@ describe('the bench summary', () => {
       threeHostRerun: { firstMs: 800_000, sameMs: 80_000 },
     });
     expect(out).toMatch(/^ratio all-in-one \/ floor: +1\.50 {3}\(goal <= 1\.2; the first all-in-one's whole command, 330\.0 s\)$/m);
+    // Against its own package step (220 s), which does not move with the floor's host and moment.
+    expect(out).toMatch(/^ratio all-in-one \/ own install: +1\.50 {3}\(330\.0 s over its own package step's 220\.0 s/m);
     expect(out).toMatch(/^no-change re-run \/ first: +0\.050 {3}\(16\.5 s of the first run's 330\.0 s, the whole command; goal <= 0\.05\)$/m);
     expect(out).toMatch(/^three-host re-run \/ first: +0\.100 {3}\(80\.0 s of the first run's 800\.0 s, the whole command\)$/m);
     const slow = out.slice(out.indexOf('the 5 slowest steps left'));
