@@ -71,11 +71,14 @@ interface TokenBody {
   };
 }
 
+/** A session's request timeout where the login names none. */
+export const SESSION_TIMEOUT_MS = 30_000;
+
 /** v3 password authentication, scoped to a project. The token comes from the X-Subject-Token header. */
 export async function authenticate(opts: AuthOptions): Promise<Session> {
   const mapUrl = opts.mapUrl ?? ((u: string) => u);
   const identityUrl = mapUrl(identityRoot(opts.authUrl));
-  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const timeoutMs = opts.timeoutMs ?? SESSION_TIMEOUT_MS;
   const body = {
     auth: {
       identity: {

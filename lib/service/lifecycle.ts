@@ -12,7 +12,7 @@ import { logTail } from '../log-tail.ts';
 import { withAdminDb, dropServiceDatabases } from '../db-admin.ts';
 import { leftBehind } from '../clean.ts';
 import { linesSince } from '../log-cause.ts';
-import { authenticate, call, ensureEndpoint, ensureRole, ensureRoleAssignment, ensureService, ensureServiceUser, findEndpoint, type Session } from '../openstack/keystone.ts';
+import { authenticate, call, ensureEndpoint, ensureRole, ensureRoleAssignment, ensureService, ensureServiceUser, type Session } from '../openstack/keystone.ts';
 import { ApiError, joinUrl } from '../openstack/http.ts';
 import { dbPasswordPath, keystoneUrl } from './config.ts';
 
@@ -65,15 +65,6 @@ export async function adminSession(ctx: StackContext): Promise<Session> {
   return session;
 }
 
-/** The token's catalog already lists `type` at `url` on every interface (in `region`). */
-const catalogLists = (s: Session, type: string, url: string, region: string): boolean =>
-  (['public', 'internal', 'admin'] as const).every((iface) => {
-    try {
-      return findEndpoint(s.catalog, type, iface, region) === url;
-    } catch {
-      return false;
-    }
-  });
 
 
 /** The context of the host that runs the cloud's MariaDB; this one where no host of the topology does. */
@@ -135,8 +126,8 @@ export async function registerService(
     await ensureEndpoint(s, { serviceId, interface: iface, url: svc.url, regionId: region });
   }
   // A token's catalog is fixed when it is issued: the next caller needs one that lists this
-  // service. A re-run's token lists it already: no new login (each is ~0.2 s of Keystone's worker).
-  if (!catalogLists(s, svc.type, svc.url, region)) ctx.cloud.adminSession = undefined;
+  // service as it now is. Where it already did (only the user was repaired), no new login.
+  if (!catalogExactly(s, svc, region)) ctx.cloud.adminSession = undefined;
 }
 
 /**
@@ -157,7 +148,7 @@ function catalogExactly(s: Session, svc: { name: string; type: string; url: stri
  */
 async function serviceUserInPlace(ctx: StackContext, svc: { user: string; password: string }): Promise<boolean> {
   try {
-    const t = await authenticate({ authUrl: `${keystoneUrl(ctx)}/v3`, username: svc.user, password: svc.password, projectName: 'service', timeoutMs: 10_000 });
+    const t = await serviceLogin(ctx, svc);
     if (!['admin', 'service'].every((r) => t.roles.includes(r))) return false;
     markLoginProven(ctx, svc.user, svc.password);
     return true;
@@ -166,6 +157,10 @@ async function serviceUserInPlace(ctx: StackContext, svc: { user: string; passwo
     throw err;
   }
 }
+
+/** A service user's own login, to project service, as the service makes it. */
+const serviceLogin = (ctx: StackContext, svc: { user: string; password: string }): Promise<Session> =>
+  authenticate({ authUrl: `${keystoneUrl(ctx)}/v3`, username: svc.user, password: svc.password, projectName: 'service', timeoutMs: 10_000 });
 
 /** What keystoneLoginsProven holds for a user and password (never printed). */
 const loginKey = (user: string, password: string): string => `${user}\0${password}`;
@@ -204,7 +199,7 @@ export function serviceLinks(
         // This run's register saw Keystone issue a token for this very password a moment ago.
         if (loginProven(ctx, svc.user, svc.password)) return undefined;
         try {
-          await authenticate({ authUrl: `${keystoneUrl(ctx)}/v3`, username: svc.user, password: svc.password, projectName: 'service', timeoutMs: 10_000 });
+          await serviceLogin(ctx, svc);
           return undefined;
         } catch (err) {
           if (err instanceof ApiError && err.status === 401) return `cannot log in to Keystone: Keystone rejects user ${svc.user}'s password (HTTP 401)`;

@@ -11,6 +11,7 @@ import {
   ensureRoleAssignment,
   ensureUserWithPassword,
   authenticate,
+  SESSION_TIMEOUT_MS,
   type Session,
 } from '../../lib/openstack/keystone.ts';
 import { ApiError, request } from '../../lib/openstack/http.ts';
@@ -136,7 +137,7 @@ async function bootstrapInPlace(ctx: StackContext, url: string): Promise<string 
     const s = await authenticate({ authUrl: url, username: 'admin', password: ctx.config.settings.ADMIN_PASSWORD, projectName: 'admin', timeoutMs: 5_000 });
     const holds = bootstrapHolds(s.catalog, url, ctx.config.settings.REGION_NAME);
     // The run's admin session from here on (register would log in again): with the requests' usual timeout.
-    if (holds) ctx.cloud.adminSession ??= { ...s, timeoutMs: 30_000 };
+    if (holds) ctx.cloud.adminSession ??= { ...s, timeoutMs: SESSION_TIMEOUT_MS };
     return holds;
   } catch {
     return undefined;
