@@ -68,15 +68,24 @@ export function brokenLinkError(b: BrokenLink): BrokenLinkError {
   );
 }
 
+/** How long a link that nothing answers waits for its daemon to be seen gone (uWSGI's master outlives its closed socket). */
+const SHUTDOWN_SETTLE_MS = 5_000;
+const SHUTDOWN_POLL_MS = 500;
+/** A verdict that a daemon shutting down would give: its port closed or the connection cut. */
+const UNREACHABLE = /nothing answers|connection refused|ECONNREFUSED|ECONNRESET|socket hang up|does not answer/i;
+
 /** The first broken link on this host, or undefined when every link holds. */
 export async function findBrokenLink(ctx: StackContext, plugins: readonly ServicePlugin[], since: Date): Promise<BrokenLinkError | undefined> {
   const stateDir = String(ctx.config.settings.STACK_STATE_DIR);
   const log = async (file: string | undefined) => (file ? { file, lines: await windowLines(ctx, file, since) } : undefined);
-  // Every daemon's status at once (one round trip on a loaded host), reported in plugin order.
   const daemons = plugins.flatMap((p) => (p.daemons?.(ctx) ?? []).map((d) => ({ p, d })));
-  const running = await Promise.all(daemons.map(({ d }) => daemonStatus(ctx.host, ctx.facts, d, stateDir).then((st) => st.running)));
-  for (const [i, { p, d }] of daemons.entries()) {
-    if (running[i]) continue;
+  /** The first daemon in plugin order that is not running, named as its broken link. */
+  const stoppedDaemon = async (): Promise<BrokenLinkError | undefined> => {
+    // Every daemon's status at once (one round trip on a loaded host), reported in plugin order.
+    const running = await Promise.all(daemons.map(({ d }) => daemonStatus(ctx.host, ctx.facts, d, stateDir).then((st) => st.running)));
+    const i = running.indexOf(false);
+    if (i < 0) return undefined;
+    const { p, d } = daemons[i]!;
     // Its own log, or where its output went when that log says nothing of this window (a
     // daemon killed, or one whose last words went to stderr).
     let lines = await log(d.ownLog ?? d.logFile);
@@ -92,7 +101,9 @@ export async function findBrokenLink(ctx: StackContext, plugins: readonly Servic
       hint: `./stack.ts starts it again; its log below (since ${since.toISOString()}) tells how it ended.`,
       log: lines,
     });
-  }
+  };
+  const stopped = await stoppedDaemon();
+  if (stopped) return stopped;
   // Every link checked at once, each verdict read in plugin order: the first broken one in that
   // order is named (the cheapest, nearest cause), as when they ran one after another, and a no-change
   // re-run waits for the slowest check instead of their sum.
@@ -102,7 +113,16 @@ export async function findBrokenLink(ctx: StackContext, plugins: readonly Servic
   );
   for (const [i, l] of links.entries()) {
     const what = await verdicts[i];
-    if (what) return brokenLinkError({ service: l.service, host: ctx.host.name, link: l.link, what, hint: l.hint, log: await log(l.log) });
+    if (!what) continue;
+    // A daemon killed a moment ago may still have had a live pid when its status was read while
+    // its port was already closed: the stopped daemon is the cause, the refused link its symptom.
+    for (let waited = 0; ; waited += SHUTDOWN_POLL_MS) {
+      const gone = await stoppedDaemon();
+      if (gone) return gone;
+      if (daemons.length === 0 || !UNREACHABLE.test(what) || waited >= SHUTDOWN_SETTLE_MS) break;
+      await new Promise((r) => setTimeout(r, SHUTDOWN_POLL_MS));
+    }
+    return brokenLinkError({ service: l.service, host: ctx.host.name, link: l.link, what, hint: l.hint, log: await log(l.log) });
   }
   return undefined;
 }

@@ -122,6 +122,26 @@ describe('findBrokenLink', () => {
     expect(err!.message).toMatch(/^keystone on h1 cannot be checked: connect ECONNREFUSED 10\.0\.0\.1:5000\./);
   });
 
+  it('a link nothing answers, while its daemon was still seen running: the daemon found gone a moment later is named', async () => {
+    // uWSGI's master closes its socket, then waits for its workers: its pid outlives the port.
+    let statusReads = 0;
+    const h = new RecordingHost({ facts: DEBIAN_SYSV })
+      .reply(/run\/[\w-]+\.pid/, () => ({ stdout: ++statusReads <= 2 ? 'running 4242\n' : 'stopped\n' }))
+      .reply(/^tail -n 500 /, { stdout: `${LOG}\n` });
+    const refused = new Error('POST http://10.0.0.1:5000/v3/auth/tokens -> nothing answers at 10.0.0.1:5000 (connection refused) - is keystone running?');
+    const err = await findBrokenLink(makeContext(h, DEBIAN_SYSV), [plugin('keystone', [spec('keystone', '/var/log/keystone/keystone.log')], [link('keystone', refused)])], WINDOW);
+    expect(err!.message).toMatch(/^keystone on h1 is not running/);
+    expect(statusReads).toBe(3);
+  });
+
+  it('a link that fails otherwise, its daemon running: named at once, without waiting for the daemon', async () => {
+    let statusReads = 0;
+    const h = new RecordingHost({ facts: DEBIAN_SYSV }).reply(/run\/[\w-]+\.pid/, () => (++statusReads, { stdout: 'running 4242\n' })).reply(/^tail -n 500 /, { stdout: '' });
+    const err = await findBrokenLink(makeContext(h, DEBIAN_SYSV), [plugin('keystone', [spec('keystone', '/l')], [link('keystone', 'refuses the admin login (HTTP 401)')])], WINDOW);
+    expect(err!.message).toMatch(/^keystone on h1 refuses the admin login/);
+    expect(statusReads).toBe(2);
+  });
+
   it('every daemon up and every link holding: nothing to report', async () => {
     const ctx = makeContext(host(['a']), DEBIAN_SYSV);
     expect(await findBrokenLink(ctx, [plugin('p', [spec('a', '/l')], [link('p', undefined)])], WINDOW)).toBeUndefined();
