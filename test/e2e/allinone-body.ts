@@ -223,6 +223,15 @@ e2eDescribe(pendingReason)(`all-in-one over SSH on ${where}`, () => {
     if (suite === 'trixie') expect(r.stdout.trim()).toBe('');
   }, 120_000);
 
+  it("Keystone stores every password stack.ts set with KEYSTONE_PASSWORD_HASH_ROUNDS' bcrypt cost (4 by default), and they log in", async () => {
+    const r = await onHost(`mysql -N -B -e "SELECT u.name, SUBSTRING(p.password_hash, 1, 7) FROM keystone.local_user u JOIN keystone.password p ON p.local_user_id = u.id WHERE p.expires_at IS NULL AND p.self_service = 0 ORDER BY u.name"`);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const rows = r.stdout.trim().split('\n').map((l) => l.split('\t'));
+    // The admin (bootstrap), the demo user and every service user.
+    expect(rows.map(([name]) => name)).toEqual(expect.arrayContaining(['admin', 'glance', 'nova', 'neutron', 'placement']));
+    for (const [name, prefix] of rows) expect(prefix, name).toBe('$2b$04$');
+  }, 120_000);
+
   it('the real openstack client lists and downloads the image', async () => {
     const list = await onHost('openstack --os-cloud stack image list -f json');
     expect(list.exitCode, list.stderr).toBe(0);
