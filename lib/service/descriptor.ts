@@ -40,8 +40,13 @@ export interface DbSyncDecl {
   readonly command: string;
   /** The databases it migrates (those it must leave tables in). */
   readonly databases: readonly string[];
-  /** What must be in place before it runs (Nova's cell mappings before its main db sync). */
+  /** What must be in place before it runs. */
   readonly before?: (ctx: StackContext) => Promise<void>;
+  /**
+   * The labels of the earlier syncs it waits for; without it, the one declared before it. `[]`
+   * starts it with the first: syncs of separate databases run at once (Nova's three).
+   */
+  readonly after?: readonly string[];
 }
 
 export interface ApiServiceDescriptor {
@@ -92,6 +97,28 @@ export function servicePassword(ctx: StackContext, d: ApiServiceDescriptor): str
 /** The config files clean puts back (or removes, without a packaged copy) on this host. */
 const configsHere = (ctx: StackContext, d: ApiServiceDescriptor): ConfigDecl[] => d.configs.filter((c) => c.when?.(ctx) ?? true);
 
+/** Each db sync once the syncs it waits for are done; a failed one stops those after it (the others finish first). */
+async function runDbSyncs(ctx: StackContext, d: ApiServiceDescriptor): Promise<void> {
+  const done = new Map<string, Promise<void>>();
+  for (const [i, step] of d.dbSyncs.entries()) {
+    const waits = (step.after ?? (i > 0 ? [d.dbSyncs[i - 1]!.label] : [])).map((label) => {
+      const p = done.get(label);
+      if (!p) throw new Error(`${d.name}: db sync "${step.label}" waits for "${label}", which is not declared before it`);
+      return p;
+    });
+    done.set(
+      step.label,
+      Promise.all(waits).then(async () => {
+        await step.before?.(ctx);
+        await dbSync(ctx, { user: d.name, command: step.command, databases: step.databases, label: step.label, logFile: d.log });
+      }),
+    );
+  }
+  const outcomes = await Promise.allSettled(done.values());
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 /**
  * The ServicePlugin of an API service: what its descriptor gives, derived here, and the rest from
  * `particular`. A particular phase the descriptor also derives runs after the derived part (init:
@@ -108,10 +135,7 @@ export function apiServicePlugin(d: ApiServiceDescriptor, particular: Particular
     packages: async (ctx) => readPackageList(d.name, ctx.facts.family),
     async init(ctx) {
       await ensureDatabases(ctx, d.name, d.databases);
-      for (const step of d.dbSyncs) {
-        await step.before?.(ctx);
-        await dbSync(ctx, { user: d.name, command: step.command, databases: step.databases, label: step.label, logFile: d.log });
-      }
+      await runDbSyncs(ctx, d);
     },
     ...(k
       ? {

@@ -5,6 +5,8 @@ import { FLAVORS } from '../../lib/flavors.ts';
 import { apiPort } from '../../lib/api-services.ts';
 import { converge, packageVersion } from '../../lib/converge.ts';
 import { withAdminDb } from '../../lib/db-admin.ts';
+import type { Db } from '../../lib/db.ts';
+import { randomUUID } from 'node:crypto';
 import { sh } from '../../lib/shell.ts';
 import { StackError } from '../../lib/errors.ts';
 import { FAST_POLL_MS } from '../../lib/wait.ts';
@@ -130,24 +132,56 @@ async function waitForServices(ctx: StackContext): Promise<void> {
 
 const manage = (args: string): string => `nova-manage --config-file ${NOVA_CONF} ${args}`;
 
-/** cell0 and cell1 mapped: what the main db sync needs (it migrates every cell's database). */
-async function cells(ctx: StackContext): Promise<void> {
-  // cell0's URL is derived from [database] connection (+ "_cell0"), so no password goes on a command line.
+/** [database] pointed at cell0's database: its db sync runs with --local_cell beside the others. */
+const CELL0_CONF = { path: '/etc/nova/stack-cell0.conf', owner: 'nova:nova' };
+export const CELL0_UUID = '00000000-0000-0000-0000-000000000000';
+
+interface CellMapping {
+  readonly name: string;
+  readonly transport_url: string;
+  readonly database_connection: string;
+}
+
+/**
+ * The two cells of a one-cell cloud, as map_cell0 and create_cell would map them: cell0 (where
+ * builds that found no host are kept; no broker) and cell1, where the servers run.
+ */
+export const wantedCells = (ctx: StackContext): CellMapping[] => [
+  { name: 'cell0', transport_url: 'none:///', database_connection: dbUrl(ctx, 'nova', 'nova_cell0') },
+  { name: 'cell1', transport_url: ctx.endpoints.transportUrl, database_connection: dbUrl(ctx, 'nova', 'nova') },
+];
+
+/**
+ * The cell mappings, written to nova_api.cell_mappings as map_cell0 and create_cell write them: those
+ * are two Python starts (~4 s after the API database's sync on a first run), and they never
+ * update a mapping whose broker or database URL has changed since; a row that differs is updated.
+ */
+export async function cells(ctx: StackContext): Promise<void> {
+  const wanted = wantedCells(ctx);
+  const read = (db: Db) => db.query<CellMapping>('SELECT name, transport_url, database_connection FROM nova_api.cell_mappings ORDER BY name');
   await converge(ctx, {
     key: 'nova cells',
-    inputs: [NOVA_CONF, await packageVersion(ctx, 'python3-nova')],
-    // The cell mappings (names and URLs) are what map_cell0 and create_cell leave.
-    observe: () => withAdminDb(ctx, (db) => db.query('SELECT name, transport_url, database_connection FROM nova_api.cell_mappings ORDER BY name')),
-    run: async () => {
-      // Which cells are mapped, read from the API database (a nova-manage list_cells is a Python
-      // start of 2-3 s); the two that are missing are made at once: each only adds its own row.
-      const rows = await withAdminDb(ctx, (db) => db.query<{ name: string }>('SELECT name FROM nova_api.cell_mappings'));
-      const mapped = new Set(rows.map((r) => r.name));
-      await Promise.all([
-        ...(mapped.has('cell0') ? [] : [ctx.host.run(sh('su', '-s', '/bin/sh', '-c', manage('cell_v2 map_cell0'), 'nova'))]),
-        ...(mapped.has('cell1') ? [] : [ctx.host.run(sh('su', '-s', '/bin/sh', '-c', manage('cell_v2 create_cell --name=cell1'), 'nova'))]),
-      ]);
-    },
+    inputs: [wanted, await packageVersion(ctx, 'python3-nova')],
+    observe: () => withAdminDb(ctx, read),
+    run: () =>
+      withAdminDb(ctx, async (db) => {
+        const have = await read(db);
+        for (const want of wanted) {
+          const row = have.find((r) => r.name === want.name);
+          if (!row) {
+            await db.query(
+              'INSERT INTO nova_api.cell_mappings (uuid, name, transport_url, database_connection, disabled, created_at) VALUES (?, ?, ?, ?, 0, UTC_TIMESTAMP())',
+              [want.name === 'cell0' ? CELL0_UUID : randomUUID(), want.name, want.transport_url, want.database_connection],
+            );
+          } else if (row.transport_url !== want.transport_url || row.database_connection !== want.database_connection) {
+            await db.query('UPDATE nova_api.cell_mappings SET transport_url = ?, database_connection = ?, updated_at = UTC_TIMESTAMP() WHERE name = ?', [
+              want.transport_url,
+              want.database_connection,
+              want.name,
+            ]);
+          }
+        }
+      }),
   });
 }
 
@@ -161,11 +195,19 @@ export const NOVA: ApiServiceDescriptor = {
   after: { init: ['mariadb/register'], start: ['rabbitmq/register', 'placement/register'], register: ['keystone/register'] },
   apis: ['compute', 'metadata'],
   log: API_LOG,
-  configs: [CONF],
+  configs: [CONF, CELL0_CONF],
   databases: NOVA_DATABASES,
+  // The three databases are migrated at once (a sync's Python start and alembic take 5-7 s each on
+  // a first run): --local_cell migrates the [database] of its config files only, not every mapped cell.
   dbSyncs: [
     { label: 'nova-manage api_db sync', command: manage('api_db sync'), databases: ['nova_api'] },
-    { label: 'nova-manage db sync', command: manage('db sync'), databases: ['nova', 'nova_cell0'], before: cells },
+    { label: 'nova-manage db sync', command: manage('db sync --local_cell'), databases: ['nova'], after: [] },
+    {
+      label: 'nova-manage db sync (cell0)',
+      command: `nova-manage --config-file ${NOVA_CONF} --config-file ${CELL0_CONF.path} db sync --local_cell`,
+      databases: ['nova_cell0'],
+      after: [],
+    },
   ],
   keystone: { password: 'NOVA_PASSWORD', type: 'compute', description: 'OpenStack Compute', probe: 'servers' },
   leaves: () => ['/var/lib/nova/tmp', '/var/lib/nova/instances', API_LOG, ...['nova-api-uwsgi', 'nova-api-metadata-uwsgi', 'nova-conductor', 'nova-scheduler'].flatMap((n) => [`/var/log/nova/${n}.log`, `/var/log/nova/${n}.out`])],
@@ -184,8 +226,12 @@ export default apiServicePlugin(NOVA, (derived) => ({
         conductor: { workers: s.API_WORKERS },
         scheduler: { workers: s.API_WORKERS, discover_hosts_in_cells_interval: -1 },
       }),
+      await renderIni(ctx, CELL0_CONF, { database: { connection: dbUrl(ctx, 'nova', 'nova_cell0') } }),
     ];
   },
+
+  // After the three db syncs (cell mappings need only the API database's, and take a moment).
+  init: cells,
 
   async configure(ctx) {
     await ctx.host.run(sh('install', '-d', '-o', 'nova', '-g', 'nova', '-m', '0750', '/var/lib/nova/tmp'));

@@ -9,7 +9,7 @@ import type { ServicePlugin } from '../../lib/plugin.ts';
 import { apiServicePlugin, descriptorOf, infraPlugin, type ApiServiceDescriptor } from '../../lib/service/descriptor.ts';
 import { dbPasswordPath } from '../../lib/service/config.ts';
 import { PLUGINS } from '../../plugins/index.ts';
-import { NOVA } from '../../plugins/nova/index.ts';
+import { CELL0_UUID, NOVA, cells, wantedCells } from '../../plugins/nova/index.ts';
 import rabbitmq from '../../plugins/rabbitmq/index.ts';
 import { DEBIAN_SYSV, RecordingHost, makeContext } from '../fixtures/recording-host.ts';
 
@@ -68,42 +68,90 @@ beforeEach(() => {
 });
 
 describe('a descriptor-made plugin: init', () => {
-  it('makes its databases and DB user, then runs each db sync in order with what it needs first, then what is particular to the plugin', async () => {
+  it("makes its databases and DB user, then runs Nova's three db syncs at once, then what is particular to the plugin", async () => {
     const events: string[] = [];
     vi.mocked(realDb.openDb).mockImplementation(async () => fakeDb(events));
     const host = new RecordingHost({ facts: DEBIAN_SYSV }).reply(/^su -s \/bin\/sh -c /, (command) => (events.push(`run ${command}`), {}));
-    // Nova's declaration, its cell mappings step replaced by a marker.
-    const nova = apiServicePlugin(
-      { ...NOVA, dbSyncs: NOVA.dbSyncs.map((s) => (s.before ? { ...s, before: async () => void events.push(`before ${s.label}`) } : s)) },
-      { init: async () => void events.push('particular init') },
-    );
+    const nova = apiServicePlugin(NOVA, { init: async () => void events.push('particular init') });
     await nova.init!(makeContext(host, DEBIAN_SYSV));
     expect(events.filter((e) => e.startsWith('database'))).toEqual(['database nova_api', 'database nova', 'database nova_cell0']);
     expect(events.findIndex((e) => e.startsWith('db user nova@'))).toBeLessThan(events.findIndex((e) => e.startsWith('run ')));
-    expect(events.filter((e) => /^(run|before|particular)/.test(e))).toEqual([
+    const runs = events.filter((e) => /^(run|particular)/.test(e));
+    expect(runs.slice(0, 3).sort()).toEqual([
+      "run su -s /bin/sh -c 'nova-manage --config-file /etc/nova/nova.conf --config-file /etc/nova/stack-cell0.conf db sync --local_cell' nova",
       "run su -s /bin/sh -c 'nova-manage --config-file /etc/nova/nova.conf api_db sync' nova",
-      'before nova-manage db sync',
-      "run su -s /bin/sh -c 'nova-manage --config-file /etc/nova/nova.conf db sync' nova",
-      'particular init',
+      "run su -s /bin/sh -c 'nova-manage --config-file /etc/nova/nova.conf db sync --local_cell' nova",
     ]);
+    expect(runs[3]).toBe('particular init');
     expect(events.find((e) => e.startsWith('db user nova@'))).toContain('on nova_api,nova,nova_cell0');
   });
 
-  it("nova's cell mappings: read from nova_api (no nova-manage list_cells), and only the missing ones made", async () => {
-    for (const [mapped, want] of [
-      [[], ['cell_v2 create_cell --name=cell1', 'cell_v2 map_cell0']],
-      [['cell0'], ['cell_v2 create_cell --name=cell1']],
-      [['cell0', 'cell1'], []],
+  it('db syncs wait for the one declared before them, or for what `after` names ([] = at once); a failed one stops those after it only', async () => {
+    const events: string[] = [];
+    vi.mocked(realDb.openDb).mockImplementation(async () => fakeDb(events));
+    const sync = (label: string, after?: string[], slow = false) => ({
+      label,
+      command: `svc-manage ${label}`,
+      databases: ['glance'],
+      ...(after ? { after } : {}),
+      before: async () => {
+        events.push(`before ${label}`);
+        if (slow) await new Promise((r) => setTimeout(r, 30));
+      },
+    });
+    const d: ApiServiceDescriptor = { ...NOVA, name: 'glance', databases: ['glance'], dbSyncs: [sync('a', undefined, true), sync('b', []), sync('c'), sync('d', ['a', 'c'])] };
+    const ok = new RecordingHost({ facts: DEBIAN_SYSV }).reply(/^su -s \/bin\/sh -c /, (command) => (events.push(`run ${/svc-manage (\w)/.exec(command)![1]}`), {}));
+    await apiServicePlugin(d).init!(makeContext(ok, DEBIAN_SYSV));
+    const at = (e: string) => events.indexOf(e);
+    // b starts beside a (a waits 30 ms in its before), c after b, d after both a and c.
+    expect(at('before b')).toBeLessThan(at('run a'));
+    expect(at('run b')).toBeLessThan(at('before c'));
+    expect(at('before d')).toBeGreaterThan(Math.max(at('run a'), at('run c')));
+
+    events.length = 0;
+    const failing = new RecordingHost({ facts: DEBIAN_SYSV }).reply(/^su -s \/bin\/sh -c /, (command) => {
+      const label = /svc-manage (\w)/.exec(command)![1]!;
+      events.push(`run ${label}`);
+      return label === 'b' ? { exitCode: 1, stderr: 'b broke' } : {};
+    });
+    await expect(apiServicePlugin(d).init!(makeContext(failing, DEBIAN_SYSV))).rejects.toThrow(/^b failed on h1 \(exit 1\): svc-manage b\nb broke/);
+    // a ran to its end; c and d, which wait for b, never started.
+    expect(events.filter((e) => /^(run|before)/.test(e)).sort()).toEqual(['before a', 'before b', 'run a', 'run b']);
+  });
+
+  it("nova's cell mappings: cell0 and cell1 written to nova_api as map_cell0 and create_cell would, a missing one added, a changed one updated", async () => {
+    const ctx = () => makeContext(new RecordingHost({ facts: DEBIAN_SYSV }), DEBIAN_SYSV);
+    const [cell0, cell1] = wantedCells(ctx());
+    expect(cell0).toMatchObject({ name: 'cell0', transport_url: 'none:///' });
+    expect(cell0!.database_connection).toMatch(/^mysql\+pymysql:\/\/nova@[^/]+\/nova_cell0\?/);
+    expect(cell1!.database_connection).toMatch(/^mysql\+pymysql:\/\/nova@[^/]+\/nova\?/);
+    expect(cell1!.transport_url).toMatch(/^rabbit:\/\//);
+    for (const [have, want] of [
+      [[], [`INSERT cell0 ${CELL0_UUID}`, 'INSERT cell1 uuid']],
+      [[cell0], ['INSERT cell1 uuid']],
+      [[cell0, { ...cell1, transport_url: 'rabbit://old:pw@10.0.0.9:5672/' }], ['UPDATE cell1']],
+      [[cell0, cell1], []],
     ] as const) {
-      const events: string[] = [];
+      const writes: string[] = [];
       vi.mocked(realDb.openDb).mockImplementation(async () => ({
-        ...fakeDb(events),
-        query: async <T>(sql: string) => (/FROM nova_api\.cell_mappings$/.test(sql) ? mapped.map((name) => ({ name })) : []) as T[],
+        ...fakeDb([]),
+        query: async <T>(sql: string, params: unknown[] = []) => {
+          if (/^SELECT name, transport_url, database_connection FROM nova_api\.cell_mappings/.test(sql)) return [...have] as T[];
+          if (sql.startsWith('INSERT')) {
+            // The values go as parameters (the broker URL holds a password), never in the statement.
+            expect(sql).not.toContain('rabbit');
+            const [uuid, name, transport, db] = params as string[];
+            expect({ name, transport_url: transport, database_connection: db }).toEqual(name === 'cell0' ? cell0 : cell1);
+            writes.push(`INSERT ${name} ${name === 'cell0' ? uuid : /^[0-9a-f-]{36}$/.test(uuid!) ? 'uuid' : uuid}`);
+          } else if (sql.startsWith('UPDATE')) {
+            expect(params).toEqual([cell1!.transport_url, cell1!.database_connection, 'cell1']);
+            writes.push(`UPDATE ${String(params[2])}`);
+          }
+          return [] as T[];
+        },
       }));
-      const host = new RecordingHost({ facts: DEBIAN_SYSV }).reply(/^su -s \/bin\/sh -c /, (command) => (events.push(command), {}));
-      await NOVA.dbSyncs.find((x) => x.before)!.before!(makeContext(host, DEBIAN_SYSV));
-      const manage = events.filter((e) => e.includes('nova-manage')).map((e) => /nova\.conf (cell_v2 [^']*)'/.exec(e)?.[1] ?? e);
-      expect(manage.sort(), `mapped: ${mapped.join(',')}`).toEqual([...want]);
+      await cells(ctx());
+      expect(writes.sort(), JSON.stringify(have.map((h) => h!.name))).toEqual([...want]);
     }
   });
 
@@ -166,7 +214,9 @@ describe('a descriptor-made plugin: clean', () => {
       expect(at(new RegExp(`SELECT host FROM mysql\\.user WHERE user = '${d.name}'`))).toBeGreaterThan(firstStop);
       // Each config file of this release back to the packaged copy.
       for (const c of d.configs.filter((c) => c.when?.(ctx) ?? true)) {
-        expect(host.commandLines, c.path).toContain(`if [ -f ${c.packaged} ]; then cp ${c.packaged} ${c.path} && cmp -s ${c.packaged} ${c.path}; else rm -f ${c.path}; fi`);
+        // One with no packaged copy (nova's stack-cell0.conf) is stack.ts's own: removed.
+        const back = c.packaged ? `if [ -f ${c.packaged} ]; then cp ${c.packaged} ${c.path} && cmp -s ${c.packaged} ${c.path}; else rm -f ${c.path}; fi` : `rm -f ${c.path}`;
+        expect(host.commandLines, c.path).toContain(back);
       }
       // What it made, and its DB password file.
       expect(host.commandLines).toContain(`rm -rf -- ${[...d.leaves(ctx), dbPasswordPath(d.name)].join(' ')}`);
