@@ -26,8 +26,6 @@ export class CloudState {
   readonly keystoneLoginsProven = new Set<string>();
   /** The host that runs MariaDB, once its admin login exists (for a runner whose topology names none). */
   databaseHost: Host | undefined = undefined;
-  /** The cloud's discover_hosts calls, chained: one at a time however many compute hosts report in together. */
-  discoverHosts: Promise<unknown> = Promise.resolve();
   /** nova-compute's clean has begun: its stop then also forgets the guest definitions. */
   computeCleaning = false;
   /** What clean could not remove; its last step reports them all. */

@@ -20,6 +20,7 @@ import { renderIni } from '../../lib/service/config.ts';
 import { logTail } from '../../lib/log-tail.ts';
 import { startOrRestart } from '../../lib/restart.ts';
 import { windowStart } from '../../lib/links.ts';
+import { withAdminDb } from '../../lib/db-admin.ts';
 import { explainingLines } from '../../lib/log-cause.ts';
 import { imageName } from '../../lib/image.ts';
 import { NOVA_CONF, novaCommon } from '../nova/index.ts';
@@ -61,15 +62,23 @@ export const COMPUTE_ID = '/var/lib/nova/compute_id';
 const hasNodeIdentity = (ctx: StackContext): boolean => releaseAtLeast(ctx.release, 'antelope');
 
 /**
- * Map compute hosts into cell1: on the host with nova-api (it has the database credentials a
- * compute host must not), one call at a time however many compute hosts report in together.
+ * Maps the cloud's compute nodes into cell1 as `nova-manage cell_v2 discover_hosts` does: a host
+ * mapping in nova_api for each node not yet mapped, then the node marked mapped. Two statements on
+ * stack.ts's admin connection (through the database host: a compute host has no database
+ * credentials) instead of a nova-manage start of ~3 s, so it can be tried at every poll.
  */
-async function discoverHosts(ctx: StackContext): Promise<void> {
-  const api = ctx.on('n-api');
-  const previous = ctx.cloud.discoverHosts;
-  const mine = previous.catch(() => undefined).then(() => api.host.run(sh('su', '-s', '/bin/sh', '-c', `nova-manage --config-file ${NOVA_CONF} cell_v2 discover_hosts`, 'nova')));
-  ctx.cloud.discoverHosts = mine;
-  await mine;
+export async function mapComputeNodes(ctx: StackContext): Promise<number> {
+  return withAdminDb(ctx, async (db) => {
+    const [cell] = await db.query<{ id: number }>("SELECT id FROM nova_api.cell_mappings WHERE name = 'cell1'");
+    if (!cell) return 0;
+    const nodes = await db.query<{ id: number; host: string }>('SELECT id, host FROM nova.compute_nodes WHERE mapped = 0 AND deleted = 0');
+    for (const n of nodes) {
+      // Another compute's register may have mapped the same host a moment ago: the mapping is unique per host.
+      await db.query('INSERT IGNORE INTO nova_api.host_mappings (cell_id, host, created_at) VALUES (?, ?, UTC_TIMESTAMP())', [cell.id, n.host]);
+      await db.query('UPDATE nova.compute_nodes SET mapped = 1 WHERE id = ?', [n.id]);
+    }
+    return nodes.length;
+  });
 }
 
 const isLibvirt = (ctx: StackContext): boolean => ctx.config.settings.VIRT_DRIVER === 'libvirt';
@@ -131,30 +140,25 @@ async function explainingTail(ctx: StackContext): Promise<string> {
   return explainingLines(await logTail(ctx, LOG, 500), await windowStart(ctx));
 }
 
-/** How often a compute host not yet in os-hypervisors is looked for again by discover_hosts (each costs a nova-manage start). */
-export const DISCOVER_INTERVAL_MS = 3000;
-
 /**
- * Wait until Nova lists this host's hypervisor, mapping it into cell1 again while it does not.
- * nova-compute reports its service seconds before it writes its compute node record, and
- * discover_hosts maps only hosts with a node record; os-hypervisors hides an unmapped node. So a
- * single discover_hosts right after the service came up can map nothing (issue 15: the first run
- * failed so): discovery is repeated until the node shows.
+ * Wait until Nova lists this host's hypervisor, mapping it into cell1 while it does not.
+ * nova-compute reports its service seconds before it writes its compute node record, and only a
+ * node with a record can be mapped; os-hypervisors hides an unmapped node. So a single mapping
+ * right after the service came up can map nothing (issue 15: the first run failed so): it is
+ * tried again at every poll until the node shows.
  */
 async function waitForHypervisor(ctx: StackContext, s: Awaited<ReturnType<typeof adminSession>>, name: string): Promise<Hypervisor> {
-  const discover = ctx.config.services.has('n-api');
-  let lastDiscovery = 0;
+  const map = ctx.config.services.has('n-api');
+  const listed = async () => (await listHypervisors(s)).find((h) => h.hypervisor_hostname.startsWith(name));
   return until(
     ctx,
     `No hypervisor of ${name} in Nova`,
     async () => {
-      const hv = (await listHypervisors(s)).find((h) => h.hypervisor_hostname.startsWith(name));
-      if (hv || !discover || Date.now() - lastDiscovery < DISCOVER_INTERVAL_MS) return hv;
-      lastDiscovery = Date.now();
-      await discoverHosts(ctx);
-      return (await listHypervisors(s)).find((h) => h.hypervisor_hostname.startsWith(name));
+      const hv = await listed();
+      if (hv || !map) return hv;
+      return (await mapComputeNodes(ctx)) > 0 ? listed() : undefined;
     },
-    `nova-compute on ${name} reports in but Nova lists no compute node of it (it writes the node once it has read its hypervisor), even after \`nova-manage cell_v2 discover_hosts\`; see the compute log below.`,
+    `nova-compute on ${name} reports in but Nova lists no compute node of it (it writes the node once it has read its hypervisor), even after it was mapped into cell1 (what \`nova-manage cell_v2 discover_hosts\` does); see the compute log below.`,
   );
 }
 

@@ -1,10 +1,12 @@
 // nova-compute's register and verify against a scripted Nova where the compute node record comes
-// seconds after the service reports up (issue 15 §1): discover_hosts run at "service up" maps
-// nothing, and os-hypervisors hides an unmapped node until a later discover_hosts maps it.
+// seconds after the service reports up (issue 15 §1): a mapping into cell1 at "service up" maps
+// nothing, and os-hypervisors hides an unmapped node until a later mapping maps it.
 // Also: what verify does before its test server (issue 15 §2), on the same scripted Nova.
 
 import { FLAVORS } from '../../lib/flavors.ts';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import * as realDb from '../../lib/db.ts';
+import type { Db } from '../../lib/db.ts';
 import novaCompute from '../../plugins/nova-compute/index.ts';
 import nova from '../../plugins/nova/index.ts';
 import rabbitmq from '../../plugins/rabbitmq/index.ts';
@@ -58,15 +60,39 @@ beforeEach(() => {
   script = { serviceUpAt: now, nodeAt: now + 2500, mapped: false, discoveries: 0, compute: { updated_at: '2026-11-27T16:46:13.000000', state: 'up', status: 'enabled' }, control: [] };
 });
 
+vi.mock('../../lib/db.ts', async (importOriginal) => {
+  const orig = await importOriginal<typeof import('../../lib/db.ts')>();
+  return { ...orig, openDb: vi.fn(orig.openDb) };
+});
+
+/** The admin database as the compute node's record and its mapping stand in it. */
+function novaDb(): Db {
+  const none = async () => undefined;
+  return {
+    ensureDatabase: async () => 'exists',
+    ensureUser: none,
+    tableCount: async () => 3,
+    tables: async () => [],
+    dropDatabase: none,
+    dropUser: none,
+    close: none,
+    query: async <T>(sql: string, params: unknown[] = []): Promise<T[]> => {
+      if (/FROM nova_api\.cell_mappings WHERE name = 'cell1'/.test(sql)) return [{ id: 2 }] as T[];
+      if (/FROM nova\.compute_nodes WHERE mapped = 0/.test(sql)) {
+        script.discoveries++;
+        // Only a node that has its record can be mapped.
+        return (Date.now() >= script.nodeAt && !script.mapped ? [{ id: 1, host: 'h1' }] : []) as T[];
+      }
+      if (/^INSERT IGNORE INTO nova_api\.host_mappings/.test(sql)) expect(params).toEqual([2, 'h1']);
+      if (/^UPDATE nova\.compute_nodes SET mapped = 1/.test(sql)) script.mapped = true;
+      return [];
+    },
+  };
+}
+beforeEach(() => void vi.mocked(realDb.openDb).mockImplementation(async () => novaDb()));
+
 function computeHost(): RecordingHost {
-  return new RecordingHost({ facts: DEBIAN_SYSV })
-    .reply(/run\/[\w-]+\.pid/, { stdout: 'running 4242\n' })
-    .reply(/cell_v2 discover_hosts/, () => {
-      // discover_hosts maps the hosts that have a compute node record, and only those.
-      script.discoveries++;
-      if (Date.now() >= script.nodeAt) script.mapped = true;
-      return { stdout: '' };
-    });
+  return new RecordingHost({ facts: DEBIAN_SYSV }).reply(/run\/[\w-]+\.pid/, { stdout: 'running 4242\n' });
 }
 
 function contextOn(host: RecordingHost): StackContext {
@@ -79,7 +105,7 @@ describe('a compute node that appears seconds after its service reports up', () 
   it('register maps the host once its node exists: Nova lists the hypervisor when register returns', async () => {
     await novaCompute.register!(contextOn(computeHost()));
     expect(script.mapped).toBe(true);
-    // The first discovery came too early and was repeated.
+    // The first look came before the node's record and was repeated.
     expect(script.discoveries).toBeGreaterThan(1);
   }, 30_000);
 
