@@ -92,6 +92,9 @@ export default apiServicePlugin(NEUTRON_SERVER, {
           bind_port: NEUTRON_PORT,
           api_workers: s.API_WORKERS,
           rpc_workers: 1,
+          // No agent here reports its state over RPC (OVN's metadata agent writes it to the southbound
+          // DB): no process for it, ~1 s of CPU and ~60 MB less.
+          rpc_state_report_workers: 0,
           // With real ports Nova waits for "port is up" before it calls a guest ACTIVE: Neutron tells it
           // (as the nova user, below).
           notify_nova_on_port_status_changes: ovn,
