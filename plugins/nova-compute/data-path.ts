@@ -61,7 +61,8 @@ async function withGuest<T>(ctx: StackContext, port: Port, fake: boolean, fn: (g
   }
 }
 
-export async function proveDataPath(ctx: StackContext, s: Session, server: string, fake: boolean, createdAt = Date.now()): Promise<void> {
+/** `release` (the test server's delete) runs beside the guest's removal once the path is proved or has failed. */
+export async function proveDataPath(ctx: StackContext, s: Session, server: string, fake: boolean, createdAt = Date.now(), release: () => Promise<void> = async () => undefined): Promise<void> {
   const host = ctx.host.name;
   const port = await serverPort(s, ctx, server);
   const fixed = port.fixed_ips[0]?.ip_address ?? '?';
@@ -75,6 +76,7 @@ export async function proveDataPath(ctx: StackContext, s: Session, server: strin
     const f = await fip?.catch(() => undefined);
     if (f) await remove(s, 'floatingips', f.id).catch(() => undefined);
   };
+  const tidy = async (): Promise<void> => void (await Promise.all([releaseFip(), release()]));
   await withGuest(ctx, port, fake, async (g) => {
     const leaseDir = `${ctx.config.settings.STACK_STATE_DIR}/verify`;
     // DHCP is asked at once: ovn-controller answers as soon as it has claimed the port, while
@@ -137,7 +139,7 @@ export async function proveDataPath(ctx: StackContext, s: Session, server: strin
       return;
     }
     await reachByFloatingIp(ctx, await fip, fixed, createdAt, !fake && userspace);
-  }, releaseFip);
+  }, tidy);
 }
 
 /**

@@ -328,23 +328,30 @@ const plugin: ServicePlugin = {
       ctx.log.warn(`${ctx.host.name}: the server boot check is skipped: q-svc (neutron-server) is disabled, and Nova cannot delete a server without a Network API.`);
       return;
     }
-    const removed = await removeLeftoverServers(s, ctx.config.settings.SERVICE_TIMEOUT * 1000).catch((err: Error) => {
-      throw new StackError(`Could not remove the test servers earlier runs left: ${err.message}`, 'Delete them with `openstack server delete` (names stack-verify-...) and run `./stack.ts verify` again.');
-    });
+    const networked = hasDataPath(ctx);
+    // What the test server needs, asked of Nova, Glance and Neutron at once.
+    const [removed, image, flavor, network] = await Promise.all([
+      removeLeftoverServers(s, ctx.config.settings.SERVICE_TIMEOUT * 1000).catch((err: Error) => {
+        throw new StackError(`Could not remove the test servers earlier runs left: ${err.message}`, 'Delete them with `openstack server delete` (names stack-verify-...) and run `./stack.ts verify` again.');
+      }),
+      verifyImage(ctx, s),
+      ensureFlavor(s, FLAVORS.find((f) => f.name === 'stack.tiny')!),
+      networked ? privateNetworkId(s, ctx) : undefined,
+    ]);
     if (removed.length) ctx.log.warn(`${ctx.host.name}: removed ${removed.length} test server(s) an earlier run left behind (a verify that was killed): ${removed.join(', ')}`);
     const pattern = isLibvirt(ctx) ? consolePattern(ctx.config.settings.VERIFY_CONSOLE_PATTERN) : undefined;
-    const image = await verifyImage(ctx, s);
-    const flavor = await ensureFlavor(s, FLAVORS.find((f) => f.name === 'stack.tiny')!);
     const created = Date.now();
     // On this compute host (admin's nova:HOST zone), so each compute host of the cloud is proved.
-    const networked = hasDataPath(ctx);
     const server = await createServer(s, {
       name: testServerName(created),
       imageRef: image.id,
       flavorRef: flavor,
-      ...(networked ? { networks: [{ uuid: await privateNetworkId(s, ctx) }], securityGroups: [VERIFY_SECURITY_GROUP] } : { networks: 'none' as const }),
+      ...(network ? { networks: [{ uuid: network }], securityGroups: [VERIFY_SECURITY_GROUP] } : { networks: 'none' as const }),
       availabilityZone: `nova:${name}`,
     });
+    // Deleted once, either beside the stand-in guest's removal (the data path's end) or at the end.
+    let deleting: Promise<void> | undefined;
+    const remove = () => (deleting ??= deleteServer(s, server).catch(() => undefined));
     try {
       try {
         await waitForServerActive(s, server, ctx.config.settings.SERVICE_TIMEOUT * 1000);
@@ -375,9 +382,9 @@ const plugin: ServicePlugin = {
         const bootS = (Date.now() - created) / 1000;
         ctx.log.info(`${ctx.host.name}: guest booted: "${r.line}" on the console ${bootS.toFixed(1)} s after server create (ACTIVE after ${activeS.toFixed(1)} s) [guest-boot-s=${bootS.toFixed(1)}]`);
       }
-      if (networked) await proveDataPath(ctx, s, server, !isLibvirt(ctx), created);
+      if (networked) await proveDataPath(ctx, s, server, !isLibvirt(ctx), created, remove);
     } finally {
-      await deleteServer(s, server).catch(() => undefined);
+      await remove();
     }
     await waitForServerGone(s, server, ctx.config.settings.SERVICE_TIMEOUT * 1000);
   },
