@@ -81,6 +81,14 @@ export async function mapComputeNodes(ctx: StackContext): Promise<number> {
   });
 }
 
+/** Like Promise.all, but waits for every promise before it throws the first rejection in their order. */
+async function settledInOrder<T extends readonly unknown[]>(ps: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const out = await Promise.allSettled(ps);
+  const failed = out.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) throw failed.reason;
+  return out.map((o) => (o as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
+}
+
 const isLibvirt = (ctx: StackContext): boolean => ctx.config.settings.VIRT_DRIVER === 'libvirt';
 
 const daemon = (ctx: StackContext): DaemonSpec => ({
@@ -329,16 +337,21 @@ const plugin: ServicePlugin = {
       return;
     }
     const networked = hasDataPath(ctx);
-    // What the test server needs, asked of Nova, Glance and Neutron at once.
-    const [removed, image, flavor, network] = await Promise.all([
-      removeLeftoverServers(s, ctx.config.settings.SERVICE_TIMEOUT * 1000).catch((err: Error) => {
-        throw new StackError(`Could not remove the test servers earlier runs left: ${err.message}`, 'Delete them with `openstack server delete` (names stack-verify-...) and run `./stack.ts verify` again.');
-      }),
+    // What the test server needs, asked of Nova, Glance and Neutron at once; each finishes (the
+    // leftovers' removal above all) before the first failure in this order is reported.
+    const [, image, flavor, network] = await settledInOrder([
+      removeLeftoverServers(s, ctx.config.settings.SERVICE_TIMEOUT * 1000).then(
+        (removed) => {
+          if (removed.length) ctx.log.warn(`${ctx.host.name}: removed ${removed.length} test server(s) an earlier run left behind (a verify that was killed): ${removed.join(', ')}`);
+        },
+        (err: Error) => {
+          throw new StackError(`Could not remove the test servers earlier runs left: ${err.message}`, 'Delete them with `openstack server delete` (names stack-verify-...) and run `./stack.ts verify` again.');
+        },
+      ),
       verifyImage(ctx, s),
       ensureFlavor(s, FLAVORS.find((f) => f.name === 'stack.tiny')!),
       networked ? privateNetworkId(s, ctx) : undefined,
-    ]);
-    if (removed.length) ctx.log.warn(`${ctx.host.name}: removed ${removed.length} test server(s) an earlier run left behind (a verify that was killed): ${removed.join(', ')}`);
+    ] as const);
     const pattern = isLibvirt(ctx) ? consolePattern(ctx.config.settings.VERIFY_CONSOLE_PATTERN) : undefined;
     const created = Date.now();
     // On this compute host (admin's nova:HOST zone), so each compute host of the cloud is proved.
