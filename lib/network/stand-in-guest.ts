@@ -65,6 +65,20 @@ export async function plugStandIn(host: Host, port: { id: string; mac: string },
   return g;
 }
 
+/**
+ * Waits until this host's ovn-controller has installed the flows of the stand-in's port (it marks
+ * the OVS interface ovn-installed=true): from then on OVN answers DHCP at once, while udhcpc's
+ * first discover sent before would wait out its 1 s retry. False when it did not happen in time.
+ */
+export async function standInWired(host: Host, g: StandIn, timeoutS = 30): Promise<boolean> {
+  const r = await host.run(`ovs-vsctl --timeout=${timeoutS} wait-until Interface ${quote(g.dev)} external_ids:ovn-installed=true`, {
+    check: false,
+    label: `OVN's flows for ${g.ns}`,
+    timeoutMs: (timeoutS + 10) * 1000,
+  });
+  return r.exitCode === 0;
+}
+
 /** DHCP in the namespace: up to `tries` discovers a second apart. */
 export async function standInDhcp(host: Host, g: StandIn, scriptDir: string, tries = 20): Promise<Lease> {
   const r = await host.run(

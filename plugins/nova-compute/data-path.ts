@@ -7,7 +7,7 @@
 import { StackError } from '../../lib/errors.ts';
 import { serviceLogTail } from '../../lib/log-tail.ts';
 import { privateNetwork, publicNetwork } from '../../lib/network/settings.ts';
-import { plugStandIn, standInDhcp, standInGet, standInListen, unplugStandIn, type StandIn } from '../../lib/network/stand-in-guest.ts';
+import { plugStandIn, standInDhcp, standInGet, standInListen, standInWired, unplugStandIn, type StandIn } from '../../lib/network/stand-in-guest.ts';
 import type { Session } from '../../lib/openstack/keystone.ts';
 import { create, list, remove, type FloatingIp, type Network, type Port } from '../../lib/openstack/neutron.ts';
 import type { StackContext } from '../../lib/plugin.ts';
@@ -79,9 +79,9 @@ export async function proveDataPath(ctx: StackContext, s: Session, server: strin
   const tidy = async (): Promise<void> => void (await Promise.all([releaseFip(), release()]));
   await withGuest(ctx, port, fake, async (g) => {
     const leaseDir = `${ctx.config.settings.STACK_STATE_DIR}/verify`;
-    // DHCP is asked at once: ovn-controller answers as soon as it has claimed the port, while
-    // Neutron hears of the binding seconds later on a busy first run (~5 s of waiting, else).
-    const early = g ? standInDhcp(ctx.host, g, leaseDir) : undefined;
+    // DHCP is asked as soon as ovn-controller has wired the port, while Neutron hears of the
+    // binding seconds later on a busy first run (~5 s of waiting, else).
+    const early = g ? standInWired(ctx.host, g).then(() => standInDhcp(ctx.host, g, leaseDir)) : undefined;
     early?.catch(() => undefined);
     // 1. The port is bound here: ovn-controller claimed it, Neutron calls it ACTIVE.
     const bound = await pollUntil(async () => {
