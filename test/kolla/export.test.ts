@@ -115,12 +115,18 @@ interface AnsibleInventory {
 
 /** Debian's ansible reads the file; a file it cannot parse fails instead of warning. */
 async function ansibleList(file: string): Promise<AnsibleInventory> {
-  const r = await execa('ansible-inventory', ['-i', file, '--list'], {
-    env: { ANSIBLE_INVENTORY_ENABLED: 'ini', ANSIBLE_INVENTORY_UNPARSED_FAILED: 'true', ANSIBLE_LOCAL_TEMP: join(tmpdir(), 'stackts-ansible') },
-    reject: false,
-  });
-  expect(r.exitCode, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as AnsibleInventory;
+  // ansible's own temp directory, removed afterwards (it is left behind otherwise).
+  const temp = mkdtempSync(join(tmpdir(), 'stackts-ansible-'));
+  try {
+    const r = await execa('ansible-inventory', ['-i', file, '--list'], {
+      env: { ANSIBLE_INVENTORY_ENABLED: 'ini', ANSIBLE_INVENTORY_UNPARSED_FAILED: 'true', ANSIBLE_LOCAL_TEMP: temp },
+      reject: false,
+    });
+    expect(r.exitCode, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as AnsibleInventory;
+  } finally {
+    rmSync(temp, { recursive: true, force: true });
+  }
 }
 
 /** Every group ansible knows: those with hosts or parts, and the empty ones named as parts. */
