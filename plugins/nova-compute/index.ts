@@ -367,7 +367,22 @@ const plugin: ServicePlugin = {
     const remove = () => (deleting ??= deleteServer(s, server).catch(() => undefined));
     try {
       try {
-        await waitForServerActive(s, server, ctx.config.settings.SERVICE_TIMEOUT * 1000);
+        // nova-compute may still be shutting down when the links step looked (SIGTERM: oslo's graceful
+        // shutdown keeps the process a while, its RPC no longer consumed): a build sent to it never
+        // moves, so whether it still runs is asked every 2 s, not only once SERVICE_TIMEOUT ran out.
+        let building = true;
+        const watch = (async () => {
+          while (building) {
+            await new Promise((r) => setTimeout(r, 2000));
+            if (building) await checkComputeAlive(ctx);
+          }
+        })();
+        try {
+          await Promise.race([waitForServerActive(s, server, ctx.config.settings.SERVICE_TIMEOUT * 1000), watch]);
+        } finally {
+          building = false;
+          watch.catch(() => undefined);
+        }
       } catch (err) {
         await checkComputeAlive(ctx);
         throw new StackError(`A test server (${server}) did not become ACTIVE on ${name}: ${(err as Error).message}`,
