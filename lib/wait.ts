@@ -181,3 +181,11 @@ export const lastLines = (text: string, n: number): string =>
     .filter((l) => l.trim() !== '')
     .slice(-n)
     .join('\n');
+
+/** Like Promise.all, but waits for every promise before it throws the first rejection in their order. */
+export async function settledInOrder<T extends readonly unknown[]>(ps: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const out = await Promise.allSettled(ps);
+  const failed = out.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) throw failed.reason;
+  return out.map((o) => (o as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
+}

@@ -17,6 +17,7 @@ import { checkPorts, type PortSpec } from '../preflight.ts';
 import { stopPlugin } from '../stop-plugin.ts';
 import { dbPasswordFile } from './config.ts';
 import { dbSync, ensureDatabases } from './db.ts';
+import { settledInOrder } from '../wait.ts';
 import { cleanService, registerService, serviceLinks } from './lifecycle.ts';
 
 /** A config file of the service, rendered by its plugin, put back to the packaged copy by clean. */
@@ -114,9 +115,7 @@ async function runDbSyncs(ctx: StackContext, d: ApiServiceDescriptor): Promise<v
       }),
     );
   }
-  const outcomes = await Promise.allSettled(done.values());
-  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-  if (failed) throw failed.reason;
+  await settledInOrder([...done.values()]);
 }
 
 /**

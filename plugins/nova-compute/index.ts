@@ -21,6 +21,7 @@ import { logTail } from '../../lib/log-tail.ts';
 import { startOrRestart } from '../../lib/restart.ts';
 import { windowStart } from '../../lib/links.ts';
 import { withAdminDb } from '../../lib/db-admin.ts';
+import { settledInOrder } from '../../lib/wait.ts';
 import { explainingLines } from '../../lib/log-cause.ts';
 import { imageName } from '../../lib/image.ts';
 import { NOVA_CONF, novaCommon } from '../nova/index.ts';
@@ -79,14 +80,6 @@ export async function mapComputeNodes(ctx: StackContext): Promise<number> {
     }
     return nodes.length;
   });
-}
-
-/** Like Promise.all, but waits for every promise before it throws the first rejection in their order. */
-async function settledInOrder<T extends readonly unknown[]>(ps: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
-  const out = await Promise.allSettled(ps);
-  const failed = out.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-  if (failed) throw failed.reason;
-  return out.map((o) => (o as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
 }
 
 const isLibvirt = (ctx: StackContext): boolean => ctx.config.settings.VIRT_DRIVER === 'libvirt';
