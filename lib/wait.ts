@@ -41,6 +41,13 @@ export const defaultOkStatus = (status: number): boolean => status > 0 && status
  */
 export const FAST_POLL_MS = 250;
 
+/**
+ * verify's test server: its few waits (ACTIVE, its port bound, gone again) are most of a no-change
+ * re-run, and ask a cloud that has nothing else to do by then. Not for waits during a first run's
+ * starts, where each ask takes CPU from the services being waited for.
+ */
+export const TEST_SERVER_POLL_MS = 100;
+
 /** Longest single attempt: a service that accepted the connection but hangs is retried, not waited on forever. */
 const ATTEMPT_TIMEOUT_MS = 5000;
 

@@ -318,7 +318,24 @@ export interface WaitOptions extends NovaOptions {
   readonly intervalMs?: number;
   /** How long a non-final failure (see BuildState.final) must last before it counts. Default 5 s. */
   readonly graceMs?: number;
+  /**
+   * Asked between polls, at most every checkEveryMs (default 2 s); what it throws ends the wait.
+   * A build sent to a compute service that stopped never moves: its death is named within
+   * seconds instead of once the timeout ran out.
+   */
+  readonly check?: () => Promise<void>;
+  readonly checkEveryMs?: number;
 }
+
+/** Runs o.check when checkEveryMs has passed since it last ran (or since the wait began). */
+const periodicCheck = (o: WaitOptions): (() => Promise<void>) => {
+  let last = Date.now();
+  return async () => {
+    if (!o.check || Date.now() - last < (o.checkEveryMs ?? 2000)) return;
+    await o.check();
+    last = Date.now();
+  };
+};
 
 /** Tracks how long a non-final failure has lasted; returns true when it should be believed. */
 const failureClock = (graceMs: number) => {
@@ -338,6 +355,7 @@ const failureClock = (graceMs: number) => {
 export async function waitForServerActive(s: Session, id: string, timeoutMs: number, o: WaitOptions = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const believe = failureClock(o.graceMs ?? 5000);
+  const check = periodicCheck(o);
   for (;;) {
     const st = await serverBuildState(s, id, o);
     if (st.phase === 'active') return;
@@ -348,6 +366,7 @@ export async function waitForServerActive(s: Session, id: string, timeoutMs: num
         'GET', u(s, `servers/${id}/os-instance-actions`, o),
       );
     }
+    await check();
     await sleep(o.intervalMs ?? FAST_POLL_MS);
   }
 }
@@ -362,6 +381,7 @@ export async function waitForServer(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const believe = failureClock(o.graceMs ?? 5000);
+  const check = periodicCheck(o);
   let detail = '';
   for (;;) {
     let server: Server | undefined;
@@ -392,6 +412,7 @@ export async function waitForServer(
     if (Date.now() >= deadline) {
       throw new ApiError(`server ${id} not ${target} after ${Math.round(timeoutMs / 1000)} s (${detail})`, 'GET', u(s, `servers/${id}`, o));
     }
+    await check();
     await sleep(o.intervalMs ?? FAST_POLL_MS);
   }
 }
@@ -399,3 +420,19 @@ export async function waitForServer(
 /** Wait until nova has removed the server (GET /servers/{id} answers 404). */
 export const waitForServerGone = (s: Session, id: string, timeoutMs: number, o: WaitOptions = {}): Promise<void> =>
   waitForServer(s, id, 'deleted', timeoutMs, o);
+
+/**
+ * Wait until nova has removed the server named `name`: until the server list (ids and names) no
+ * longer holds it. GET /servers/{id} asks Neutron for the server's ports and security groups at
+ * every poll, and Neutron's API worker is what the deletion itself waits on (nova deletes the
+ * server's port there); the plain list asks Nova's database only.
+ */
+export async function waitForServerUnlisted(s: Session, id: string, name: string, timeoutMs: number, o: WaitOptions = {}): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const nameRegex = `^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;
+  for (;;) {
+    if (!(await listServersByName(s, nameRegex, o)).some((x) => x.id === id)) return;
+    if (Date.now() >= deadline) throw new ApiError(`server ${id} (${name}) still listed after ${Math.round(timeoutMs / 1000)} s: nova has not finished deleting it`, 'GET', u(s, 'servers', o));
+    await sleep(o.intervalMs ?? FAST_POLL_MS);
+  }
+}

@@ -9,10 +9,10 @@ import { readPackageList } from '../../lib/packages.ts';
 import { releaseAtLeast } from '../../lib/release.ts';
 import { sh } from '../../lib/shell.ts';
 import { StackError } from '../../lib/errors.ts';
-import { FAST_POLL_MS } from '../../lib/wait.ts';
+import { FAST_POLL_MS, settledInOrder, TEST_SERVER_POLL_MS } from '../../lib/wait.ts';
 import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { daemonLogTail, daemonStatus, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
-import { listComputeServices, listHypervisors, type Hypervisor, ensureFlavor, createServer, deleteServer, getServer, getConsoleOutput, waitForServerActive, waitForServerGone } from '../../lib/openstack/nova.ts';
+import { listComputeServices, listHypervisors, type Hypervisor, ensureFlavor, createServer, deleteServer, getServer, getConsoleOutput, waitForServerActive, waitForServerUnlisted } from '../../lib/openstack/nova.ts';
 import { listResourceProviders } from '../../lib/openstack/placement.ts';
 import { listImages } from '../../lib/openstack/glance.ts';
 import { adminSession, cleanService, startService } from '../../lib/service/lifecycle.ts';
@@ -21,7 +21,6 @@ import { logTail } from '../../lib/log-tail.ts';
 import { startOrRestart } from '../../lib/restart.ts';
 import { windowStart } from '../../lib/links.ts';
 import { withAdminDb } from '../../lib/db-admin.ts';
-import { settledInOrder } from '../../lib/wait.ts';
 import { explainingLines } from '../../lib/log-cause.ts';
 import { imageName } from '../../lib/image.ts';
 import { NOVA_CONF, novaCommon } from '../nova/index.ts';
@@ -347,14 +346,16 @@ const plugin: ServicePlugin = {
     ] as const);
     const pattern = isLibvirt(ctx) ? consolePattern(ctx.config.settings.VERIFY_CONSOLE_PATTERN) : undefined;
     const created = Date.now();
+    const serverName = testServerName(created);
     // On this compute host (admin's nova:HOST zone), so each compute host of the cloud is proved.
     const server = await createServer(s, {
-      name: testServerName(created),
+      name: serverName,
       imageRef: image.id,
       flavorRef: flavor,
       ...(network ? { networks: [{ uuid: network }], securityGroups: [VERIFY_SECURITY_GROUP] } : { networks: 'none' as const }),
       availabilityZone: `nova:${name}`,
     });
+    
     // Deleted once, either beside the stand-in guest's removal (the data path's end) or at the end.
     let deleting: Promise<void> | undefined;
     const remove = () => (deleting ??= deleteServer(s, server).catch(() => undefined));
@@ -363,19 +364,7 @@ const plugin: ServicePlugin = {
         // nova-compute may still be shutting down when the links step looked (SIGTERM: oslo's graceful
         // shutdown keeps the process a while, its RPC no longer consumed): a build sent to it never
         // moves, so whether it still runs is asked every 2 s, not only once SERVICE_TIMEOUT ran out.
-        let building = true;
-        const watch = (async () => {
-          while (building) {
-            await new Promise((r) => setTimeout(r, 2000));
-            if (building) await checkComputeAlive(ctx);
-          }
-        })();
-        try {
-          await Promise.race([waitForServerActive(s, server, ctx.config.settings.SERVICE_TIMEOUT * 1000), watch]);
-        } finally {
-          building = false;
-          watch.catch(() => undefined);
-        }
+        await waitForServerActive(s, server, ctx.config.settings.SERVICE_TIMEOUT * 1000, { intervalMs: TEST_SERVER_POLL_MS, check: () => checkComputeAlive(ctx) });
       } catch (err) {
         await checkComputeAlive(ctx);
         throw new StackError(`A test server (${server}) did not become ACTIVE on ${name}: ${(err as Error).message}`,
@@ -407,7 +396,7 @@ const plugin: ServicePlugin = {
     } finally {
       await remove();
     }
-    await waitForServerGone(s, server, ctx.config.settings.SERVICE_TIMEOUT * 1000);
+    await waitForServerUnlisted(s, server, serverName, ctx.config.settings.SERVICE_TIMEOUT * 1000, { intervalMs: TEST_SERVER_POLL_MS });
   },
 
   daemons: (ctx) => (isLibvirt(ctx) ? [...libvirtDaemons(ctx), daemon(ctx)] : [daemon(ctx)]),

@@ -27,6 +27,7 @@ import {
   waitForServer,
   waitForServerActive,
   waitForServerGone,
+  waitForServerUnlisted,
 } from '../../lib/openstack/nova.ts';
 import { getAllocations } from '../../lib/openstack/placement.ts';
 import { ADMIN_PASSWORD, startFakeCloud, type FakeCloud } from './fake-cloud.ts';
@@ -231,6 +232,28 @@ describe('nova and placement', () => {
       await waitForServerActive(s, id, 5000, { intervalMs: 20 });
     });
 
+    it('asks the check between polls at its own pace, and ends the wait with what it throws', async () => {
+      action([{ event: 'compute__do_build_and_run_instance', finish_time: null, result: null, host: 'c1' }]);
+      let asked = 0;
+      const t0 = Date.now();
+      const check = async () => {
+        asked++;
+        if (asked === 3) throw new Error('nova-compute on c1 is not running');
+      };
+      await expect(waitForServerActive(s, id, 5000, { intervalMs: 10, check, checkEveryMs: 50 })).rejects.toThrow(/nova-compute on c1 is not running/);
+      // every 50 ms, not at every 10 ms poll: the third ask ended it after ~150 ms, not the 5 s timeout
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
+      expect(Date.now() - t0).toBeLessThan(2000);
+    });
+
+    it('a check that passes leaves the wait to end as it would', async () => {
+      action([{ event: 'compute__do_build_and_run_instance', finish_time: null, result: null, host: 'c1' }]);
+      let asked = 0;
+      await expect(waitForServerActive(s, id, 200, { intervalMs: 10, check: async () => void asked++, checkEveryMs: 30 })).rejects.toThrow(/not ACTIVE after/);
+      expect(asked).toBeGreaterThanOrEqual(2);
+      expect(asked).toBeLessThanOrEqual(8);
+    });
+
     it('times out with where the build stands', async () => {
       action([{ event: 'compute__do_build_and_run_instance', finish_time: null, result: null, host: 'c1' }]);
       await expect(waitForServerActive(s, id, 60, { intervalMs: 20 })).rejects.toThrow(/not ACTIVE after .*spawning on c1/);
@@ -244,6 +267,24 @@ describe('nova and placement', () => {
       setTimeout(() => void deleteServer(s, id), 50);
       await waitForServerGone(s, id, 5000, { intervalMs: 10 });
       await deleteServer(s, id); // already gone: fine
+    });
+
+    it('waits for deletion by the server list, never asking GET /servers/{id} (which asks Neutron)', async () => {
+      const name = String(cloud.nova.server!.name);
+      // a server whose name only contains the test server's (the list filters by regular expression)
+      cloud.nova.others.push({ id: 'other', name: `${name}-2` });
+      setTimeout(() => void deleteServer(s, id), 50);
+      await waitForServerUnlisted(s, id, name, 5000, { intervalMs: 10 });
+      const polls = cloud.srv.requests.filter((r) => r.method === 'GET' && r.url.startsWith('/compute/v2.1/servers'));
+      expect(polls.length).toBeGreaterThan(1);
+      expect(polls.every((r) => r.url.startsWith('/compute/v2.1/servers?'))).toBe(true);
+      expect(decodeURIComponent(polls[0]!.url)).toContain(`name=^${name}$`);
+      cloud.nova.others.length = 0;
+    });
+
+    it('names the server still listed when its deletion runs out of time', async () => {
+      const name = String(cloud.nova.server!.name);
+      await expect(waitForServerUnlisted(s, id, name, 50, { intervalMs: 10 })).rejects.toThrow(new RegExp(`server ${id} \\(${name}\\) still listed after`));
     });
 
     it('reports ERROR with the fault', async () => {
