@@ -141,13 +141,18 @@ export function preflightTask(ctx: MutableContext, plugins: readonly ServicePlug
     phase: 'preflight',
     run: async () => {
       const ports = plugins.flatMap((p) => (PORTS[p.name] ?? []).map((port) => ({ port, service: p.name })));
-      const found = await runPreflight(ctx.host, ctx.facts, { ports });
+      // The host's checks, every plugin's and the config files' rendering at once: each only
+      // reads, and each is a few round trips a re-run would otherwise wait for one after another.
+      const [found, verdicts, rendered] = await Promise.all([
+        runPreflight(ctx.host, ctx.facts, { ports }),
+        Promise.allSettled(plugins.map(async (p) => p.preflight?.(ctx))),
+        renderAll(ctx, plugins).then((r) => ({ ok: r }), (err: unknown) => ({ err })),
+      ]);
       const problems = found.filter((p) => p.severity !== 'warning');
       for (const w of found.filter((p) => p.severity === 'warning')) ctx.log.warn(`${ctx.host.name}: ${w.message}`);
-      // Every plugin's findings too, so the whole list is on one screen (StackErrors are findings, not crashes).
+      // Every plugin's findings too, so the whole list is on one screen (StackErrors are findings, not crashes),
+      // listed in plugin order.
       const lines = problems.map((p) => ({ message: p.message, hint: p.hint }));
-      // Every plugin's preflight at once (they only look), their findings listed in plugin order.
-      const verdicts = await Promise.allSettled(plugins.map(async (p) => p.preflight?.(ctx)));
       for (const v of verdicts) {
         if (v.status === 'fulfilled') continue;
         if (!(v.reason instanceof StackError)) throw v.reason;
@@ -156,8 +161,9 @@ export function preflightTask(ctx: MutableContext, plugins: readonly ServicePlug
       if (lines.length) {
         throw new InputError(`${ctx.host.name} is not ready; nothing was changed:\n${formatProblems(ctx.host.name, lines)}`);
       }
-      const files = [...(await renderAll(ctx, plugins)).values()].flat();
-      const bad = unmatchedPostConfig(ctx.config, files);
+      // A config file that cannot be rendered counts once the host itself is found ready.
+      if ('err' in rendered) throw rendered.err;
+      const bad = unmatchedPostConfig(ctx.config, [...rendered.ok.values()].flat());
       if (bad) throw bad;
     },
   };
@@ -176,10 +182,13 @@ export function installTask(ctx: MutableContext, plugins: readonly ServicePlugin
     timeoutMs: s.COMMAND_TIMEOUT * 1000,
     timeoutFrom: 'progress',
     run: async (t) => {
-      // The first change on the host: the directories clean may later remove, marked as ours.
-      await ctx.host.run(makeOwnDirsCommand([s.STACK_STATE_DIR, s.LOGDIR]), { label: 'state and log directories' });
+      // The first change on the host: the directories clean may later remove, marked as ours;
+      // beside it, which packages are missing (a read).
       const wanted = [...new Set((await Promise.all(plugins.map((p) => p.packages(ctx)))).flat())];
-      const missing = await missingPackages(ctx.host, ctx.facts, wanted);
+      const [, missing] = await Promise.all([
+        ctx.host.run(makeOwnDirsCommand([s.STACK_STATE_DIR, s.LOGDIR]), { label: 'state and log directories' }),
+        missingPackages(ctx.host, ctx.facts, wanted),
+      ]);
       if (missing.length) {
         ctx.log.info(`${ctx.host.name}: installing ${missing.length} of ${wanted.length} packages: ${missing.join(' ')}`);
         await installPackages(ctx.host, ctx.facts, missing, {
@@ -189,8 +198,9 @@ export function installTask(ctx: MutableContext, plugins: readonly ServicePlugin
           onProgress: (line) => t.output(line),
           onAdvance: () => t.progressed(),
         });
+        // What the packages brought is the release from here on (before, it was the candidate's).
+        ctx.setRelease(await detectRelease(ctx.host, ctx.facts));
       }
-      ctx.setRelease(await detectRelease(ctx.host, ctx.facts));
       if (!ctx.release.hasGlanceRegistry && ctx.config.services.has('g-reg')) {
         ctx.log.warn(`${ctx.host.name}: OpenStack ${ctx.release.name} has no glance-registry (removed in Ussuri); g-reg is ignored.`);
       }
