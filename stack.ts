@@ -16,7 +16,6 @@ import type { Logger } from './lib/log-types.ts';
 import type { KnownHostsPolicy } from './lib/host/known-hosts.ts';
 import { hostAddresses } from './lib/host/address.ts';
 import type { Host, HostFacts } from './lib/host/types.ts';
-import { detectRelease } from './lib/release.ts';
 import { orderPlugins } from './lib/plan.ts';
 import { cloudVerifyTasks, makeCloudContexts, perHost, pluginsOn, preflightTask, removeNamesTask, stackTasks, stopTasks, teardownOrder, verifyTasks, type MutableContext } from './lib/stack-tasks.ts';
 import { chooseRenderer, runTasks, type TaskHandle, type TaskNode } from './lib/tasks.ts';
@@ -194,7 +193,7 @@ async function open(opts: ReturnType<typeof parseCli>, readOnly: boolean): Promi
         // A hosts file's names are the hosts' names everywhere (task ids, the address table, Nova).
         ...(topology.file ? { name: p.spec.name } : {}),
       });
-      return { name: p.spec.name, host, facts: p.facts, release: await detectRelease(host, p.facts) };
+      return { name: p.spec.name, host, facts: p.facts, release: p.release };
     }),
   );
   const ctxs = makeCloudContexts({ config, topology, endpoints, hosts: opened, log, dryRun: readOnly });

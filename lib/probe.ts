@@ -10,6 +10,8 @@ import { parseTargetHost } from './config/validate.ts';
 import { sh } from './shell.ts';
 import { StackError } from './errors.ts';
 import { mixedReleases } from './preflight.ts';
+import { detectRelease } from './release.ts';
+import type { Release } from './plugin.ts';
 import { isIpLiteral, type HostSpec, type Topology } from './topology.ts';
 
 export interface ProbedHost {
@@ -18,6 +20,8 @@ export interface ProbedHost {
   readonly facts: HostFacts;
   /** The address the other hosts use for it. */
   readonly address: string;
+  /** The OpenStack release its packages hold or would install. */
+  readonly release: Release;
 }
 
 
@@ -64,8 +68,10 @@ export async function probeHosts(topology: Topology, open: (spec: HostSpec) => H
       try {
         host = open(spec);
         opened.push(host);
-        const facts = await host.facts();
-        return { spec, host, facts, address: await addressOf(spec, host, topology.hosts.length === 1) };
+        // Each is a round trip of its own; the release's needs the facts (which package manager).
+        const facts = host.facts();
+        const [f, address, release] = await Promise.all([facts, addressOf(spec, host, topology.hosts.length === 1), facts.then((x) => detectRelease(host, x))]);
+        return { spec, host, facts: f, address, release };
       } catch (err) {
         problems.push(`${where(spec)}: cannot reach ${spec.target}: ${(err as Error).message.split('\n')[0]}`);
         hints.add('check the address and that sshd runs there; a key that is refused: set ssh_key for that host (or the top-level ssh_key), or load it into ssh-agent');

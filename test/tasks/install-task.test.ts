@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { installTask } from '../../lib/stack-tasks.ts';
 import { orderPlugins } from '../../lib/plan.ts';
-import type { TaskContext } from '../../lib/tasks.ts';
+import type { TaskHandle } from '../../lib/tasks.ts';
 import { PLUGINS } from '../../plugins/index.ts';
 import { recordingCloud } from '../fixtures/cloud.ts';
 import type { RecordingHost } from '../fixtures/recording-host.ts';
@@ -27,7 +27,7 @@ function oneHost(missing: string) {
   });
   const ctx = ctxs[0]!;
   const task = installTask(ctx, orderPlugins(config, PLUGINS));
-  const t = { output: () => undefined, progressed: () => undefined } as unknown as TaskContext;
+  const t = { output: () => undefined, progressed: () => undefined } as unknown as TaskHandle;
   return { ctx, host, run: () => task.run!(t) };
 }
 

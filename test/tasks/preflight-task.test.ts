@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { preflightTask } from '../../lib/stack-tasks.ts';
 import { StackError } from '../../lib/errors.ts';
 import type { ServicePlugin } from '../../lib/plugin.ts';
-import type { TaskContext } from '../../lib/tasks.ts';
+import type { TaskHandle } from '../../lib/tasks.ts';
 import { recordingCloud } from '../fixtures/cloud.ts';
 
 const LAYOUT = `hosts:
@@ -15,7 +15,7 @@ const LAYOUT = `hosts:
 `;
 
 const plugin = (name: string, p: Partial<ServicePlugin>): ServicePlugin => ({ name, services: [name], needs: [], packages: () => [], ...p }) as unknown as ServicePlugin;
-const t = {} as TaskContext;
+const t = {} as TaskHandle;
 
 /** A host that is ready: root, memory and disk to spare, its name resolving, no port taken. */
 function run(plugins: ServicePlugin[]) {
@@ -35,7 +35,7 @@ describe('the preflight step', () => {
       plugin('a', { preflight: async () => { throw new StackError('A_PASSWORD cannot be used', 'set another'); } }),
       plugin('b', { preflight: async () => { throw new StackError('port 5000 is taken', 'stop it'); } }),
       plugin('c', { configFiles: async () => { rendered = true; throw new Error('cannot read /etc/c.conf'); } }),
-    ]).catch((e: unknown) => e as Error);
+    ]).then(() => new Error('no error'), (e: unknown) => e as Error);
     expect(err.message).toMatch(/aio is not ready; nothing was changed/);
     expect(err.message).toMatch(/A_PASSWORD cannot be used[\s\S]*port 5000 is taken/);
     expect(err.message).not.toMatch(/c\.conf/);
