@@ -99,6 +99,10 @@ export default apiServicePlugin(NEUTRON_SERVER, {
           // (as the nova user, below).
           notify_nova_on_port_status_changes: ovn,
           notify_nova_on_port_data_changes: ovn,
+          // Neutron sends the first event at once and holds the next ones for this many seconds:
+          // at its default of 2, a guest's "port is up" waited behind its port's update, and a test
+          // server's events reached Nova while it was being deleted (its port's DELETE took 1 s).
+          ...(ovn ? { send_events_interval: 0 } : {}),
         },
         ...(ovn ? { nova: serviceAuth(ctx, 'nova', s.NOVA_PASSWORD) } : {}),
         database: { connection: dbUrl(ctx, 'neutron', 'neutron') },
