@@ -252,6 +252,9 @@ export class SshHost implements Host {
       let ready = false;
       client.on('ready', () => {
         ready = true;
+        // Every command is a few small packets each way (channel open, exec, data, exit status):
+        // with Nagle's algorithm each waited for the server's delayed ACK, ~40 ms a command.
+        client.setNoDelay(true);
         this.live = client;
         resolve(client);
       });

@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EventEmitter } from 'node:events';
-import type { ClientChannel } from 'ssh2';
+import { Client, type ClientChannel } from 'ssh2';
 import { SshHost, recordChannel } from '../../lib/host/ssh.ts';
 import { StackError } from '../../lib/errors.ts';
 import { MemoryLogger } from '../fixtures/memory-logger.ts';
@@ -111,6 +111,26 @@ describe('SshHost against a server with MaxSessions 3', () => {
   it('runs 12 commands at once by queueing them on the channels the server allows', async () => {
     const results = await Promise.all(Array.from({ length: 12 }, (_, i) => host.run(`sleep 0.5; echo ${i}`)));
     expect(results.map((r) => r.stdout)).toEqual(Array.from({ length: 12 }, (_, i) => String(i)));
+  });
+});
+
+describe('SshHost latency', () => {
+  let sshd: Sshd;
+  let host: SshHost;
+  beforeAll(async () => {
+    sshd = await startSshd();
+    host = new SshHost({ host: '127.0.0.1', port: sshd.port, privateKey: sshd.keyPath, log: new MemoryLogger(), commandTimeoutMs: 30_000 });
+  });
+  afterAll(async () => {
+    vi.restoreAllMocks();
+    await host?.close();
+    await sshd?.stop();
+  });
+
+  it('turns Nagle off on its connection: a command is small packets each way, and each waited ~40 ms for a delayed ACK', async () => {
+    const noDelay = vi.spyOn(Client.prototype, 'setNoDelay');
+    await host.run('true');
+    expect(noDelay).toHaveBeenCalledWith(true);
   });
 });
 
