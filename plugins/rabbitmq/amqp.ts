@@ -73,7 +73,7 @@ export async function probeLogin(p: LoginProbe): Promise<BrokerAnswer> {
   const attempt = async (): Promise<BrokerAnswer> => {
     try {
       // The object form: a password with @ : / needs no URL encoding.
-      conn = await connect({ protocol: 'amqp', hostname: '127.0.0.1', port: p.port, username: p.user, password: p.password, vhost: p.vhost ?? '/', heartbeat: 0 }, { timeout: timeoutMs });
+      conn = await connect({ protocol: 'amqp', hostname: '127.0.0.1', port: p.port, username: p.user, password: p.password, vhost: p.vhost ?? '/', heartbeat: 0 }, { timeout: timeoutMs, noDelay: true });
       conn.on('error', () => undefined);
     } catch (err) {
       return classify(err, 'login');
