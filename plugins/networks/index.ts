@@ -107,15 +107,17 @@ const plugin: ServicePlugin = {
   async verify(ctx) {
     const s = await adminSession(ctx);
     const set = ctx.config.settings;
-    const [router] = await list<Router>(s, 'routers', { name: set.Q_ROUTER_NAME });
-    if (!router) throw new StackError(`router ${set.Q_ROUTER_NAME} is gone`, 'A re-run of ./stack.ts makes it again.');
     // `openstack network agent list` after a stack shows every chassis alive: a chassis that has
     // just registered takes a moment to be reported alive, so it is waited for. A metadata agent
     // enters Neutron's list only once it reports a southbound nb_cfg, which it does when that
     // changes: Neutron's own liveness ping changes it at most every agent_down_time/2 (37 s), so a
-    // first run sat out ~20 s here. One sync through OVN's databases makes every agent report now;
-    // the wait below still decides.
-    await ctx.host.run(`ovn-nbctl --db=${quote(ctx.endpoints.ovn.nb)} --timeout=10 --wait=sb sync`, { check: false, label: 'every chassis reports now (ovn-nbctl sync)' });
+    // first run sat out ~20 s here. One sync through OVN's databases makes every agent report now
+    // (beside the router's lookup); the wait below still decides.
+    const [[router]] = await Promise.all([
+      list<Router>(s, 'routers', { name: set.Q_ROUTER_NAME }),
+      ctx.host.run(`ovn-nbctl --db=${quote(ctx.endpoints.ovn.nb)} --timeout=10 --wait=sb sync`, { check: false, label: 'every chassis reports now (ovn-nbctl sync)' }),
+    ]);
+    if (!router) throw new StackError(`router ${set.Q_ROUTER_NAME} is gone`, 'A re-run of ./stack.ts makes it again.');
     const res = await pollUntil(async () => {
       const missing = await missingAgents(ctx);
       return { ok: missing === undefined, detail: missing ?? '' };
