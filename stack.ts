@@ -374,3 +374,12 @@ async function main(argv: string[]): Promise<number> {
 const closeAll = (s: Session) => Promise.allSettled(s.ctxs.map((c) => c.host.close()));
 
 process.exitCode = await main(process.argv.slice(2));
+// A step stopped by another's failure is not waited for (a hung step cannot hang the run), and its
+// work may still poll a cloud API for a while; the command's result is known, so it does not wait.
+// Named on stderr: what stays open after the hosts were closed is worth a bug report.
+const lingering = setTimeout(() => {
+  const open = process.getActiveResourcesInfo().filter((r) => r !== 'Timeout' && r !== 'TTYWrap');
+  process.stderr.write(`stack.ts: exiting with work still open (${open.join(', ') || 'timers'}): a step stopped by a failure is not waited for\n`);
+  process.exit();
+}, 3000);
+lingering.unref();
