@@ -25,10 +25,8 @@ import { exitCodeOf } from './lib/errors.ts';
 import { handleInterrupts, onInterrupt } from './lib/interrupt.ts';
 import { PLUGINS } from './plugins/index.ts';
 import { imageName } from './lib/image.ts';
-import { EXPORT_FORMATS, exportKollaAnsible, type ExportFormat } from './lib/kolla/export.ts';
-import { collectStatus, formatStatus } from './lib/status-report.ts';
+import { EXPORT_FORMATS, type ExportFormat } from './lib/kolla/formats.ts';
 import { verifyReport } from './lib/verify-report.ts';
-import { collectPlan, formatPlan } from './lib/plan-report.ts';
 import { acquireLock, currentHolder, hostLockStore, LockHeldError, localLockStore, type HeldLock } from './lib/run-lock.ts';
 
 const COMMANDS = ['stack', 'unstack', 'clean', 'plan', 'verify', 'status', 'export'] as const;
@@ -217,6 +215,7 @@ async function commandPlan(s: Session, json: boolean): Promise<number> {
   for (const c of s.ctxs) await preflightTask(c, pluginsOn(c, plugins)).run!(silentHandle);
   const tasks = stackTasks(s.ctxs, plugins);
   const mask = (t: string) => s.log.mask(t);
+  const { collectPlan, formatPlan } = await import('./lib/plan-report.ts');
   const report = await collectPlan({ hosts: s.ctxs.map((c) => ({ ctx: c, plugins: pluginsOn(c, plugins) })), tasks, endpoints: s.endpoints, topology: s.topology, invented: s.config.inventedSecrets ?? [], mask });
   const text = json
     ? JSON.stringify(report, null, 2)
@@ -227,6 +226,7 @@ async function commandPlan(s: Session, json: boolean): Promise<number> {
 
 async function commandStatus(s: Session, json: boolean): Promise<number> {
   const plugins = orderPlugins(s.config, PLUGINS);
+  const { collectStatus, formatStatus } = await import('./lib/status-report.ts');
   const status = await collectStatus(s.ctxs.map((c) => ({ ctx: c, plugins: pluginsOn(c, plugins) })));
   process.stdout.write(s.log.mask(json ? JSON.stringify({ hosts: status }, null, 2) + '\n' : formatStatus(status)));
   return 0;
@@ -234,6 +234,7 @@ async function commandStatus(s: Session, json: boolean): Promise<number> {
 
 async function commandExport(s: Session, dir: string): Promise<number> {
   const hosts = s.ctxs.map((c) => ({ spec: s.topology.hosts.find((h) => h.name === c.host.name)!, host: c.host, facts: c.facts, release: c.release, address: c.address }));
+  const { exportKollaAnsible } = await import('./lib/kolla/export.ts');
   const r = await exportKollaAnsible({ config: s.config, hosts }, resolve(dir));
   for (const n of r.notes) s.log.warn(n);
   const shown = r.files.map((f) => relative(process.cwd(), f) || f);

@@ -15,8 +15,7 @@ import { readInterfaces } from './interfaces.ts';
 import { renderInventory } from './inventory.ts';
 import { decideLayout } from './layout.ts';
 
-export const EXPORT_FORMATS = ['kolla-ansible'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+export { EXPORT_FORMATS, type ExportFormat } from './formats.ts';
 
 export interface ExportSource {
   readonly config: Config;
