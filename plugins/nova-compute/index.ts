@@ -13,7 +13,7 @@ import { FAST_POLL_MS, settledInOrder, TEST_SERVER_POLL_MS } from '../../lib/wai
 import { type ConfigFile, type ServicePlugin, type StackContext } from '../../lib/plugin.ts';
 import { daemonLogTail, daemonStatus, stopDaemon, type DaemonSpec } from '../../lib/daemon.ts';
 import { listComputeServices, listHypervisors, type Hypervisor, ensureFlavor, createServer, deleteServer, getServer, getConsoleOutput, waitForServerActive, waitForServerUnlisted } from '../../lib/openstack/nova.ts';
-import { listResourceProviders } from '../../lib/openstack/placement.ts';
+import { getInventories, listResourceProviders, type ResourceProvider } from '../../lib/openstack/placement.ts';
 import { listImages } from '../../lib/openstack/glance.ts';
 import { adminSession, cleanService, startService } from '../../lib/service/lifecycle.ts';
 import { renderIni } from '../../lib/service/config.ts';
@@ -122,6 +122,14 @@ async function checkComputeAlive(ctx: StackContext): Promise<void> {
 }
 
 /** Poll until fn returns a value, or fail with the message and the compute log's tail; a dead compute fails at once. */
+/** The compute node's resource provider once it offers VCPU and memory, else undefined. */
+export async function providerWithInventory(s: Awaited<ReturnType<typeof adminSession>>, name: string): Promise<ResourceProvider | undefined> {
+  const rp = (await listResourceProviders(s)).find((p) => p.name === name);
+  if (!rp) return undefined;
+  const inv = await getInventories(s, rp.uuid);
+  return inv.VCPU?.total && inv.MEMORY_MB?.total ? rp : undefined;
+}
+
 async function until<T>(ctx: StackContext, what: string, fn: () => Promise<T | undefined>, hint: string): Promise<T> {
   const deadline = Date.now() + ctx.config.settings.SERVICE_TIMEOUT * 1000;
   for (;;) {
@@ -316,10 +324,12 @@ const plugin: ServicePlugin = {
         'It reports through RabbitMQ every 10 s; check that it runs (`./stack.ts status`) and its log below.', { file: LOG, lines: await explainingTail(ctx) });
     }
     const hv = await waitForHypervisor(ctx, s, name);
+    // A provider with its inventory: nova-compute creates the provider, then reports what it holds a
+    // moment later, and a server asked for in between finds no host (seen on a first run, 2025.1).
     await until(
       ctx,
-      `Placement has no resource provider for ${hv.hypervisor_hostname}`,
-      async () => (await listResourceProviders(s)).find((p) => p.name === hv.hypervisor_hostname),
+      `Placement has no resource provider with an inventory for ${hv.hypervisor_hostname}`,
+      () => providerWithInventory(s, hv.hypervisor_hostname),
       `nova-compute reports its inventory to Placement with the [placement] credentials in ${CONF}.`,
     );
     // The whole pipeline: a server boots on this compute host and is deleted again.

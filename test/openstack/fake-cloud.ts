@@ -31,6 +31,8 @@ export interface FakeCloud {
     /** Servers besides the one created through the fake (left by earlier runs, say): listed, found by id, deleted. */
     others: Row[];
     allocations: Record<string, { resources: Record<string, number> }>;
+    /** Placement's resource providers, each with its inventory (empty until nova-compute reports it). */
+    providers: { uuid: string; name: string; inventories: Record<string, { total: number }> }[];
   };
   /** Hand a request to the fake's own routing (to undo a test's srv.route override). */
   forward: Handler;
@@ -68,7 +70,7 @@ export async function startFakeCloud(): Promise<FakeCloud> {
   const tokens = new Set<string>();
   const images: Row[] = [];
   const imageData = new Map<string, Buffer>();
-  const nova: FakeCloud['nova'] = { getServerStatus: 500, server: undefined, actions: [], hypervisorServers: [], allocations: {}, others: [] };
+  const nova: FakeCloud['nova'] = { getServerStatus: 500, server: undefined, actions: [], hypervisorServers: [], allocations: {}, others: [], providers: [] };
 
   const catalog = () =>
     tables.services!.map((s) => ({
@@ -288,6 +290,13 @@ export async function startFakeCloud(): Promise<FakeCloud> {
             ...(withServers && nova.hypervisorServers.length ? { servers: nova.hypervisorServers } : {}) },
         ],
       });
+    }
+    if (path === '/placement/resource_providers' && m === 'GET') {
+      return json(res, 200, { resource_providers: nova.providers.map((p) => ({ uuid: p.uuid, name: p.name, generation: 1 })) });
+    }
+    if ((r = /^\/placement\/resource_providers\/([^/]+)\/inventories$/.exec(path)) && m === 'GET') {
+      const p = nova.providers.find((x) => x.uuid === r![1]);
+      return p ? json(res, 200, { inventories: p.inventories, resource_provider_generation: 1 }) : json(res, 404, { errors: [{ status: 404 }] });
     }
     if ((r = /^\/placement\/allocations\/([^/]+)$/.exec(path)) && m === 'GET') {
       return json(res, 200, nova.server && nova.server.id === r[1] ? { allocations: nova.allocations } : { allocations: {} });

@@ -31,6 +31,7 @@ import {
 } from '../../lib/openstack/nova.ts';
 import { getAllocations } from '../../lib/openstack/placement.ts';
 import { ADMIN_PASSWORD, startFakeCloud, type FakeCloud } from './fake-cloud.ts';
+import { providerWithInventory } from '../../plugins/nova-compute/index.ts';
 
 let cloud: FakeCloud;
 let s: Session;
@@ -285,6 +286,15 @@ describe('nova and placement', () => {
     it('names the server still listed when its deletion runs out of time', async () => {
       const name = String(cloud.nova.server!.name);
       await expect(waitForServerUnlisted(s, id, name, 50, { intervalMs: 10 })).rejects.toThrow(new RegExp(`server ${id} \\(${name}\\) still listed after`));
+    });
+
+    it('a compute node counts once its provider offers VCPU and memory, not when the provider is made', async () => {
+      cloud.nova.providers = [{ uuid: 'rp-h1', name: 'h1', inventories: {} }];
+      expect(await providerWithInventory(s, 'h1')).toBeUndefined(); // made, inventory not reported yet
+      expect(await providerWithInventory(s, 'h2')).toBeUndefined(); // no provider
+      cloud.nova.providers[0]!.inventories = { VCPU: { total: 2 }, MEMORY_MB: { total: 2048 }, DISK_GB: { total: 10 } };
+      expect((await providerWithInventory(s, 'h1'))?.uuid).toBe('rp-h1');
+      cloud.nova.providers = [];
     });
 
     it('reports ERROR with the fault', async () => {

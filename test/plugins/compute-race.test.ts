@@ -114,6 +114,7 @@ describe('a compute node that appears seconds after its service reports up', () 
     const ctx = contextOn(computeHost());
     // No Neutron: verify ends after the hypervisor and Placement checks.
     cloud.srv.route('GET', '/placement/resource_providers', (_req, res) => json(res, 200, { resource_providers: [{ uuid: 'rp-1', name: 'h1', generation: 1 }] }));
+    cloud.srv.route('GET', '/placement/resource_providers/rp-1/inventories', (_req, res) => json(res, 200, { inventories: { VCPU: { total: 2 }, MEMORY_MB: { total: 2048 } }, resource_provider_generation: 1 }));
     await novaCompute.verify!({ ...ctx, config: { ...ctx.config, services: new Set([...ctx.config.services].filter((s) => s !== 'q-svc')) } });
     expect(script.mapped).toBe(true);
   }, 30_000);
@@ -141,6 +142,7 @@ describe('test servers an earlier run left behind', () => {
     script.nodeAt = Date.now();
     script.mapped = true;
     cloud.srv.route('GET', '/placement/resource_providers', (_req, res) => json(res, 200, { resource_providers: [{ uuid: 'rp-1', name: 'h1', generation: 1 }] }));
+    cloud.srv.route('GET', '/placement/resource_providers/rp-1/inventories', (_req, res) => json(res, 200, { inventories: { VCPU: { total: 2 }, MEMORY_MB: { total: 2048 } }, resource_provider_generation: 1 }));
     const killed = { id: 'srv-killed', name: `stack-verify-${RUN_STARTED_MS - 3_600_000}`, status: 'ACTIVE' };
     const errored = { id: 'srv-error', name: `stack-verify-${RUN_STARTED_MS - 60_000}`, status: 'ERROR' };
     const ours = { id: 'srv-ours', name: `stack-verify-${RUN_STARTED_MS + 1}`, status: 'BUILD' };
