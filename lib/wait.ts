@@ -154,6 +154,8 @@ export interface PollResult {
   readonly ok: boolean;
   /** Why the last probe failed, for the error message. */
   readonly detail?: string;
+  /** The answer will not change (what was waited for is gone): stop now, not at the timeout. */
+  readonly final?: boolean;
 }
 
 export interface PollOptions {
@@ -162,7 +164,7 @@ export interface PollOptions {
   readonly intervalMs?: number;
 }
 
-/** Runs probe until it reports ok or the time is up; returns the last result. Never throws for a failed probe. */
+/** Runs probe until it reports ok or final, or the time is up; returns the last result. Never throws for a failed probe. */
 export async function pollUntil(probe: () => Promise<PollResult>, opts: PollOptions): Promise<PollResult & { tries: number; elapsedMs: number }> {
   const start = Date.now();
   const interval = opts.intervalMs ?? 1000;
@@ -176,7 +178,7 @@ export async function pollUntil(probe: () => Promise<PollResult>, opts: PollOpti
       last = { ok: false, detail: err instanceof Error ? err.message : String(err) };
     }
     const elapsedMs = Date.now() - start;
-    if (last.ok || elapsedMs + interval > opts.timeoutMs) return { ...last, tries, elapsedMs };
+    if (last.ok || last.final || elapsedMs + interval > opts.timeoutMs) return { ...last, tries, elapsedMs };
     await new Promise((resolve) => setTimeout(resolve, interval));
   }
 }

@@ -16,7 +16,7 @@ import { datapathOf } from '../../lib/network/datapath.ts';
 import { VERIFY_SECURITY_GROUP } from '../../lib/network/verify-names.ts';
 
 export { VERIFY_SECURITY_GROUP };
-import { FAST_POLL_MS, pollUntil, settledInOrder, TEST_SERVER_POLL_MS } from '../../lib/wait.ts';
+import { pollUntil, settledInOrder, TEST_SERVER_POLL_MS } from '../../lib/wait.ts';
 import { consoleSettled, dhcpOnConsole, metadataOnConsole } from '../../lib/network/guest-console.ts';
 import { getConsoleOutput } from '../../lib/openstack/nova.ts';
 
@@ -36,10 +36,26 @@ export async function privateNetworkId(s: Session, ctx: StackContext): Promise<s
 
 const ovnLog = (ctx: StackContext) => serviceLogTail(ctx, { file: OVN_CONTROLLER_LOG, lines: 20 });
 
-async function serverPort(s: Session, ctx: StackContext, server: string): Promise<Port> {
-  const res = await pollUntil(async () => ({ ok: (await list<Port>(s, 'ports', { device_id: server })).length > 0 }), { timeoutMs: 30_000, intervalMs: FAST_POLL_MS });
-  const [port] = await list<Port>(s, 'ports', { device_id: server });
-  if (!res.ok || !port) throw new StackError(`the test server ${server} on ${ctx.host.name} has no port on ${privateNetwork(ctx.config).name}`, "neutron-server's log says why Nova's port request failed.");
+/**
+ * The port Nova made for the server, once Nova has bound it to a host: a port that ovn-controller
+ * claims before the binding is never called ACTIVE by Neutron (it hears "up" while the port has no
+ * host, ignores it, and no second "up" comes). Given up on as soon as `buildFailed()` says the
+ * build will bind none.
+ */
+async function serverPort(s: Session, ctx: StackContext, server: string, buildFailed: () => boolean): Promise<Port> {
+  let port: Port | undefined;
+  const bound = (p: Port | undefined) => !!p && !['unbound', 'binding_failed', undefined].includes(p['binding:vif_type']);
+  const r = await pollUntil(async () => {
+    [port] = await list<Port>(s, 'ports', { device_id: server });
+    return { ok: bound(port), final: buildFailed() };
+  }, { timeoutMs: 30_000, intervalMs: TEST_SERVER_POLL_MS });
+  if (!r.ok || !port) {
+    const what = port ? `its port ${port.id} is not bound to a host (binding:vif_type ${port['binding:vif_type'] ?? 'unset'})` : `it has no port on ${privateNetwork(ctx.config).name}`;
+    throw new StackError(
+      `The test server ${server} on ${ctx.host.name}: ${what}${buildFailed() ? ', and its build failed' : ''}`,
+      "neutron-server's log says why Nova's port request or binding failed.",
+    );
+  }
   return port;
 }
 
@@ -61,10 +77,27 @@ async function withGuest<T>(ctx: StackContext, port: Port, fake: boolean, fn: (g
   }
 }
 
-/** `release` (the test server's delete) runs beside the guest's removal once the path is proved or has failed. */
-export async function proveDataPath(ctx: StackContext, s: Session, server: string, fake: boolean, createdAt = Date.now(), release: () => Promise<void> = async () => undefined): Promise<void> {
+export interface DataPathOptions {
+  /** A stand-in guest plays the guest (the fake driver); else the server is a real guest, already booted. */
+  readonly fake: boolean;
+  readonly createdAt?: number;
+  /** The test server's delete: runs beside the guest's removal once the path is proved or has failed. */
+  readonly release?: () => Promise<void>;
+  /**
+   * The server's build, when the path is proved while it goes on (the stand-in guest needs only
+   * the port): its failure ends the wait for a port that will never come.
+   */
+  readonly building?: Promise<unknown>;
+}
+
+export async function proveDataPath(ctx: StackContext, s: Session, server: string, o: DataPathOptions): Promise<void> {
+  const { fake, createdAt = Date.now(), release = async () => undefined } = o;
   const host = ctx.host.name;
-  const port = await serverPort(s, ctx, server);
+  let buildFailed = false;
+  o.building?.catch(() => {
+    buildFailed = true;
+  });
+  const port = await serverPort(s, ctx, server, () => buildFailed);
   const fixed = port.fixed_ips[0]?.ip_address ?? '?';
   const userspace = (await datapathOf(ctx)).type === 'netdev';
   const gw = ctx.on('ovn-northd');
@@ -72,10 +105,14 @@ export async function proveDataPath(ctx: StackContext, s: Session, server: strin
   // whose kernels have no openvswitch module the tunnel needs a NIC given to OVS (TUNNEL_INTERFACE).
   const unreachable = gw.host.name !== host && !ctx.config.settings.TUNNEL_INTERFACE && (userspace || (await datapathOf(gw)).type === 'netdev');
   let fip: Promise<FloatingIp> | undefined;
-  const releaseFip = async (): Promise<void> => {
-    const f = await fip?.catch(() => undefined);
-    if (f) await remove(s, 'floatingips', f.id).catch(() => undefined);
-  };
+  let fipReleased: Promise<void> | undefined;
+  // Once, as soon as the floating IP's hop is settled: its deletion (~0.4 s of OVN work in
+  // neutron-server) then overlaps the metadata read instead of delaying the server's.
+  const releaseFip = (): Promise<void> =>
+    (fipReleased ??= (async () => {
+      const f = await fip?.catch(() => undefined);
+      if (f) await remove(s, 'floatingips', f.id).catch(() => undefined);
+    })());
   // The floating IP goes first: a server deleted with one still on its port has Neutron take it off
   // inside the port's DELETE (~0.3 s more of OVN work on the path of the server's deletion).
   const tidy = async (): Promise<void> => {
@@ -107,7 +144,7 @@ export async function proveDataPath(ctx: StackContext, s: Session, server: strin
     // 1. The port is bound here: ovn-controller claimed it, Neutron calls it ACTIVE.
     const bound = pollUntil(async () => {
       const [p] = await list<Port>(s, 'ports', { id: port.id });
-      return { ok: p?.status === 'ACTIVE', detail: `status ${p?.status ?? 'gone'}` };
+      return { ok: p?.status === 'ACTIVE', detail: `status ${p?.status ?? 'gone'}`, final: !p };
     }, { timeoutMs: ctx.config.settings.SERVICE_TIMEOUT * 1000, intervalMs: TEST_SERVER_POLL_MS });
     const boundHere = bound.then(async (b) => {
       if (b.ok) return;
@@ -141,6 +178,7 @@ export async function proveDataPath(ctx: StackContext, s: Session, server: strin
     const agentHere = ctx.topology.hostsFor('q-ovn-metadata-agent').some((h) => h.name === host);
     const metadata = dhcp.then(() => (agentHere ? readMetadata(ctx, g, server) : undefined));
     const reached = dhcp.then(() => standInListen(ctx.host, g)).then(floating);
+    void reached.finally(releaseFip).catch(() => undefined);
     await settledInOrder([boundHere, dhcp, metadata, reached]);
   }, tidy);
 }

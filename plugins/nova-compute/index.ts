@@ -365,11 +365,10 @@ const plugin: ServicePlugin = {
       ...(network ? { networks: [{ uuid: network }], securityGroups: [VERIFY_SECURITY_GROUP] } : { networks: 'none' as const }),
       availabilityZone: `nova:${name}`,
     });
-    
     // Deleted once, either beside the stand-in guest's removal (the data path's end) or at the end.
     let deleting: Promise<void> | undefined;
     const remove = () => (deleting ??= deleteServer(s, server).catch(() => undefined));
-    try {
+    const built = (async () => {
       try {
         // nova-compute may still be shutting down when the links step looked (SIGTERM: oslo's graceful
         // shutdown keeps the process a while, its RPC no longer consumed): a build sent to it never
@@ -384,25 +383,37 @@ const plugin: ServicePlugin = {
       if (landed !== name) {
         throw new StackError(`The test server ${server} was asked for ${name} (zone nova:${name}) but runs on ${String(landed)}.`, 'Check the compute hosts\' names in `openstack compute service list`.');
       }
-      if (pattern) {
-        const activeS = (Date.now() - created) / 1000;
-        const r = await waitForBootMarker(pattern, {
-          read: () => getConsoleOutput(s, server, 50),
-          check: () => checkComputeAlive(ctx),
-          timeoutMs: ctx.config.settings.VERIFY_BOOT_TIMEOUT * 1000,
-        });
-        if (!r.seen) {
-          throw await guestFailure(
-            ctx,
-            server,
-            `The test server ${server} (image ${image.name ?? image.id}) is ACTIVE on ${name} but its console showed no /${pattern.source}/ within ${ctx.config.settings.VERIFY_BOOT_TIMEOUT} s.`,
-            r.lastOutput,
-          );
+    })();
+    built.catch(() => undefined);
+    try {
+      if (networked && !isLibvirt(ctx)) {
+        // A stand-in guest needs only the server's port: its path (DHCP, metadata, the floating IP) is
+        // proved while Nova finishes the build, and the server is deleted only once the build is over.
+        // The build's failure is named first.
+        const release = () => built.then(remove, remove);
+        await settledInOrder([built, proveDataPath(ctx, s, server, { fake: true, createdAt: created, release, building: built })]);
+      } else {
+        await built;
+        if (pattern) {
+          const activeS = (Date.now() - created) / 1000;
+          const r = await waitForBootMarker(pattern, {
+            read: () => getConsoleOutput(s, server, 50),
+            check: () => checkComputeAlive(ctx),
+            timeoutMs: ctx.config.settings.VERIFY_BOOT_TIMEOUT * 1000,
+          });
+          if (!r.seen) {
+            throw await guestFailure(
+              ctx,
+              server,
+              `The test server ${server} (image ${image.name ?? image.id}) is ACTIVE on ${name} but its console showed no /${pattern.source}/ within ${ctx.config.settings.VERIFY_BOOT_TIMEOUT} s.`,
+              r.lastOutput,
+            );
+          }
+          const bootS = (Date.now() - created) / 1000;
+          ctx.log.info(`${ctx.host.name}: guest booted: "${r.line}" on the console ${bootS.toFixed(1)} s after server create (ACTIVE after ${activeS.toFixed(1)} s) [guest-boot-s=${bootS.toFixed(1)}]`);
         }
-        const bootS = (Date.now() - created) / 1000;
-        ctx.log.info(`${ctx.host.name}: guest booted: "${r.line}" on the console ${bootS.toFixed(1)} s after server create (ACTIVE after ${activeS.toFixed(1)} s) [guest-boot-s=${bootS.toFixed(1)}]`);
+        if (networked) await proveDataPath(ctx, s, server, { fake: false, createdAt: created, release: remove });
       }
-      if (networked) await proveDataPath(ctx, s, server, !isLibvirt(ctx), created, remove);
     } finally {
       await remove();
     }

@@ -2,7 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StackError } from '../../lib/errors.ts';
-import { defaultOkStatus, waitForHttp } from '../../lib/wait.ts';
+import { defaultOkStatus, pollUntil, waitForHttp } from '../../lib/wait.ts';
 
 const servers: net.Server[] = [];
 afterEach(async () => {
@@ -91,5 +91,25 @@ describe('waitForHttp', () => {
     const t0 = Date.now();
     await expect(waitForHttp(url, { timeoutMs: 10_000, intervalMs: 50, signal: ac.signal })).rejects.toThrow('interrupted');
     expect(Date.now() - t0).toBeLessThan(2000);
+  });
+});
+
+describe('pollUntil', () => {
+  it('asks again until ok, and gives up at the timeout with the last detail', async () => {
+    let n = 0;
+    const r = await pollUntil(async () => ({ ok: ++n === 3 }), { timeoutMs: 5000, intervalMs: 5 });
+    expect(r).toMatchObject({ ok: true, tries: 3 });
+    const late = await pollUntil(async () => ({ ok: false, detail: `try ${++n}` }), { timeoutMs: 60, intervalMs: 10 });
+    expect(late.ok).toBe(false);
+    expect(late.detail).toBe(`try ${n}`);
+    expect(late.tries).toBeGreaterThan(1);
+  });
+
+  it('stops at the first final answer (what it waits for is gone), long before the timeout', async () => {
+    let n = 0;
+    const started = Date.now();
+    const r = await pollUntil(async () => (++n < 2 ? { ok: false } : { ok: false, final: true, detail: 'gone' }), { timeoutMs: 30_000, intervalMs: 5 });
+    expect(r).toMatchObject({ ok: false, final: true, detail: 'gone', tries: 2 });
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 });
