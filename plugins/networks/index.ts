@@ -8,13 +8,20 @@ import { quote } from '../../lib/shell.ts';
 import { PUBLIC_PHYSNET } from '../../lib/network/physnet.ts';
 import { privateNetwork, publicNetwork, type NetworkPlan } from '../../lib/network/settings.ts';
 import { ensureProject, type Session } from '../../lib/openstack/keystone.ts';
-import { addSecurityGroupRule, ensureNamed, ensureRouterInterface, list, listAgents, update, type Network, type Router, type Subnet } from '../../lib/openstack/neutron.ts';
+import { ensureNamed, ensureRouterInterface, ensureSecurityGroupRules, list, listAgents, listNamed, update, type Network, type Router, type SecurityGroupRule, type Subnet } from '../../lib/openstack/neutron.ts';
 import type { ServicePlugin, StackContext } from '../../lib/plugin.ts';
 import { VERIFY_SECURITY_GROUP } from '../../lib/network/verify-names.ts';
 import { adminSession } from '../../lib/service/lifecycle.ts';
-import { FAST_POLL_MS, pollUntil } from '../../lib/wait.ts';
+import { FAST_POLL_MS, pollUntil, settledInOrder } from '../../lib/wait.ts';
 
 const subnetName = (n: NetworkPlan): string => `${n.name}-subnet`;
+
+/** What verify's test servers must let in: the network host pings them and opens their port 22. */
+const VERIFY_RULES: readonly SecurityGroupRule[] = [
+  { direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp' },
+  { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', port_range_min: 22, port_range_max: 22 },
+];
+const describeRule = (r: SecurityGroupRule): string => `${r.direction} ${r.protocol}${r.port_range_min ? ` ${r.port_range_min}` : ''}`;
 
 async function ensureSubnet(s: Session, net: Network, plan: NetworkPlan, projectId: string, dhcp: boolean, setting: string): Promise<{ subnet: Subnet; created: boolean }> {
   const { value, created } = await ensureNamed<Subnet>(s, 'subnets', subnetName(plan), projectId, {
@@ -42,39 +49,48 @@ async function ensureInitialNetworks(ctx: StackContext): Promise<string[]> {
   const [adminProject, demoProject] = await Promise.all([ensureProject(s, 'admin'), ensureProject(s, set.DEMO_PROJECT)]);
   const pub = publicNetwork(ctx.config);
   const priv = privateNetwork(ctx.config);
-  const [[pubNet, pubSub], [privNet, privSub], sg] = await Promise.all([
-    (async () => {
-      const net = await ensureNamed<Network>(s, 'networks', pub.name, adminProject, {
-        'router:external': true,
-        'provider:network_type': 'flat',
-        'provider:physical_network': PUBLIC_PHYSNET,
-      });
-      return [net, await ensureSubnet(s, net.value, pub, adminProject, false, 'FLOATING_RANGE')] as const;
-    })(),
+  // The router waits only for the public network it has its gateway on; its lookup is asked at once.
+  const routerListed = listNamed<Router>(s, 'routers', set.Q_ROUTER_NAME, demoProject);
+  routerListed.catch(() => undefined);
+  const pubReady = (async () => {
+    const net = await ensureNamed<Network>(s, 'networks', pub.name, adminProject, {
+      'router:external': true,
+      'provider:network_type': 'flat',
+      'provider:physical_network': PUBLIC_PHYSNET,
+    });
+    return [net, await ensureSubnet(s, net.value, pub, adminProject, false, 'FLOATING_RANGE')] as const;
+  })();
+  const routerReady = pubReady.then(async ([pubNet]) => {
+    const gateway = { network_id: pubNet.value.id, enable_snat: true };
+    const router = await ensureNamed<Router>(s, 'routers', set.Q_ROUTER_NAME, demoProject, { external_gateway_info: gateway }, routerListed);
+    if (router.created) return { router, made: `router ${set.Q_ROUTER_NAME}` };
+    if (router.value.external_gateway_info?.network_id === pubNet.value.id) return { router };
+    await update<Router>(s, 'routers', router.value.id, { external_gateway_info: gateway });
+    return { router, made: `${set.Q_ROUTER_NAME}'s gateway on ${pub.name}` };
+  });
+  const [[pubNet, pubSub], [privNet, privSub], sg, routerDone] = await settledInOrder([
+    pubReady,
     (async () => {
       const net = await ensureNamed<Network>(s, 'networks', priv.name, demoProject, {});
       return [net, await ensureSubnet(s, net.value, priv, demoProject, true, 'FIXED_RANGE')] as const;
     })(),
     // verify's test servers (admin's) let ping and port 22 in; users' own servers keep the default group.
-    ensureNamed<{ id: string }>(s, 'security-groups', VERIFY_SECURITY_GROUP, adminProject, { description: 'stack.ts verify: ICMP and TCP 22 in' }),
-  ]);
+    (async () => {
+      const group = await ensureNamed<{ id: string }>(s, 'security-groups', VERIFY_SECURITY_GROUP, adminProject, { description: 'stack.ts verify: ICMP and TCP 22 in' });
+      // Looked at on every run: a rule deleted by hand would fail every verify's floating IP check.
+      const added = await ensureSecurityGroupRules(s, group.value.id, VERIFY_RULES, group.created ? [] : undefined);
+      if (!group.created && added.length) made.push(`${VERIFY_SECURITY_GROUP}'s rule${added.length > 1 ? 's' : ''} ${added.map(describeRule).join(', ')}`);
+      return group;
+    })(),
+    routerReady,
+  ] as const);
   if (pubNet.created) made.push(`network ${pub.name}`);
   if (pubSub.created) made.push(`subnet ${subnetName(pub)} ${pub.cidr}`);
   if (privNet.created) made.push(`network ${priv.name}`);
   if (privSub.created) made.push(`subnet ${subnetName(priv)} ${priv.cidr}`);
-  if (sg.created) {
-    made.push(`security group ${VERIFY_SECURITY_GROUP}`);
-    await addSecurityGroupRule(s, { security_group_id: sg.value.id, direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp' });
-    await addSecurityGroupRule(s, { security_group_id: sg.value.id, direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', port_range_min: 22, port_range_max: 22 });
-  }
-
-  const gateway = { network_id: pubNet.value.id, enable_snat: true };
-  const router = await ensureNamed<Router>(s, 'routers', set.Q_ROUTER_NAME, demoProject, { external_gateway_info: gateway });
-  if (router.created) made.push(`router ${set.Q_ROUTER_NAME}`);
-  else if (router.value.external_gateway_info?.network_id !== pubNet.value.id) {
-    await update<Router>(s, 'routers', router.value.id, { external_gateway_info: gateway });
-    made.push(`${set.Q_ROUTER_NAME}'s gateway on ${pub.name}`);
-  }
+  if (sg.created) made.push(`security group ${VERIFY_SECURITY_GROUP}`);
+  const router = routerDone.router;
+  if (routerDone.made) made.push(routerDone.made);
   if (await ensureRouterInterface(s, router.value.id, privSub.subnet.id)) made.push(`${set.Q_ROUTER_NAME}'s interface on ${subnetName(priv)}`);
   return made;
 }
