@@ -2,8 +2,7 @@
 // variable changed in place, the rest of the packaged file (comments, order) kept byte for byte.
 
 import { quote } from './shell.ts';
-
-const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+import { escapeRegExp } from './regexp.ts';
 
 /**
  * Set NAME=value: replace the active assignment if there is one, else add it right after the
@@ -12,7 +11,7 @@ const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 export function setShellVar(text: string, name: string, value: string): string {
   const line = `${name}=${quote(value)}`;
   const lines = text.split('\n');
-  const active = new RegExp(`^(\\s*(?:export\\s+)?)${escapeRe(name)}=`);
+  const active = new RegExp(`^(\\s*(?:export\\s+)?)${escapeRegExp(name)}=`);
   const idx = lines.findIndex((l) => active.test(l));
   if (idx >= 0) {
     const prefix = active.exec(lines[idx]!)![1]!;
@@ -20,7 +19,7 @@ export function setShellVar(text: string, name: string, value: string): string {
     // A later duplicate would win when the shell reads the file: drop it.
     return lines.filter((l, i) => i <= idx || !active.test(l)).join('\n');
   }
-  const commented = lines.findIndex((l) => new RegExp(`^\\s*#\\s*(?:export\\s+)?${escapeRe(name)}=`).test(l));
+  const commented = lines.findIndex((l) => new RegExp(`^\\s*#\\s*(?:export\\s+)?${escapeRegExp(name)}=`).test(l));
   if (commented >= 0) {
     lines.splice(commented + 1, 0, line);
     return lines.join('\n');
@@ -31,7 +30,7 @@ export function setShellVar(text: string, name: string, value: string): string {
 
 /** The value of an active NAME=value line (quotes removed), or undefined. */
 export function getShellVar(text: string, name: string): string | undefined {
-  const m = new RegExp(`^\\s*(?:export\\s+)?${escapeRe(name)}=(.*)$`, 'm').exec(text);
+  const m = new RegExp(`^\\s*(?:export\\s+)?${escapeRegExp(name)}=(.*)$`, 'm').exec(text);
   if (!m) return undefined;
   const raw = m[1]!.trim();
   if (/^'.*'$/.test(raw)) return raw.slice(1, -1).replace(/'\\''/g, "'");
@@ -41,7 +40,7 @@ export function getShellVar(text: string, name: string): string | undefined {
 
 /** Remove active NAME= lines (clean: back to the packaged default). */
 export function deleteShellVar(text: string, name: string): string {
-  const active = new RegExp(`^\\s*(?:export\\s+)?${escapeRe(name)}=`);
+  const active = new RegExp(`^\\s*(?:export\\s+)?${escapeRegExp(name)}=`);
   return text
     .split('\n')
     .filter((l) => !active.test(l))

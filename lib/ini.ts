@@ -5,6 +5,7 @@
 // starts with whitespace continues the previous value, `#`/`;` start a comment, `[x]` a section.
 
 import { osloEscape, osloUnescape } from './escape.ts';
+import { escapeRegExp } from './regexp.ts';
 
 export type IniDialect = 'oslo' | 'plain';
 
@@ -49,7 +50,6 @@ function splitAssignment(t: string): { key: string; raw: string } | undefined {
   return { key: t.slice(0, at).trim(), raw: t.slice(at + 1) };
 }
 
-const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export class IniDoc {
   private constructor(
@@ -176,7 +176,7 @@ export class IniDoc {
 
   /** Index of the first `#key = ...` line in the section, if any. */
   private commentedAt(section: string, key: string): number | undefined {
-    const re = new RegExp(`^[#;][ \\t]*${escapeRe(key)}[ \\t]*=`);
+    const re = new RegExp(`^[#;][ \\t]*${escapeRegExp(key)}[ \\t]*=`);
     for (const b of this.blocks(section)) {
       for (let i = b.header + 1; i < b.end; i++) if (re.test(this.lines[i]!.text)) return i;
     }

@@ -13,12 +13,6 @@ import { isLoopback, listenForward } from './forward.ts';
 import { secretLine, trailingPrompt, watchForPrompt } from './input-wait.ts';
 import type { Forward, Host, HostFacts, RunOptions, WriteOptions } from './types.ts';
 
-/** execa, loaded by the first command: a run on an SSH host never needs it (~0.05 s of its start). */
-const loadExeca = (() => {
-  let p: Promise<typeof import('execa')> | undefined;
-  return () => (p ??= import('execa'));
-})();
-
 export interface LocalHostOptions {
   readonly log: Logger;
   /** Default per-command timeout; 0 means none. */
@@ -69,7 +63,8 @@ export class LocalHost implements Host {
     const started = performance.now();
     // detached: the shell leads its own process group, so a timeout can kill everything it started.
     const input = opts.secret !== undefined ? secretLine(opts.secret) : opts.input;
-    const { execa } = await loadExeca();
+    // Loaded by the first command (Node keeps it): a run on an SSH host never needs it (~0.05 s of its start).
+    const { execa } = await import('execa');
     const child = execa('/bin/sh', ['-c', command], {
       ...(input !== undefined ? { input } : { stdin: 'ignore' as const }),
       // Not the operator's environment: OS_PASSWORD of another cloud or oslo's OS_<GROUP>__<OPT>

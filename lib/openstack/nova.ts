@@ -10,6 +10,7 @@ import { ApiError, joinUrl } from './http.ts';
 import { call, type Interface, type Session } from './keystone.ts';
 import { getAllocations } from './placement.ts';
 import { FAST_POLL_MS } from '../wait.ts';
+import { escapeRegExp } from '../regexp.ts';
 
 const mv = (v: string) => ({ 'OpenStack-API-Version': `compute ${v}`, 'X-OpenStack-Nova-API-Version': v });
 
@@ -372,56 +373,6 @@ export async function waitForServerActive(s: Session, id: string, timeoutMs: num
 }
 
 /**
- * Wait for ACTIVE or for the server to be gone. Reads GET /servers/{id} (404 = deleted); when that
- * answers 500 because there is no Neutron, ACTIVE is judged by serverBuildState() instead and
- * deletion by the 404 that comes once nova has removed the instance.
- */
-export async function waitForServer(
-  s: Session, id: string, target: 'ACTIVE' | 'deleted', timeoutMs: number, o: WaitOptions = {},
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  const believe = failureClock(o.graceMs ?? 5000);
-  const check = periodicCheck(o);
-  let detail = '';
-  for (;;) {
-    let server: Server | undefined;
-    try {
-      server = await getServer(s, id, o);
-    } catch (e) {
-      if (!(e instanceof ApiError)) throw e;
-      if (e.status === 404) {
-        if (target === 'deleted') return;
-        throw new ApiError(`server ${id} disappeared while waiting for ACTIVE`, e.method, e.url, 404);
-      }
-      if (e.status !== 500) throw e;
-    }
-    if (server) {
-      detail = `status ${server.status}`;
-      if (target === 'ACTIVE' && server.status === 'ACTIVE') return;
-      if (server.status === 'ERROR') {
-        throw new ApiError(`server ${id} is in ERROR${server.fault ? `: ${server.fault.message}` : ''}`, 'GET', u(s, `servers/${id}`, o), 200);
-      }
-    } else if (target === 'ACTIVE') {
-      const st = await serverBuildState(s, id, o);
-      if (st.phase === 'active') return;
-      if (believe(st)) throw new ApiError(`server ${id} did not become ACTIVE: ${st.detail}`, 'GET', u(s, `servers/${id}/os-instance-actions`, o));
-      detail = st.detail;
-    } else {
-      detail = 'still present (GET /servers answers 500: no Neutron)';
-    }
-    if (Date.now() >= deadline) {
-      throw new ApiError(`server ${id} not ${target} after ${Math.round(timeoutMs / 1000)} s (${detail})`, 'GET', u(s, `servers/${id}`, o));
-    }
-    await check();
-    await sleep(o.intervalMs ?? FAST_POLL_MS);
-  }
-}
-
-/** Wait until nova has removed the server (GET /servers/{id} answers 404). */
-export const waitForServerGone = (s: Session, id: string, timeoutMs: number, o: WaitOptions = {}): Promise<void> =>
-  waitForServer(s, id, 'deleted', timeoutMs, o);
-
-/**
  * Wait until nova has removed the server named `name`: until the server list (ids and names) no
  * longer holds it. GET /servers/{id} asks Neutron for the server's ports and security groups at
  * every poll, and Neutron's API worker is what the deletion itself waits on (nova deletes the
@@ -429,7 +380,7 @@ export const waitForServerGone = (s: Session, id: string, timeoutMs: number, o: 
  */
 export async function waitForServerUnlisted(s: Session, id: string, name: string, timeoutMs: number, o: WaitOptions = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const nameRegex = `^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;
+  const nameRegex = `^${escapeRegExp(name)}$`;
   for (;;) {
     if (!(await listServersByName(s, nameRegex, o)).some((x) => x.id === id)) return;
     if (Date.now() >= deadline) throw new ApiError(`server ${id} (${name}) still listed after ${Math.round(timeoutMs / 1000)} s: nova has not finished deleting it`, 'GET', u(s, 'servers', o));
