@@ -21,11 +21,12 @@ export function slowestSteps(records: readonly TimingRecord[], n = 5): TimingRec
     .slice(0, n);
 }
 
-export function formatSlowest(records: readonly TimingRecord[], n = 5): string {
+/** `run` names the run the records are of, in the heading. */
+export function formatSlowest(records: readonly TimingRecord[], n = 5, run = 'first all-in-one'): string {
   const top = slowestSteps(records, n);
   if (!top.length) return `the ${n} slowest steps left: - (no step records)`;
   const w = Math.max(...top.map((r) => stepLabel(r).length));
-  return [`the ${n} slowest steps left (first all-in-one):`, ...top.map((r, i) => `  ${i + 1}. ${stepLabel(r).padEnd(w)}  ${secs(r.ms).padStart(8)}`)].join('\n');
+  return [`the ${n} slowest steps left (${run}):`, ...top.map((r, i) => `  ${i + 1}. ${stepLabel(r).padEnd(w)}  ${secs(r.ms).padStart(8)}`)].join('\n');
 }
 
 /** One step of the chain, and how long after its predecessor ended it started (the runner's own delay). */
@@ -95,10 +96,10 @@ export function criticalPath(records: readonly TimingRecord[]): Chain {
   return { ...(anchor ? { anchor } : {}), links, totalMs: last ? last.endMs - from : 0, fromEdges };
 }
 
-export function formatChain(c: Chain): string {
+export function formatChain(c: Chain, run = 'first all-in-one'): string {
   if (!c.links.length) return 'longest chain after the package install: - (the records have no start and end times)';
   const w = Math.max(...c.links.map((l) => stepLabel(l.record).length));
-  const head = `longest chain after the package install (first all-in-one), ${secs(c.totalMs)}${c.anchor ? ` from the end of ${stepLabel(c.anchor)}` : ' from the first step'} to the end of the last step (${c.fromEdges ? 'by the task graph\'s edges' : 'each link: the step that ended latest before the next started'}):`;
+  const head = `longest chain after the package install (${run}), ${secs(c.totalMs)}${c.anchor ? ` from the end of ${stepLabel(c.anchor)}` : ' from the first step'} to the end of the last step (${c.fromEdges ? 'by the task graph\'s edges' : 'each link: the step that ended latest before the next started'}):`;
   const rows = c.links.map((l) => `  ${stepLabel(l.record).padEnd(w)}  ${secs(l.record.ms).padStart(8)}${l.gapMs >= 50 ? `   (started ${secs(l.gapMs)} after the link before ended)` : ''}${l.record.status === 'skipped' ? '   (skipped)' : ''}`);
   const steps = c.links.reduce((a, l) => a + l.record.ms, 0);
   return [head, ...rows, `  ${'steps'.padEnd(w)}  ${secs(steps).padStart(8)}   (the rest, ${secs(Math.max(0, c.totalMs - steps))}, between steps)`].join('\n');

@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestHosts, type Suite } from '../test/hosts/index.ts';
 import { formatTimingTable } from '../lib/timing.ts';
+import { criticalPath, formatChain } from './analysis.ts';
 import { benchLocalrc, benchWork, timedStack } from './stack-run.ts';
 import { rerunRatio, taskSumMs, type Measured, type Rerun } from './summary.ts';
 
@@ -45,6 +46,8 @@ export async function benchThreeHost(suite: Suite): Promise<{ first: Measured; r
     }
     const rerun: Rerun = { firstMs: r.wallMs, sameMs: same.wallMs };
     console.log(`no-change re-run:                            ${(same.wallMs / 1000).toFixed(1)} s wall, ${(same.totalMs / 1000).toFixed(1)} s run: ${(rerunRatio(rerun) ?? NaN).toFixed(3)} of the first's wall clock`);
+    // Where a re-run's seconds go (which host's verify, which wait): its own chain.
+    console.log(`\n${formatChain(criticalPath(same.timings), 'three-host no-change re-run')}`);
     return { first, rerun };
   } finally {
     await hosts.stop();

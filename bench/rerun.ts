@@ -3,6 +3,7 @@
 // option changed through local.conf (goal < 0.15). Prints the ratios; never fails on a slow machine.
 
 import { startTestHosts, type Suite } from '../test/hosts/index.ts';
+import { criticalPath, formatChain } from './analysis.ts';
 import { benchLocalrc, benchWork, timedStack, type StackRun } from './stack-run.ts';
 import { GOALS, type Rerun } from './summary.ts';
 
@@ -32,6 +33,7 @@ export async function benchRerun(suite: Suite): Promise<Rerun | undefined> {
     console.log(`changed-setting re-run (glance):   ${(changed.wallMs / 1000).toFixed(1)} s wall, ${(changed.totalMs / 1000).toFixed(1)} s run`);
     console.log(`ratio no-change / first:           ${ratio(same, 'wallMs')} wall, ${ratio(same, 'totalMs')} run   (goal: <= ${GOALS.rerunRatio}, the wall clock)`);
     console.log(`ratio changed-setting / first:     ${ratio(changed, 'wallMs')} wall, ${ratio(changed, 'totalMs')} run   (goal: < 0.15)`);
+    if (same.ok) console.log(`\n${formatChain(criticalPath(same.timings), 'no-change re-run')}`);
     return same.ok ? { firstMs: first.wallMs, sameMs: same.wallMs } : undefined;
   } finally {
     await hosts.stop();

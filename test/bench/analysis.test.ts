@@ -58,6 +58,13 @@ describe('the longest chain after the package install', () => {
     expect(out).toMatch(/^ {2}steps +80\.0 s {3}\(the rest, 1\.0 s, between steps\)$/m);
   });
 
+  it("names the run it is of (a re-run's chain is printed too)", () => {
+    const c = criticalPath(RUN);
+    expect(formatChain(c)).toMatch(/^longest chain after the package install \(first all-in-one\), /);
+    expect(formatChain(c, 'three-host no-change re-run')).toMatch(/^longest chain after the package install \(three-host no-change re-run\), /);
+    expect(formatSlowest(RUN, 5, 'no-change re-run').split('\n')[0]).toBe('the 5 slowest steps left (no-change re-run):');
+  });
+
   it('without recorded edges: through the step that ended latest before each one started', () => {
     const bare = RUN.map(({ after: _a, ...r }) => r);
     const c = criticalPath(bare);
