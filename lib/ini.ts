@@ -50,7 +50,6 @@ function splitAssignment(t: string): { key: string; raw: string } | undefined {
   return { key: t.slice(0, at).trim(), raw: t.slice(at + 1) };
 }
 
-
 export class IniDoc {
   private constructor(
     private readonly lines: Line[],

@@ -79,8 +79,7 @@ async function ensureInitialNetworks(ctx: StackContext): Promise<string[]> {
       const group = await ensureNamed<{ id: string }>(s, 'security-groups', VERIFY_SECURITY_GROUP, adminProject, { description: 'stack.ts verify: ICMP and TCP 22 in' });
       // Looked at on every run: a rule deleted by hand would fail every verify's floating IP check.
       const added = await ensureSecurityGroupRules(s, group.value.id, VERIFY_RULES, group.created ? [] : undefined);
-      if (!group.created && added.length) made.push(`${VERIFY_SECURITY_GROUP}'s rule${added.length > 1 ? 's' : ''} ${added.map(describeRule).join(', ')}`);
-      return group;
+      return { ...group, added };
     })(),
     routerReady,
   ] as const);
@@ -89,6 +88,7 @@ async function ensureInitialNetworks(ctx: StackContext): Promise<string[]> {
   if (privNet.created) made.push(`network ${priv.name}`);
   if (privSub.created) made.push(`subnet ${subnetName(priv)} ${priv.cidr}`);
   if (sg.created) made.push(`security group ${VERIFY_SECURITY_GROUP}`);
+  else if (sg.added.length) made.push(`${VERIFY_SECURITY_GROUP}'s rule${sg.added.length > 1 ? 's' : ''} ${sg.added.map(describeRule).join(', ')}`);
   const router = routerDone.router;
   if (routerDone.made) made.push(routerDone.made);
   if (await ensureRouterInterface(s, router.value.id, privSub.subnet.id)) made.push(`${set.Q_ROUTER_NAME}'s interface on ${subnetName(priv)}`);

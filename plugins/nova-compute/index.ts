@@ -121,7 +121,6 @@ async function checkComputeAlive(ctx: StackContext): Promise<void> {
   throw computeDeathError(death, { file: LOG, lines: log });
 }
 
-/** Poll until fn returns a value, or fail with the message and the compute log's tail; a dead compute fails at once. */
 /** The compute node's resource provider once it offers VCPU and memory, else undefined. */
 export async function providerWithInventory(s: Awaited<ReturnType<typeof adminSession>>, name: string): Promise<ResourceProvider | undefined> {
   const rp = (await listResourceProviders(s)).find((p) => p.name === name);
@@ -130,6 +129,7 @@ export async function providerWithInventory(s: Awaited<ReturnType<typeof adminSe
   return inv.VCPU?.total && inv.MEMORY_MB?.total ? rp : undefined;
 }
 
+/** Poll until fn returns a value, or fail with the message and the compute log's tail; a dead compute fails at once. */
 async function until<T>(ctx: StackContext, what: string, fn: () => Promise<T | undefined>, hint: string): Promise<T> {
   const deadline = Date.now() + ctx.config.settings.SERVICE_TIMEOUT * 1000;
   for (;;) {
