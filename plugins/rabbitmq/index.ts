@@ -8,7 +8,10 @@
 //   (127.0.1.1 on many Debian hosts, the LAN address on others): that address joins
 //   ERL_EPMD_ADDRESS, or the CLI could not reach its own node. epmd only maps node names to
 //   ports, so this exposes little; the AMQP listener stays on RABBIT_HOST only.
-// - A dedicated user (RABBIT_USERID), never guest; guest is deleted. Passwords go to rabbitmqctl
+// - A dedicated user (RABBIT_USERID), never guest. The broker's first boot makes it instead of guest
+//   (advanced.config's default_user: no rabbitmqctl at all on a first run, each one an Erlang VM
+//   start of ~1 s of CPU); a broker database from before gets it from rabbitmqctl, and loses guest.
+//   Passwords go to rabbitmqctl
 //   on stdin only: rabbitmqctl (3.8+) reads the password from stdin when the argument is left out
 //   (add_user, change_password, authenticate_user), and a command line is visible in ps.
 //   rabbitmqctl trims the line it reads, so a password with surrounding whitespace is refused.
@@ -43,6 +46,9 @@ export const PORTS: readonly PortSpec[] = [
 ];
 
 export const ENV_FILE = '/etc/rabbitmq/rabbitmq-env.conf';
+/** Read by the node at boot (Erlang terms); only its first boot uses what stack.ts puts there. */
+export const ADVANCED_CONFIG = '/etc/rabbitmq/advanced.config';
+const ADVANCED_MARK = '%% Written by stack.ts';
 /** Debian's postinst copies this to ENV_FILE; `clean` puts it back. */
 export const PACKAGED_ENV_FILE = '/usr/share/rabbitmq/rabbitmq-env.conf';
 const LOG_DIR = '/var/log/rabbitmq';
@@ -115,6 +121,30 @@ export function renderEnvFile(current: string, rabbitHost: string, ownAddresses:
   text = setShellVar(text, 'ERL_EPMD_ADDRESS', epmd);
   text = setShellVar(text, 'SERVER_ADDITIONAL_ERL_ARGS', distributionErlArgs(distributionAddress(bind, ownAddresses)));
   return text;
+}
+
+/** A string as an Erlang binary literal's text: backslash and double quote escaped (UTF-8 as /utf8 reads it). */
+export const erlangBinaryText = (s: string): string => s.replace(/[\\"]/g, (c) => `\\${c}`);
+
+/**
+ * Pure: advanced.config that has the node's first boot (an empty broker database) make RABBIT_USERID
+ * with RABBIT_PASSWORD and every permission on /, instead of guest. A node whose database already
+ * has users ignores it; register's check finds the user either way.
+ */
+export function renderAdvancedConfig(user: string, password: string): string {
+  const bin = (s: string) => `<<"${erlangBinaryText(s)}"/utf8>>`;
+  return [
+    `${ADVANCED_MARK}: the broker's first boot makes this user instead of guest (./stack.ts clean removes this file).`,
+    '[{rabbit, [',
+    `  {default_user, ${bin(user)}},`,
+    `  {default_pass, ${bin(password)}},`,
+    // As add_user makes it: no tags (the default is administrator, for a management plugin not run here).
+    '  {default_user_tags, []},',
+    '  {default_vhost, <<"/">>},',
+    '  {default_permissions, [<<".*">>, <<".*">>, <<".*">>]}',
+    ']}].',
+    '',
+  ].join('\n');
 }
 
 /** The node's newest log, else the journal (or the daemon's output). */
@@ -209,6 +239,9 @@ const plugin: ServicePlugin = infraPlugin({ name: 'rabbitmq', services: ['rabbit
   async configFiles(ctx): Promise<ConfigFile[]> {
     const current = (await ctx.host.readFileIfExists(ENV_FILE)) ?? (await ctx.host.readFileIfExists(PACKAGED_ENV_FILE)) ?? '';
     const own = await ctx.host.run('getent hosts "$(hostname)"', { check: false, timeoutMs: 10_000, label: 'resolve own hostname' });
+    const password = setting(ctx, 'RABBIT_PASSWORD');
+    // The file holds it escaped: masked in that form too (plan's diff).
+    if (erlangBinaryText(password) !== password) ctx.log.addSecret(erlangBinaryText(password));
     return [
       {
         path: ENV_FILE,
@@ -216,27 +249,34 @@ const plugin: ServicePlugin = infraPlugin({ name: 'rabbitmq', services: ['rabbit
         mode: 0o644,
         owner: 'rabbitmq:rabbitmq',
       },
+      // The password: readable by the broker's group only.
+      { path: ADVANCED_CONFIG, content: renderAdvancedConfig(setting(ctx, 'RABBIT_USERID'), password), mode: 0o640, owner: 'root:rabbitmq' },
     ];
   },
 
   async start(ctx) {
+    // advanced.config is not among the files whose change restarts the node: only a first boot reads
+    // what stack.ts puts there, and a changed password is set by register.
     const started = await startOrRestart(ctx, SPEC, [ENV_FILE]);
-    // A re-run: the node was running with this configuration. If it takes our login it has
-    // booted and serves; await_startup (an Erlang VM start) would only say so again.
-    if (started.action === 'running' && (await brokerLogin(ctx, false)).kind === 'ok') return;
+    // A re-run: the node was running with this configuration. If it answers a login it has booted
+    // and serves (a refusal too: the password is register's business).
+    const answer = started.action === 'running' ? await brokerLogin(ctx, false) : undefined;
+    if (answer && answer.kind !== 'unreachable') return;
     // A node whose broker was stopped inside it (rabbitmqctl stop_app) runs but takes no AMQP
     // connection; starting the service again would fail ("node already running"): start the app.
     if (started.action === 'running' && (await brokerStopped(ctx))) {
       ctx.log.info(`${ctx.host.name}: RabbitMQ's node runs but its broker was stopped; rabbitmqctl start_app`);
       await ctlOrThrow(ctx, ['start_app'], 'rabbitmqctl start_app');
     }
+    // Booted once it answers a login at all. Asked over AMQP, not with rabbitmqctl await_startup,
+    // an Erlang VM start per try.
     const timeoutMs = Number(ctx.config.settings.SERVICE_TIMEOUT) * 1000;
     const res = await pollUntil(
       async () => {
-        const r = await ctx.host.run(ctl('await_startup'), { check: false, timeoutMs: Math.min(timeoutMs, 60_000), label: 'rabbitmqctl await_startup' });
-        return { ok: r.exitCode === 0, detail: lastLines(r.stderr || r.stdout, 3) };
+        const answer = await brokerLogin(ctx, false);
+        return { ok: answer.kind !== 'unreachable', detail: answer.kind === 'unreachable' ? answer.detail : '' };
       },
-      { timeoutMs, intervalMs: 1000 },
+      { timeoutMs, intervalMs: 250 },
     );
     if (!res.ok) {
       throw new StackError(
@@ -324,6 +364,8 @@ const plugin: ServicePlugin = infraPlugin({ name: 'rabbitmq', services: ['rabbit
     await ctx.host.run(ctl('delete_user', user), { check: false, timeoutMs: 60_000, label: `rabbitmqctl delete_user ${user}` });
     await stopDaemon(ctx.host, ctx.facts, SPEC, setting(ctx, 'STACK_STATE_DIR'));
     await stopEpmd(ctx);
+    const advanced = await ctx.host.readFileIfExists(ADVANCED_CONFIG);
+    if (advanced?.startsWith(ADVANCED_MARK)) await ctx.host.run(sh('rm', '-f', ADVANCED_CONFIG), { label: `remove ${ADVANCED_CONFIG}` });
     const current = await ctx.host.readFileIfExists(ENV_FILE);
     if (current !== null) {
       const packaged = await ctx.host.readFileIfExists(PACKAGED_ENV_FILE);

@@ -45,8 +45,8 @@ const OPERATOR_ENV = {
   OS_CLOUD: 'operator-cloud',
   OS_DEFAULT__DEBUG: 'true',
 };
-/** Every way a secret is written: as is, percent-encoded in URLs, $-escaped in oslo.config files. */
-const secretForms = (v: string): string[] => [...new Set([v, encodeURIComponent(v), v.replaceAll('$', '$$$$')])];
+/** Every way a secret is written: as is, percent-encoded in URLs, $-escaped in oslo.config files, in an Erlang binary (RabbitMQ's advanced.config). */
+const secretForms = (v: string): string[] => [...new Set([v, encodeURIComponent(v), v.replaceAll('$', '$$$$'), v.replace(/[\\"]/g, (c) => `\\${c}`)])];
 /** Where stack.ts writes on the host: the services' config, state and log directories. */
 const HOST_DIRS = [
   '/etc/keystone', '/etc/glance', '/etc/placement', '/etc/nova', '/etc/neutron', '/etc/rabbitmq', '/etc/mysql',
@@ -206,6 +206,11 @@ e2eDescribe(pendingReason)(`all-in-one over SSH on ${where}`, () => {
     expect(r.all).toContain(`glance-api only (${expected.name} has no glance-registry`);
     expect(r.all).not.toMatch(/tested on/); // both releases are tested ones: no preflight warning
     expect(r.all).toMatch(/stack\.ts completed in/);
+    // The broker's first boot made our user (advanced.config): no rabbitmqctl changed users, and there is no guest.
+    expect(r.all).not.toMatch(/rabbitmqctl (add_user|change_password|-q set_permissions|-q delete_user guest|-q await_startup)/);
+    const users = await onHost('rabbitmqctl -q list_users');
+    expect(users.stdout).toMatch(/^stackrabbit\s/m);
+    expect(users.stdout).not.toMatch(/^guest\s/m);
     more.firstStack?.(r);
   }, 1_500_000);
 
@@ -309,6 +314,7 @@ e2eDescribe(pendingReason)(`all-in-one over SSH on ${where}`, () => {
     const holding = new Map(lines.filter(Boolean).map((l) => [l.slice(l.indexOf(' ') + 1), parseInt(l.slice(0, l.indexOf(' ')), 8)]));
     // Not vacuous: the services' own option files carry their (generated) database passwords.
     expect([...holding.keys()]).toContain('/etc/keystone/stack-db.cnf');
+    expect([...holding.keys()]).toContain('/etc/rabbitmq/advanced.config');
     const exposed = [...holding].filter(([, mode]) => (mode & 0o137) !== 0).map(([f, mode]) => `${mode.toString(8)} ${f}`);
     expect(exposed, 'files holding a secret that are more than 0640').toEqual([]);
   }, 120_000);
@@ -373,7 +379,7 @@ e2eDescribe(pendingReason)(`all-in-one over SSH on ${where}`, () => {
     if (more.cleanAfterUnstack) expect(r.all).toMatch(/starting MariaDB to drop/);
     expect(await cloudProcesses()).toEqual([]);
     const left = await onHost(
-      'ls -d /var/lib/stack-ts /var/log/stack-ts /etc/openstack/clouds.yaml /etc/nova/nova-compute.conf /etc/keystone/fernet-keys /etc/mysql/mariadb.conf.d/99-stack.cnf /etc/*/stack-db.cnf 2>/dev/null; ls /var/lib/glance/images 2>/dev/null; ls /var/lib/mysql | grep -xE "keystone|glance|nova|nova_api|nova_cell0|placement|neutron"',
+      'ls -d /var/lib/stack-ts /var/log/stack-ts /etc/openstack/clouds.yaml /etc/nova/nova-compute.conf /etc/keystone/fernet-keys /etc/mysql/mariadb.conf.d/99-stack.cnf /etc/*/stack-db.cnf /etc/rabbitmq/advanced.config 2>/dev/null; ls /var/lib/glance/images 2>/dev/null; ls /var/lib/mysql | grep -xE "keystone|glance|nova|nova_api|nova_cell0|placement|neutron"',
     );
     expect(left.stdout.trim()).toBe('');
     // The host's network is as it was: no bridge, namespace or route of the cloud's is left.

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { StackError } from '../../lib/errors.ts';
-import rabbitmq, { ENV_FILE, PACKAGED_ENV_FILE, STOP_EPMD, distributionAddress, rabbitPasswordProblem, renderEnvFile } from '../../plugins/rabbitmq/index.ts';
+import rabbitmq, { ADVANCED_CONFIG, ENV_FILE, PACKAGED_ENV_FILE, STOP_EPMD, distributionAddress, rabbitPasswordProblem, renderAdvancedConfig, renderEnvFile } from '../../plugins/rabbitmq/index.ts';
 import { getShellVar, setShellVar } from '../../lib/env-file.ts';
 import { DEBIAN_SYSTEMD, DEBIAN_SYSV, RecordingHost, RHEL_SYSTEMD, makeContext } from '../fixtures/recording-host.ts';
 import { classify, type BrokerAnswer, type LoginProbe } from '../../plugins/rabbitmq/amqp.ts';
@@ -119,21 +119,67 @@ describe('rabbitmq start', () => {
     ['sysv', DEBIAN_SYSV, 'service rabbitmq-server start'],
     ['systemd', DEBIAN_SYSTEMD, 'systemctl enable --now rabbitmq-server'],
     ['rhel', RHEL_SYSTEMD, 'systemctl enable --now rabbitmq-server'],
-  ])('%s: starts the unit and waits for await_startup', async (_n, facts, cmd) => {
-    const host = runningHost(facts).reply(/await_startup/, [{ exitCode: 69, stderr: 'Error: unable to perform an operation on node' }, { exitCode: 0 }]);
+  ])('%s: starts the unit and waits until it answers a login, with no rabbitmqctl', async (_n, facts, cmd) => {
+    const host = runningHost(facts);
+    amqp.answers.push({ kind: 'unreachable', detail: 'connect ECONNREFUSED' }, { kind: 'ok' });
     await rabbitmq.start!(makeContext(host, facts));
     expect(host.commandLines[1]).toContain(cmd);
-    expect(host.commandLines.filter((c) => c === 'rabbitmqctl -q await_startup')).toHaveLength(2);
+    expect(amqp.probes).toHaveLength(2);
+    expect(host.commandLines.filter((c) => c.startsWith('rabbitmqctl'))).toEqual([]);
+  });
+
+  it('a broker that refuses the login has booted: the password is register\'s to set', async () => {
+    const host = runningHost();
+    amqp.answers.push({ kind: 'refused', detail: '403 (ACCESS-REFUSED)' });
+    await rabbitmq.start!(makeContext(host, DEBIAN_SYSV));
+    expect(amqp.probes).toHaveLength(1);
   });
 
   it('a node that never comes up fails with the newest log file\'s tail', async () => {
-    const host = runningHost()
-      .reply(/await_startup/, { exitCode: 69, stderr: 'Error: unable to perform an operation on node rabbit@h1' })
-      .reply(/ls -t \/var\/log\/rabbitmq/, { stdout: '/var/log/rabbitmq/rabbit@h1.log\nBOOT FAILED: eaddrnotavail\n' });
+    const host = runningHost().reply(/ls -t \/var\/log\/rabbitmq/, { stdout: '/var/log/rabbitmq/rabbit@h1.log\nBOOT FAILED: eaddrnotavail\n' });
     const err = (await rabbitmq.start!(makeContext(host, DEBIAN_SYSV, { SERVICE_TIMEOUT: 1 })).catch((e: unknown) => e)) as StackError;
     expect(err).toBeInstanceOf(StackError);
     expect(err.message).toContain('did not finish starting');
+    expect(err.message).toContain('ECONNREFUSED');
+    expect(amqp.probes.length).toBeGreaterThan(1);
     expect(err.logTail).toEqual({ file: '/var/log/rabbitmq/rabbit@h1.log', lines: 'BOOT FAILED: eaddrnotavail\n' });
+  });
+});
+
+describe('advanced.config: the first boot makes our user, not guest', () => {
+  it('names the user, the password escaped as an Erlang binary, and every permission on /', () => {
+    const text = renderAdvancedConfig('stackrabbit', 'a"b\\c $@:\'é');
+    expect(text).toContain('{default_user, <<"stackrabbit"/utf8>>}');
+    expect(text).toContain('{default_pass, <<"a\\"b\\\\c $@:\'é"/utf8>>}');
+    expect(text).toContain('{default_vhost, <<"/">>}');
+    expect(text).toContain('{default_user_tags, []}');
+    expect(text).toContain('{default_permissions, [<<".*">>, <<".*">>, <<".*">>]}');
+    // One Erlang term, ended: brackets balance and it closes with "].".
+    const body = text.split('\n').filter((l) => !l.startsWith('%%')).join('\n').replace(/<<"(?:[^"\\]|\\.)*"(?:\/utf8)?>>/g, 'B');
+    expect([...body].filter((c) => c === '[').length).toBe([...body].filter((c) => c === ']').length);
+    expect([...body].filter((c) => c === '{').length).toBe([...body].filter((c) => c === '}').length);
+    expect(body.trim().endsWith(']}].')).toBe(true);
+  });
+
+  it('is written readable by the broker\'s group only, and masked where plan shows it (escaped form too)', async () => {
+    const host = runningHost();
+    const ctx = makeContext(host, DEBIAN_SYSV);
+    const files = await rabbitmq.configFiles!(ctx);
+    const adv = files.find((f) => f.path === ADVANCED_CONFIG)!;
+    expect(adv.mode).toBe(0o640);
+    expect(adv.owner).toBe('root:rabbitmq');
+    // PASSWORD has a double quote: the file holds it as \", which must be masked too.
+    expect(adv.content).toContain('\\"');
+    expect(ctx.log.mask(adv.content)).not.toMatch(/rabbit pa\$\$/);
+  });
+
+  it('clean removes the file it wrote, and leaves one it did not', async () => {
+    const ours = runningHost(DEBIAN_SYSV, { [ADVANCED_CONFIG]: renderAdvancedConfig('stackrabbit', 'x') });
+    await rabbitmq.clean!(makeContext(ours, DEBIAN_SYSV));
+    expect(ours.commandLines).toContain(`rm -f ${ADVANCED_CONFIG}`);
+    const theirs = runningHost(DEBIAN_SYSV, { [ADVANCED_CONFIG]: '[{rabbit, [{log_levels, [{connection, debug}]}]}].\n' });
+    await rabbitmq.clean!(makeContext(theirs, DEBIAN_SYSV));
+    expect(theirs.commandLines).not.toContain(`rm -f ${ADVANCED_CONFIG}`);
   });
 });
 
@@ -246,12 +292,13 @@ describe('rabbitmq: a re-run asks AMQP instead of starting Erlang VMs', () => {
     expect(ctx.cloud.brokerPasswordRestored).toBe(true);
   });
 
-  it('start: a node already running that takes our login is not asked await_startup', async () => {
+  it('start: a node already running that takes our login is neither restarted nor waited for', async () => {
     const host = new RecordingHost({ facts: DEBIAN_SYSV }).reply(/status|is-active|rabbitmq\/pid/, { stdout: 'running\n' }).reply(/getent hosts/, { stdout: '127.0.1.1       h1\n' });
     const ctx = makeContext(host, DEBIAN_SYSV);
     // The first start records the configuration it started with; the second finds it unchanged.
+    amqp.answers.push({ kind: 'ok' });
     await rabbitmq.start!(ctx);
-    expect(host.commandLines.filter((c) => /rabbitmqctl/.test(c))).toEqual(['rabbitmqctl -q await_startup']);
+    expect(host.commandLines.filter((c) => /rabbitmqctl/.test(c))).toEqual([]);
     const before = host.commandLines.length;
     amqp.answers.push({ kind: 'ok' });
     await rabbitmq.start!(ctx);
@@ -259,15 +306,31 @@ describe('rabbitmq: a re-run asks AMQP instead of starting Erlang VMs', () => {
     expect(amqp.probes.at(-1)).toMatchObject({ permissions: false });
   });
 
-  it('start: a running node whose login fails is still waited for with await_startup', async () => {
+  it('start: a running node that refuses our login has booted: one login asked, register sets the password', async () => {
     const host = new RecordingHost({ facts: DEBIAN_SYSV }).reply(/status|is-active|rabbitmq\/pid/, { stdout: 'running\n' }).reply(/getent hosts/, { stdout: '127.0.1.1       h1\n' });
     const ctx = makeContext(host, DEBIAN_SYSV);
+    amqp.answers.push({ kind: 'ok' });
     await rabbitmq.start!(ctx);
     const before = host.commandLines.length;
     amqp.answers.push({ kind: 'refused', detail: '403' });
     await rabbitmq.start!(ctx);
-    expect(host.commandLines.slice(before)).toContain('rabbitmqctl -q await_startup');
-    expect(amqp.probes).toHaveLength(1);
+    expect(host.commandLines.slice(before).filter((c) => /rabbitmqctl|service|systemctl/.test(c))).toEqual([]);
+    expect(amqp.probes).toHaveLength(2);
+  });
+
+  it('start: a running node that answers no login and whose broker is stopped gets start_app, then is waited for', async () => {
+    const host = new RecordingHost({ facts: DEBIAN_SYSV })
+      .reply(/status|is-active|rabbitmq\/pid/, { stdout: 'running\n' })
+      .reply(/getent hosts/, { stdout: '127.0.1.1       h1\n' })
+      .reply(/dev\/tcp/, { exitCode: 1 });
+    const ctx = makeContext(host, DEBIAN_SYSV);
+    amqp.answers.push({ kind: 'ok' });
+    await rabbitmq.start!(ctx);
+    const before = host.commandLines.length;
+    amqp.answers.push({ kind: 'unreachable', detail: 'ECONNREFUSED' }, { kind: 'unreachable', detail: 'ECONNREFUSED' }, { kind: 'ok' });
+    await rabbitmq.start!(ctx);
+    expect(host.commandLines.slice(before).filter((c) => /rabbitmqctl/.test(c))).toEqual(['rabbitmqctl -q start_app']);
+    expect(amqp.probes).toHaveLength(4);
   });
 
   it('the password link: a refused login names the link; no answer at all is left to the broker-stopped link', async () => {

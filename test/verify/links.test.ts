@@ -243,11 +243,12 @@ describe('RabbitMQ: a node whose broker was stopped inside it', () => {
   it('a re-run starts the broker (start_app) instead of the service, which would fail on a running node', async () => {
     const h = new RecordingHost({ facts: DEBIAN_SYSV })
       .reply(/status|is-active|rabbitmq\/pid/, { stdout: 'running\n' })
-      .reply(/\/dev\/tcp\/.*\/5672/, refused)
-      .reply(/await_startup/, { exitCode: 0 });
+      .reply(/\/dev\/tcp\/.*\/5672/, refused);
     const ctx = makeContext(h, DEBIAN_SYSV);
     // It runs with the config it was started with: nothing to restart.
     h.files.set(configStampPath(ctx.config.settings.STACK_STATE_DIR, { name: 'rabbitmq-server' }), `${createHash('sha256').update(`${ENV_FILE}\0\0`).digest('hex')}\n`);
+    // No AMQP answer until the broker is started inside the node; then a login.
+    amqp.answers.push({ kind: 'unreachable', detail: 'connect ECONNREFUSED' }, { kind: 'ok' });
     await rabbitmq.start!(ctx);
     const lines = h.commandLines;
     expect(lines.some((l) => /rabbitmqctl -q start_app/.test(l))).toBe(true);
