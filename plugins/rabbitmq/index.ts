@@ -11,8 +11,7 @@
 // - A dedicated user (RABBIT_USERID), never guest. The broker's first boot makes it instead of guest
 //   (advanced.config's default_user: no rabbitmqctl at all on a first run, each one an Erlang VM
 //   start of ~1 s of CPU); a broker database from before gets it from rabbitmqctl, and loses guest.
-//   Passwords go to rabbitmqctl
-//   on stdin only: rabbitmqctl (3.8+) reads the password from stdin when the argument is left out
+//   Passwords go to rabbitmqctl on stdin only: rabbitmqctl (3.8+) reads the password from stdin when the argument is left out
 //   (add_user, change_password, authenticate_user), and a command line is visible in ps.
 //   rabbitmqctl trims the line it reads, so a password with surrounding whitespace is refused.
 //   Those three run without -q: since RabbitMQ 3.13 (Debian 13 has 4.0.5) the rabbitmqctl script
@@ -292,8 +291,9 @@ const plugin: ServicePlugin = infraPlugin({ name: 'rabbitmq', services: ['rabbit
     const user = setting(ctx, 'RABBIT_USERID');
     // One AMQP round trip proves a re-run's register done: our user logs in with RABBIT_PASSWORD
     // and may declare, publish and read on /. guest needs no look: a broker database that still
-    // holds our user is the one this register deleted guest from (a reset makes guest anew and
-    // drops our user, and then this check fails and everything below runs).
+    // holds our user is the one its first boot made without guest, or this register deleted guest
+    // from (a reset makes guest anew and drops our user, and then this check fails and everything
+    // below runs).
     const answer = await brokerLogin(ctx, true);
     if (answer.kind === 'ok') return;
     // Let in but forbidden: the password is right. No AMQP answer: rabbitmqctl decides, as it did.

@@ -23,6 +23,7 @@ import { MemoryLogger } from '../fixtures/memory-logger.ts';
 import { isWildcard, tcpListeners } from '../fixtures/listeners.ts';
 import { readSecretsFile } from '../../lib/config/secrets.ts';
 import { plugStandIn, standInDhcp, standInListen, unplugStandIn, STAND_IN_BANNER } from '../../lib/network/stand-in-guest.ts';
+import { erlangBinaryText } from '../../plugins/rabbitmq/index.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const STACK = join(REPO, 'stack.ts');
@@ -46,7 +47,7 @@ const OPERATOR_ENV = {
   OS_DEFAULT__DEBUG: 'true',
 };
 /** Every way a secret is written: as is, percent-encoded in URLs, $-escaped in oslo.config files, in an Erlang binary (RabbitMQ's advanced.config). */
-const secretForms = (v: string): string[] => [...new Set([v, encodeURIComponent(v), v.replaceAll('$', '$$$$'), v.replace(/[\\"]/g, (c) => `\\${c}`)])];
+const secretForms = (v: string): string[] => [...new Set([v, encodeURIComponent(v), v.replaceAll('$', '$$$$'), erlangBinaryText(v)])];
 /** Where stack.ts writes on the host: the services' config, state and log directories. */
 const HOST_DIRS = [
   '/etc/keystone', '/etc/glance', '/etc/placement', '/etc/nova', '/etc/neutron', '/etc/rabbitmq', '/etc/mysql',
