@@ -1,10 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { claimLayer, findLayer, LAYER_MARKER, layerDir, layerName, olderLayers, type LayerKey } from './layer-cache.ts';
 import { parseSimulatedInstall } from './package-layers.ts';
+import { useTempCache } from './temp-cache.ts';
 
 const key: LayerKey = {
   suite: 'bookworm',
@@ -14,17 +14,7 @@ const key: LayerKey = {
   versions: ['keystone 2:22.0.2-0+deb12u1', 'mariadb-server 1:10.11.11-0+deb12u1'],
 };
 
-let cache: string;
-const saved = process.env.STACK_TEST_CACHE;
-beforeEach(() => {
-  cache = mkdtempSync(join(tmpdir(), 'stackts-layers-'));
-  process.env.STACK_TEST_CACHE = cache;
-});
-afterEach(() => {
-  if (saved === undefined) delete process.env.STACK_TEST_CACHE;
-  else process.env.STACK_TEST_CACHE = saved;
-  rmSync(cache, { recursive: true, force: true });
-});
+const cacheNow = useTempCache('stackts-layers-');
 
 /** Makes the layer of `k` the way package-layers.ts does: claim, fill, commit. */
 async function make(k: LayerKey, content: string): Promise<string> {
@@ -95,7 +85,7 @@ describe('package layer cache', () => {
 
   it('two processes asking for the same layer at once make it once and both get it', async () => {
     const mod = resolve(import.meta.dirname, 'layer-cache.ts');
-    const count = join(cache, 'made-count');
+    const count = join(cacheNow(), 'made-count');
     const script = `
       import { appendFileSync, writeFileSync } from 'node:fs';
       import { join } from 'node:path';
@@ -107,8 +97,8 @@ describe('package layer cache', () => {
         writeFileSync(join(got.claim.tmpDir, 'content'), String(process.pid));
         console.log(await got.claim.commit());
       }`;
-    const env = { ...process.env, STACK_TEST_CACHE: cache };
-    const file = join(cache, 'claim.mts');
+    const env = { ...process.env, STACK_TEST_CACHE: cacheNow() };
+    const file = join(cacheNow(), 'claim.mts');
     writeFileSync(file, script);
     const runs = await Promise.all([1, 2].map(() => execa('npx', ['tsx', file], { env, cwd: resolve(import.meta.dirname, '../..') })));
     const dirs = runs.map((r) => r.stdout.trim());

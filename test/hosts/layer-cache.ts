@@ -5,7 +5,7 @@
 // that publishes it, so a build that dies half-way leaves nothing that a later run would use.
 // One build per layer across processes: the maker holds locks/<layer>.lock while it builds.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lockFile, tryLockFile } from './lock.ts';
@@ -46,6 +46,32 @@ export const layerDir = (key: LayerKey): string => join(cacheDir(), layerName(ke
 export function findLayer(key: LayerKey): string | undefined {
   const dir = layerDir(key);
   return existsSync(join(dir, LAYER_MARKER)) ? dir : undefined;
+}
+
+/**
+ * The newest finished layer made for the same suite, label, base and package list as `key`,
+ * whatever versions apt resolved them to then: what a run uses when the mirror does not answer
+ * the `apt-get update` that would name today's versions (package-layers.ts).
+ */
+export function newestLayerLike(key: Omit<LayerKey, 'versions'>): { dir: string; made: string } | undefined {
+  const list = (p: readonly string[]) => JSON.stringify([...new Set(p)].sort());
+  const prefix = `layer-${key.suite}-${key.label}-`;
+  let best: { dir: string; made: string; mtime: number } | undefined;
+  const names = existsSync(cacheDir()) ? readdirSync(cacheDir()) : [];
+  for (const name of names.filter((n) => n.startsWith(prefix) && /^[0-9a-f]{16}$/.test(n.slice(prefix.length)))) {
+    const dir = join(cacheDir(), name);
+    let marker: Partial<LayerKey & { made: string }>;
+    try {
+      marker = JSON.parse(readFileSync(join(dir, LAYER_MARKER), 'utf8')) as Partial<LayerKey & { made: string }>;
+    } catch {
+      continue; // no marker: not finished
+    }
+    if (marker.suite !== key.suite || marker.label !== key.label || marker.base !== key.base) continue;
+    if (!marker.packages || list(marker.packages) !== list(key.packages)) continue;
+    const mtime = statSync(join(dir, LAYER_MARKER)).mtimeMs;
+    if (!best || mtime > best.mtime) best = { dir, made: marker.made ?? 'at an unknown time', mtime };
+  }
+  return best && { dir: touch(best.dir), made: best.made };
 }
 
 export interface LayerClaim {

@@ -4,13 +4,13 @@
 // the cache keyed by the suite, the package list and the exact versions apt resolves it to now
 // (layer-cache.ts). One end-to-end file per release still installs on a fresh host: that is the
 // proof of the real package path; the other files may start from a layer.
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readPackageList } from '../../lib/packages.ts';
 import { APT_CONF_PATH, forgetHostKeysAndDownloads } from './base-rootfs.ts';
 import { hostDirs } from './host-process.ts';
-import { claimLayer, type LayerClaim, type LayerKey } from './layer-cache.ts';
-import { runAsync, seconds } from './proc.ts';
+import { claimLayer, newestLayerLike, type LayerClaim, type LayerKey } from './layer-cache.ts';
+import { runAsync, seconds, tail } from './proc.ts';
 import type { TestHost, TestHosts } from './index.ts';
 
 /** What a host should start with: the installed state of these files/debs lists. */
@@ -51,6 +51,29 @@ const APT = 'DEBIAN_FRONTEND=noninteractive apt-get -q -o Dpkg::Use-Pty=0';
 
 type Exec = (h: TestHost, cmd: string, timeoutMs?: number) => Promise<{ exitCode: number; stdout: string; stderr: string }>;
 
+// A mirror that stopped answering held one CI run's update for its whole 600 s: apt waits 120 s
+// on a silent connection and tries each file again. Here a silent connection gives up after 30 s,
+// one try of the update after 140 s (timeout(1) on the host, so that no apt-get is left holding
+// the lists' lock for the next try), and the update is tried twice; it takes ~2 s when the mirror
+// answers.
+const UPDATE_TRY_S = 140;
+const UPDATE_TRIES = 2;
+const updateCommand = (tryS: number) =>
+  `DEBIAN_FRONTEND=noninteractive timeout -k 5 ${tryS} apt-get -q -o Acquire::http::Timeout=30 -o Acquire::Retries=2 update`;
+
+/** apt-get update on `h`, tried again once; undefined when it worked, else what went wrong. */
+export async function aptUpdate(exec: Exec, h: TestHost, tries = UPDATE_TRIES, tryS = UPDATE_TRY_S): Promise<string | undefined> {
+  const failures: string[] = [];
+  for (let n = 1; n <= tries; n++) {
+    const t0 = Date.now();
+    const r = await exec(h, updateCommand(tryS), (tryS + 15) * 1000);
+    if (r.exitCode === 0) return undefined;
+    const how = r.exitCode === 124 || r.exitCode === 137 ? `no end in ${tryS} s (stopped)` : `exit ${r.exitCode} after ${seconds(Date.now() - t0)}`;
+    failures.push(`try ${n}: ${how}\n${(r.stdout + r.stderr).trim().split('\n').slice(-12).join('\n')}`);
+  }
+  return `apt-get update on ${h.name} failed ${tries} times (the mirror or the apt proxy did not answer):\n${failures.join('\n')}`;
+}
+
 /**
  * The layer directory of each spec, made on `maker` (a started run with one host per spec) where
  * it is not cached yet. Locks are taken in name order so that two runs needing overlapping sets
@@ -64,19 +87,31 @@ export async function provideLayers(
 ): Promise<string[]> {
   if (maker.hosts.length < specs.length) throw new Error(`layers: ${specs.length} specs need as many maker hosts, not ${maker.hosts.length}`);
   const base = baseOf(maker);
+  const found: string[] = [];
   const keys = await Promise.all(
-    specs.map(async (spec, i): Promise<LayerKey> => {
+    specs.map(async (spec, i): Promise<LayerKey | undefined> => {
       const h = maker.hosts[i]!;
       const packages = await specPackages(spec);
-      const update = await exec(h, `${APT} update`, 600_000);
-      if (update.exitCode !== 0) throw new Error(`layers: apt-get update on ${h.name} failed:\n${update.stderr.slice(-2000)}`);
+      const update = await aptUpdate(exec, h);
+      if (update) {
+        // No list today: the last layer made for this package list stands in (it needs no mirror to
+        // be used); without one there is nothing to test on.
+        const stand = newestLayerLike({ suite: maker.suite, label: spec.label, base, packages });
+        if (!stand) throw new Error(`layers: ${update}\nNo layer of ${spec.label} (${maker.suite}) is cached to use instead.\n${proxyLogs(maker)}`);
+        log(`layers: ${update.split('\n')[0]}; using the layer of the same package list made ${stand.made}: ${stand.dir}`);
+        found[i] = stand.dir;
+        return undefined;
+      }
       const sim = await exec(h, `${APT} install -s --no-install-recommends ${packages.join(' ')}`, 300_000);
       if (sim.exitCode !== 0) throw new Error(`layers: apt-get -s install on ${h.name} failed:\n${sim.stderr.slice(-2000)}`);
       return { suite: maker.suite, label: spec.label, base, packages, versions: parseSimulatedInstall(sim.stdout) };
     }),
   );
-  const order = keys.map((k, i) => ({ k, i })).sort((a, b) => a.k.label.localeCompare(b.k.label));
-  const dirs: string[] = [];
+  const order = keys
+    .map((k, i) => ({ k, i }))
+    .filter((o): o is { k: LayerKey; i: number } => o.k !== undefined)
+    .sort((a, b) => a.k.label.localeCompare(b.k.label));
+  const dirs: string[] = [...found];
   const toMake: { i: number; claim: LayerClaim }[] = [];
   try {
     for (const { k, i } of order) {
@@ -88,8 +123,9 @@ export async function provideLayers(
       toMake.map(async ({ i, claim }) => {
         const h = maker.hosts[i]!;
         const t0 = Date.now();
-        log(`layers: installing ${keys[i]!.packages.length} packages (${keys[i]!.versions.length} with dependencies) on ${h.name} for layer ${specs[i]!.label} (${maker.suite})`);
-        const r = await exec(h, `${APT} install -y --no-install-recommends ${keys[i]!.packages.join(' ')} && apt-get clean`, 1_800_000);
+        const key = keys[i]!;
+        log(`layers: installing ${key.packages.length} packages (${key.versions.length} with dependencies) on ${h.name} for layer ${specs[i]!.label} (${maker.suite})`);
+        const r = await exec(h, `${APT} install -y --no-install-recommends ${key.packages.join(' ')} && apt-get clean`, 1_800_000);
         if (r.exitCode !== 0) throw new Error(`layers: apt-get install on ${h.name} failed (exit ${r.exitCode}):\n${(r.stdout + r.stderr).slice(-3000)}`);
         // The host is idle (no init starts daemons on install): its upper dir is the installed state.
         await runAsync('cp', ['-a', `${hostDirs(maker.run.runDir, h.name).upper}/.`, claim.tmpDir], { timeoutMs: 600_000 });
@@ -106,6 +142,15 @@ export async function provideLayers(
     throw e;
   }
   return dirs;
+}
+
+/** The end of the apt proxy's logs: the run dir that holds them goes with the maker's stop. */
+function proxyLogs(maker: TestHosts): string {
+  const dir = join(maker.run.runDir, 'acng-log');
+  return ['apt-cacher.err', 'apt-cacher.log']
+    .filter((f) => existsSync(join(dir, f)))
+    .map((f) => `apt proxy's ${f}:\n${tail(join(dir, f), 15)}`)
+    .join('\n');
 }
 
 /** The base root filesystem the maker's hosts overlay: read back from its mount. */
