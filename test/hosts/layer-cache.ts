@@ -5,7 +5,7 @@
 // that publishes it, so a build that dies half-way leaves nothing that a later run would use.
 // One build per layer across processes: the maker holds locks/<layer>.lock while it builds.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lockFile, tryLockFile } from './lock.ts';
@@ -26,6 +26,9 @@ export interface LayerKey {
   readonly versions: readonly string[];
 }
 
+/** A key's list as it is hashed and compared: each entry once, sorted (list order says nothing). */
+const sortedOnce = (l: readonly string[]): string[] => [...new Set(l)].sort();
+
 export function layerName(key: LayerKey): string {
   if (!/^[a-z0-9-]+$/.test(key.label)) throw new Error(`layer label "${key.label}" must be lowercase letters, digits and dashes`);
   const canonical = {
@@ -33,8 +36,8 @@ export function layerName(key: LayerKey): string {
     suite: key.suite,
     label: key.label,
     base: key.base,
-    packages: [...new Set(key.packages)].sort(),
-    versions: [...new Set(key.versions)].sort(),
+    packages: sortedOnce(key.packages),
+    versions: sortedOnce(key.versions),
   };
   const hash = createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 16);
   return `layer-${key.suite}-${key.label}-${hash}`;
@@ -54,11 +57,10 @@ export function findLayer(key: LayerKey): string | undefined {
  * the `apt-get update` that would name today's versions (package-layers.ts).
  */
 export function newestLayerLike(key: Omit<LayerKey, 'versions'>): { dir: string; made: string } | undefined {
-  const list = (p: readonly string[]) => JSON.stringify([...new Set(p)].sort());
-  const prefix = `layer-${key.suite}-${key.label}-`;
-  let best: { dir: string; made: string; mtime: number } | undefined;
+  const packages = JSON.stringify(sortedOnce(key.packages));
+  let best: { dir: string; made: string } | undefined;
   const names = existsSync(cacheDir()) ? readdirSync(cacheDir()) : [];
-  for (const name of names.filter((n) => n.startsWith(prefix) && /^[0-9a-f]{16}$/.test(n.slice(prefix.length)))) {
+  for (const name of labelLayers(names, key).filter((n) => !n.endsWith('.tmp'))) {
     const dir = join(cacheDir(), name);
     let marker: Partial<LayerKey & { made: string }>;
     try {
@@ -66,12 +68,12 @@ export function newestLayerLike(key: Omit<LayerKey, 'versions'>): { dir: string;
     } catch {
       continue; // no marker: not finished
     }
-    if (marker.suite !== key.suite || marker.label !== key.label || marker.base !== key.base) continue;
-    if (!marker.packages || list(marker.packages) !== list(key.packages)) continue;
-    const mtime = statSync(join(dir, LAYER_MARKER)).mtimeMs;
-    if (!best || mtime > best.mtime) best = { dir, made: marker.made ?? 'at an unknown time', mtime };
+    if (marker.base !== key.base || !marker.packages || JSON.stringify(sortedOnce(marker.packages)) !== packages) continue;
+    // ISO times: their text sorts as they do.
+    const made = marker.made ?? '';
+    if (!best || made > best.made) best = { dir, made };
   }
-  return best && { dir: touch(best.dir), made: best.made };
+  return best && { dir: touch(best.dir), made: best.made || 'at an unknown time' };
 }
 
 export interface LayerClaim {
@@ -135,11 +137,16 @@ function touch(dir: string): string {
   return dir;
 }
 
+/** Layer directories (finished or not) of the same suite and label as `key`. */
+function labelLayers(names: readonly string[], key: Pick<LayerKey, 'suite' | 'label'>): string[] {
+  const prefix = `layer-${key.suite}-${key.label}-`;
+  return names.filter((n) => n.startsWith(prefix) && /^[0-9a-f]{16}(\.tmp)?$/.test(n.slice(prefix.length)));
+}
+
 /** Layer directories (finished or not) of the same suite and label as `key`, other than its own. */
 export function olderLayers(names: readonly string[], key: LayerKey): string[] {
   const own = layerName(key);
-  const prefix = `layer-${key.suite}-${key.label}-`;
-  return names.filter((n) => n !== own && n.startsWith(prefix) && /^[0-9a-f]{16}(\.tmp)?$/.test(n.slice(prefix.length)));
+  return labelLayers(names, key).filter((n) => n !== own);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { claimLayer, LAYER_MARKER, newestLayerLike, type LayerKey } from './layer-cache.ts';
 import { aptUpdate, provideLayers, specPackages } from './package-layers.ts';
@@ -23,13 +23,10 @@ function fakeExec(answer: (cmd: string) => Reply) {
   return { exec, calls };
 }
 
-async function makeLayer(k: LayerKey, ageS: number): Promise<string> {
+async function makeLayer(k: LayerKey): Promise<string> {
   const got = await claimLayer(k);
   if (!('claim' in got)) throw new Error('expected to make it');
-  const dir = await got.claim.commit();
-  const t = new Date(Date.now() - ageS * 1000);
-  utimesSync(join(dir, LAYER_MARKER), t, t);
-  return dir;
+  return await got.claim.commit();
 }
 
 describe('apt-get update for a layer key', () => {
@@ -59,15 +56,16 @@ describe('the layer that stands in when the mirror does not answer', () => {
   const key: LayerKey = { suite: 'bookworm', label: 'controller', base, packages: ['keystone', 'mariadb-server'], versions: ['keystone 1'] };
 
   it('is the newest finished layer of the same suite, label, base and package list', async () => {
-    const older = await makeLayer(key, 3600);
+    const older = await makeLayer(key);
     expect(newestLayerLike({ suite: key.suite, label: key.label, base, packages: [...key.packages].reverse() })?.dir).toBe(older);
     // Two finished ones at once (a run still had the older mounted when the newer was made): the newer.
     const newer = join(cacheNow(), 'layer-bookworm-controller-00000000000000bb');
     mkdirSync(newer);
-    writeFileSync(join(newer, LAYER_MARKER), JSON.stringify({ ...key, versions: ['keystone 2'], made: '2026-12-05T10:00:00.000Z' }));
+    const later = new Date(Date.now() + 60_000).toISOString();
+    writeFileSync(join(newer, LAYER_MARKER), JSON.stringify({ ...key, versions: ['keystone 2'], made: later }));
     mkdirSync(join(cacheNow(), 'layer-bookworm-controller-00000000000000cc')); // half-made: no marker
     const got = newestLayerLike({ suite: key.suite, label: key.label, base, packages: key.packages });
-    expect(got).toEqual({ dir: newer, made: '2026-12-05T10:00:00.000Z' });
+    expect(got).toEqual({ dir: newer, made: later });
 
     expect(newestLayerLike({ ...key, label: 'compute' })).toBeUndefined();
     expect(newestLayerLike({ ...key, base: 'base-bookworm-fedcba9876543210' })).toBeUndefined();
@@ -87,7 +85,7 @@ describe('provideLayers when apt-get update fails', () => {
 
   it('uses the last layer made for the same package list, and installs nothing', async () => {
     const packages = await specPackages(spec);
-    const last = await makeLayer({ suite: 'bookworm', label: 'db', base, packages, versions: ['mariadb-server 1'] }, 0);
+    const last = await makeLayer({ suite: 'bookworm', label: 'db', base, packages, versions: ['mariadb-server 1'] });
     const { exec, calls } = fakeExec(updateFails);
     const lines: string[] = [];
     expect(await provideLayers(maker, [spec], exec, (l) => lines.push(l))).toEqual([last]);

@@ -47,7 +47,9 @@ function stripHostIdentity(dir: string): void {
   for (const f of ['pkgcache.bin', 'srcpkgcache.bin']) rmSync(join(dir, 'var/cache/apt', f), { force: true });
 }
 
-const APT = 'DEBIAN_FRONTEND=noninteractive apt-get -q -o Dpkg::Use-Pty=0';
+const APT_ENV = 'DEBIAN_FRONTEND=noninteractive';
+const APT_GET = 'apt-get -q -o Dpkg::Use-Pty=0';
+const APT = `${APT_ENV} ${APT_GET}`;
 
 type Exec = (h: TestHost, cmd: string, timeoutMs?: number) => Promise<{ exitCode: number; stdout: string; stderr: string }>;
 
@@ -59,7 +61,7 @@ type Exec = (h: TestHost, cmd: string, timeoutMs?: number) => Promise<{ exitCode
 const UPDATE_TRY_S = 140;
 const UPDATE_TRIES = 2;
 const updateCommand = (tryS: number) =>
-  `DEBIAN_FRONTEND=noninteractive timeout -k 5 ${tryS} apt-get -q -o Acquire::http::Timeout=30 -o Acquire::Retries=2 update`;
+  `${APT_ENV} timeout -k 5 ${tryS} ${APT_GET} -o Acquire::http::Timeout=30 -o Acquire::Retries=2 update`;
 
 /** apt-get update on `h`, tried again once; undefined when it worked, else what went wrong. */
 export async function aptUpdate(exec: Exec, h: TestHost, tries = UPDATE_TRIES, tryS = UPDATE_TRY_S): Promise<string | undefined> {
@@ -87,9 +89,9 @@ export async function provideLayers(
 ): Promise<string[]> {
   if (maker.hosts.length < specs.length) throw new Error(`layers: ${specs.length} specs need as many maker hosts, not ${maker.hosts.length}`);
   const base = baseOf(maker);
-  const found: string[] = [];
-  const keys = await Promise.all(
-    specs.map(async (spec, i): Promise<LayerKey | undefined> => {
+  // Each spec's key, or the cached layer that stands in for it when the mirror gave no key.
+  const known = await Promise.all(
+    specs.map(async (spec, i): Promise<{ key: LayerKey } | { dir: string }> => {
       const h = maker.hosts[i]!;
       const packages = await specPackages(spec);
       const update = await aptUpdate(exec, h);
@@ -99,19 +101,19 @@ export async function provideLayers(
         const stand = newestLayerLike({ suite: maker.suite, label: spec.label, base, packages });
         if (!stand) throw new Error(`layers: ${update}\nNo layer of ${spec.label} (${maker.suite}) is cached to use instead.\n${proxyLogs(maker)}`);
         log(`layers: ${update.split('\n')[0]}; using the layer of the same package list made ${stand.made}: ${stand.dir}`);
-        found[i] = stand.dir;
-        return undefined;
+        return { dir: stand.dir };
       }
       const sim = await exec(h, `${APT} install -s --no-install-recommends ${packages.join(' ')}`, 300_000);
       if (sim.exitCode !== 0) throw new Error(`layers: apt-get -s install on ${h.name} failed:\n${sim.stderr.slice(-2000)}`);
-      return { suite: maker.suite, label: spec.label, base, packages, versions: parseSimulatedInstall(sim.stdout) };
+      return { key: { suite: maker.suite, label: spec.label, base, packages, versions: parseSimulatedInstall(sim.stdout) } };
     }),
   );
+  const dirs = known.map((k) => ('dir' in k ? k.dir : undefined)) as string[];
+  const keys = known.map((k) => ('key' in k ? k.key : undefined));
   const order = keys
     .map((k, i) => ({ k, i }))
     .filter((o): o is { k: LayerKey; i: number } => o.k !== undefined)
     .sort((a, b) => a.k.label.localeCompare(b.k.label));
-  const dirs: string[] = [...found];
   const toMake: { i: number; claim: LayerClaim }[] = [];
   try {
     for (const { k, i } of order) {
